@@ -1,0 +1,71 @@
+/**
+ * The training/refinement API that the CLI, the validation sweep, the server and the tests share.
+ * Implemented in electron/engine/train/ (see refine.ts). Notation follows Jeong & Chung (ICLR 2025):
+ * features X (n x d), given labels y in 0..K-1, a linear classifier W (d x K), softmax outputs.
+ */
+import type { Progress } from '../jobs/progress.ts'
+
+/** teacher: trained on the given labels; sd: multi-round self-distillation; pll: top-2 partial-label
+ * student; cl: confident-learning detector (cleanlab's confident joint, prune by noise rate). */
+export type Method = 'teacher' | 'sd' | 'pll' | 'cl'
+/** PLL student loss: 'gce' generalised cross-entropy (1 - p^q)/q averaged over the two candidates,
+ * q = 0.7, student initialised from the teacher (the authors' code); 'ce' cross-entropy on (1/2, 1/2). */
+export type PllLoss = 'gce' | 'ce'
+export type Solver = 'lbfgs' | 'sgd'
+export type EngineName = 'ort' | 'tfjs'
+
+/** Row-major float32 matrix: n rows (samples) of d features. */
+export interface FeatureMatrix {
+  data: Float32Array
+  n: number
+  d: number
+}
+
+export interface RefineOptions {
+  method: Method
+  /** sd: number of rounds t (1..10). */
+  rounds?: number
+  pllLoss?: PllLoss | 'auto'
+  /** L2 strength; 'auto' picks it by k-fold validation on the given (noisy) labels. */
+  lambda?: number | 'auto'
+  solver?: Solver
+  /** Add a bias column. */
+  bias?: boolean
+  /** Standardise features by the training mean/std before fitting. */
+  standardize?: boolean
+  seed?: number
+  engine?: EngineName
+  /** Execution provider for the ort engine ('cpu' default). */
+  executionProvider?: string
+  /** Folds for automatic selection and for confident learning's cross-fitting. */
+  folds?: number
+  signal?: AbortSignal
+  progress?: Progress
+}
+
+export interface RefineResult {
+  method: Method
+  n: number
+  k: number
+  /** Final model's softmax outputs on the training samples, n x K row-major. */
+  probs: Float32Array
+  /** Refined label per sample (argmax of probs; for cl: the given label unless flagged, then argmax). */
+  refined: Int32Array
+  /** Probability of the refined label. */
+  confidence: Float32Array
+  top1: Int32Array
+  top1Prob: Float32Array
+  top2: Int32Array
+  top2Prob: Float32Array
+  /** 1 where refined != given. */
+  flagged: Uint8Array
+  /** Review order among flagged samples (1 = most certain), 0 for unflagged. */
+  rank: Int32Array
+  /** What was actually used after automatic selection (lambda, pllLoss, rounds, ...). */
+  chosen: Record<string, unknown>
+  /** Optional diagnostics: validation scores per candidate, noise-rate estimate for cl, ... */
+  details: Record<string, unknown>
+  timings: Record<string, number>
+  /** Class probabilities for other samples (e.g. the trusted/test split), n x K row-major. */
+  predict(x: FeatureMatrix): Promise<Float32Array>
+}
