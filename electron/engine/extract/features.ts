@@ -1,0 +1,82 @@
+/**
+ * Reads stored features back as one dense matrix for training, validation and the server.
+ * Features are keyed by (content hash, backbone), so several samples with identical content share
+ * one stored row; this module fans them out to one matrix row per sample, in samples.id order.
+ */
+import type { Db } from '../store/db.ts'
+import type { FeatureMatrix } from '../train/types.ts'
+
+export interface FeatureSelection {
+  /** Only samples of this split. */
+  split?: 'train' | 'test'
+  /** Only these samples (any order; the result is still in samples.id order). */
+  sampleIds?: number[]
+}
+
+export interface LoadedFeatures {
+  /** One row per sample that has a stored feature vector for the backbone, in samples.id order. */
+  x: FeatureMatrix
+  sampleIds: Int32Array
+  /** Given label as class idx (classes.idx), -1 when the sample has none. */
+  given: Int32Array
+  /** Trusted label as class idx, -1 when none. */
+  trusted: Int32Array
+}
+
+interface Row {
+  id: number
+  given: number | null
+  trusted: number | null
+  vec: Buffer
+}
+
+/**
+ * Loads the feature matrix of a backbone: every selected sample whose content hash has a row in
+ * `features` for `backboneId`, in samples.id order; samples without features are left out (the
+ * caller compares `sampleIds` with what it asked for when that matters).
+ */
+export function loadFeatureMatrix(db: Db, backboneId: number, sel: FeatureSelection = {}): LoadedFeatures {
+  const bb = db.prepare('SELECT dim FROM backbones WHERE id = ?').get(backboneId) as { dim: number } | undefined
+  if (!bb) throw new Error(`no backbone with id ${backboneId} in this project`)
+  const d = bb.dim
+  const where: string[] = ['f.backbone_id = ?']
+  const params: unknown[] = [backboneId]
+  if (sel.split) {
+    where.push('s.split = ?')
+    params.push(sel.split)
+  }
+  let idFilter: Set<number> | undefined
+  if (sel.sampleIds) idFilter = new Set(sel.sampleIds)
+  const sql = `
+    SELECT s.id AS id, gc.idx AS given, tc.idx AS trusted, f.vec AS vec
+    FROM samples s
+    JOIN features f ON f.hash = s.hash
+    LEFT JOIN classes gc ON gc.id = s.given_class_id
+    LEFT JOIN classes tc ON tc.id = s.trusted_class_id
+    WHERE ${where.join(' AND ')}
+    ORDER BY s.id`
+  // Two passes over an iterator would need the rows twice; collect them (the blobs are the bulk
+  // and are copied into the matrix once).
+  const rows: Row[] = []
+  for (const r of db.prepare(sql).iterate(...params) as IterableIterator<Row>) {
+    if (idFilter && !idFilter.has(r.id)) continue
+    rows.push(r)
+  }
+  const n = rows.length
+  const data = new Float32Array(n * d)
+  const sampleIds = new Int32Array(n)
+  const given = new Int32Array(n)
+  const trusted = new Int32Array(n)
+  const bytes = new Uint8Array(data.buffer)
+  for (let i = 0; i < n; i++) {
+    const r = rows[i]!
+    if (r.vec.byteLength !== d * 4) {
+      throw new Error(`feature of sample ${r.id} has ${r.vec.byteLength / 4} values, backbone ${backboneId} has dim ${d}`)
+    }
+    bytes.set(r.vec, i * d * 4)
+    sampleIds[i] = r.id
+    given[i] = r.given ?? -1
+    trusted[i] = r.trusted ?? -1
+  }
+  return { x: { data, n, d }, sampleIds, given, trusted }
+}
