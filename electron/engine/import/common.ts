@@ -1,0 +1,194 @@
+/**
+ * What every import shares: an `imports` row, candidate files validated a few at a time, results
+ * written in one transaction per batch (a crash keeps the batches already written and the
+ * `imports` row shows how far it got), `skipped` rows with reasons, progress and cancellation.
+ */
+import { ensureClass, listClasses, now, type Db } from '../store/db.ts'
+import { insertSample, samplesByPath, updateSampleContent, updateSampleLabels, type Split, type StoredSampleKey } from '../store/samples.ts'
+import { CancelledError, type Progress } from '../jobs/progress.ts'
+import { probeImage } from './images.ts'
+
+/** What an import did. */
+export interface ImportSummary {
+  importId: number
+  added: number
+  /** Already in the project with the same content and labels. */
+  existing: number
+  /** Already in the project but changed: new file content at the same path, or new labels/split. */
+  updated: { path: string; what: string }[]
+  skipped: { path: string; reason: string }[]
+  /** All class names of the project after the import, in model (idx) order. */
+  classes: string[]
+  /** Notes worth showing the user (e.g. paths stored outside the source root). */
+  notes: string[]
+}
+
+export interface ImportOptions {
+  /** Split for samples that do not name one. Default 'train'. */
+  split?: Split
+  /** Pixel-bomb guard, default 100 MP. */
+  maxPixels?: number
+  /** Files validated per transaction. Default 64. */
+  batchSize?: number
+  progress?: Progress
+  signal?: AbortSignal
+}
+
+/** One thing to import. */
+export interface Candidate {
+  sourceId: number
+  /** Stored path (relative to the source root, '/' separators). */
+  path: string
+  /** Absolute file to validate (images); absent for embeddings. */
+  file?: string
+  /** For embeddings: content hash computed by the caller. */
+  hash?: string
+  split: Split
+  given: string | null
+  trusted: string | null
+}
+
+type Outcome =
+  | { kind: 'ok'; c: Candidate; hash: string; size: number; width: number | null; height: number | null }
+  | { kind: 'skip'; path: string; reason: string }
+
+/** Runs an import over a list of candidates (plus skips found while listing them). */
+export class ImportRun {
+  readonly importId: number
+  readonly summary: ImportSummary
+  private known = new Map<number, Map<string, StoredSampleKey>>()
+  private classIds = new Map<string, number>()
+
+  constructor(
+    private db: Db,
+    kind: 'imagefolder' | 'csv' | 'embeddings',
+    origin: string,
+    sourceId: number | null,
+    private opts: ImportOptions,
+  ) {
+    this.importId = Number(
+      db.prepare('INSERT INTO imports (source_id, kind, origin, started_at) VALUES (?, ?, ?, ?)').run(sourceId, kind, origin, now()).lastInsertRowid,
+    )
+    this.summary = { importId: this.importId, added: 0, existing: 0, updated: [], skipped: [], classes: [], notes: [] }
+  }
+
+  /** Creates classes in the given order (so idx follows it) before any sample refers to them. */
+  declareClasses(names: Iterable<string>): void {
+    this.db.transaction(() => {
+      for (const n of names) if (n.trim()) this.classId(n)
+    })()
+  }
+
+  private classId(name: string | null): number | null {
+    if (name === null || name.trim() === '') return null
+    let id = this.classIds.get(name)
+    if (id === undefined) {
+      id = ensureClass(this.db, name)
+      this.classIds.set(name, id)
+    }
+    return id
+  }
+
+  private existing(sourceId: number): Map<string, StoredSampleKey> {
+    let m = this.known.get(sourceId)
+    if (!m) {
+      m = samplesByPath(this.db, sourceId)
+      this.known.set(sourceId, m)
+    }
+    return m
+  }
+
+  /**
+   * Validates and stores every candidate; `listingSkips` (found while walking/parsing) are
+   * recorded with the first batch. Throws CancelledError after writing the batch in flight when
+   * the signal fires.
+   */
+  async run(candidates: Candidate[], listingSkips: { path: string; reason: string }[] = []): Promise<ImportSummary> {
+    const batchSize = this.opts.batchSize ?? 64
+    const total = candidates.length
+    const report = this.opts.progress
+    let pending: Outcome[] = listingSkips.map((s) => ({ kind: 'skip', ...s }))
+    report?.({ phase: 'import', done: 0, total })
+    let done = 0
+    for (let i = 0; i < total; i += batchSize) {
+      const chunk = candidates.slice(i, i + batchSize)
+      pending.push(...(await this.validate(chunk)))
+      this.write(pending)
+      pending = []
+      done += chunk.length
+      report?.({ phase: 'import', done, total })
+      if (this.opts.signal?.aborted && done < total) throw new CancelledError('import')
+    }
+    if (pending.length) this.write(pending)
+    this.db.prepare('UPDATE imports SET finished_at = ? WHERE id = ?').run(now(), this.importId)
+    this.summary.classes = listClasses(this.db).map((c) => c.name)
+    return this.summary
+  }
+
+  /** Validates a chunk, a few files at a time (sharp decodes on libuv's thread pool). */
+  private async validate(chunk: Candidate[]): Promise<Outcome[]> {
+    const out: Outcome[] = new Array(chunk.length)
+    let next = 0
+    const worker = async () => {
+      for (;;) {
+        const j = next++
+        if (j >= chunk.length) return
+        const c = chunk[j]!
+        if (c.file === undefined) {
+          out[j] = { kind: 'ok', c, hash: c.hash ?? '', size: 0, width: null, height: null }
+          continue
+        }
+        const p = await probeImage(c.file, { maxPixels: this.opts.maxPixels })
+        if (!p.ok) out[j] = { kind: 'skip', path: c.path, reason: p.reason }
+        else out[j] = { kind: 'ok', c, hash: p.hash, size: p.size, width: p.width, height: p.height }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(4, chunk.length) }, worker))
+    return out
+  }
+
+  private write(outcomes: Outcome[]): void {
+    const db = this.db
+    const s = this.summary
+    const insSkip = db.prepare('INSERT INTO skipped (import_id, path, reason) VALUES (?, ?, ?)')
+    let added = 0
+    let existing = 0
+    let skipped = 0
+    db.transaction(() => {
+      for (const o of outcomes) {
+        if (o.kind === 'skip') {
+          insSkip.run(this.importId, o.path, o.reason)
+          s.skipped.push({ path: o.path, reason: o.reason })
+          skipped++
+          continue
+        }
+        const c = o.c
+        const given = this.classId(c.given)
+        const trusted = this.classId(c.trusted)
+        const map = this.existing(c.sourceId)
+        const old = map.get(c.path)
+        if (!old) {
+          const id = insertSample(db, { sourceId: c.sourceId, path: c.path, hash: o.hash, size: o.size, width: o.width, height: o.height, split: c.split, givenClassId: given, trustedClassId: trusted })
+          map.set(c.path, { id, hash: o.hash, split: c.split, givenClassId: given, trustedClassId: trusted })
+          added++
+          continue
+        }
+        const what: string[] = []
+        if (old.hash !== o.hash) {
+          updateSampleContent(db, old.id, { hash: o.hash, size: o.size, width: o.width, height: o.height })
+          what.push('content changed')
+        }
+        if (old.split !== c.split || old.givenClassId !== given || old.trustedClassId !== trusted) {
+          updateSampleLabels(db, old.id, { split: c.split, givenClassId: given, trustedClassId: trusted })
+          what.push(old.split !== c.split ? 'split changed' : 'label changed')
+        }
+        map.set(c.path, { id: old.id, hash: o.hash, split: c.split, givenClassId: given, trustedClassId: trusted })
+        if (what.length) s.updated.push({ path: c.path, what: what.join(', ') })
+        else existing++
+      }
+      db.prepare('UPDATE imports SET added = added + ?, existing = existing + ?, skipped = skipped + ? WHERE id = ?').run(added, existing, skipped, this.importId)
+    })()
+    s.added += added
+    s.existing += existing
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Import of the user's own embeddings: an N x D .npy (float32 or float64) with a CSV of labels in
+ * the same row order (columns `id,label` or `path,label`, optional `split` and `trusted_label`).
+ * The features are stored as they are, under a backbone row of kind 'embeddings', keyed by the
+ * sha256 of each row's float32 bytes; the samples' path is the CSV's first column.
+ */
+import { basename, resolve } from 'node:path'
+import { now, vecToBlob, type Db } from '../store/db.ts'
+import { ensureSource } from '../store/samples.ts'
+import { readCsvTable } from '../util/csv.ts'
+import { readNpy } from '../util/npy.ts'
+import { sha256Bytes } from '../util/hash.ts'
+import { throwIfAborted } from '../jobs/progress.ts'
+import { ImportRun, type Candidate, type ImportOptions, type ImportSummary } from './common.ts'
+import { parseSplit } from './csv-manifest.ts'
+
+export interface EmbeddingsImportSummary extends ImportSummary {
+  backboneId: number
+  dim: number
+}
+
+/**
+ * Registers (or finds) the 'embeddings' backbone for a .npy file: name `embeddings:<file name>`
+ * (a suffix keeps two files with one name apart), dim D, model_path = the .npy.
+ */
+function ensureEmbeddingsBackbone(db: Db, npyAbs: string, dim: number): number {
+  const row = db.prepare("SELECT id, dim FROM backbones WHERE kind = 'embeddings' AND model_path = ?").get(npyAbs) as { id: number; dim: number } | undefined
+  if (row) {
+    if (row.dim !== dim) throw new Error(`${npyAbs}: has ${dim} columns but was imported before with ${row.dim}; import it into a new project`)
+    return row.id
+  }
+  const base = `embeddings:${basename(npyAbs)}`
+  let name = base
+  for (let i = 2; db.prepare('SELECT 1 FROM backbones WHERE name = ?').get(name); i++) name = `${base}#${i}`
+  return Number(
+    db
+      .prepare("INSERT INTO backbones (name, kind, model_path, dim, created_at) VALUES (?, 'embeddings', ?, ?, ?)")
+      .run(name, npyAbs, dim, now()).lastInsertRowid,
+  )
+}
+
+/** Imports N x D embeddings with their labels; rows with non-finite values or a repeated id are skipped. */
+export async function importEmbeddings(db: Db, npyFile: string, labelsCsv: string, opts: ImportOptions = {}): Promise<EmbeddingsImportSummary> {
+  const npyAbs = resolve(npyFile)
+  const csvAbs = resolve(labelsCsv)
+  const arr = readNpy(npyAbs)
+  if (arr.shape.length !== 2) throw new Error(`${npyAbs}: expected an N x D matrix, got shape (${arr.shape.join(', ')})`)
+  const [n, d] = arr.shape as [number, number]
+  if (d === 0) throw new Error(`${npyAbs}: zero columns`)
+  const table = readCsvTable(csvAbs, { required: ['label'] })
+  const idCol = table.col('id') >= 0 ? table.col('id') : table.col('path')
+  if (idCol < 0) throw new Error(`${csvAbs}:1: needs an id or path column (header is: ${table.header.join(',')})`)
+  if (table.rows.length !== n) {
+    throw new Error(`row count mismatch: ${npyAbs} has ${n} rows, ${csvAbs} has ${table.rows.length} label rows (they must be in the same order)`)
+  }
+  throwIfAborted(opts.signal, 'import')
+  const iLabel = table.col('label')
+  const iSplit = table.col('split')
+  const iTrusted = table.col('trusted_label')
+  const fallback = opts.split ?? 'train'
+  const sourceId = ensureSource(db, 'embeddings', npyAbs)
+  const backboneId = db.transaction(() => ensureEmbeddingsBackbone(db, npyAbs, d))()
+  const skips: { path: string; reason: string }[] = []
+  const candidates: Candidate[] = []
+  const vecs: Float32Array[] = []
+  const seen = new Map<string, number>()
+  for (let i = 0; i < n; i++) {
+    const r = table.rows[i]!
+    const id = r.cells[idCol]!.trim()
+    if (!id) {
+      skips.push({ path: `${basename(csvAbs)}:${r.line}`, reason: `line ${r.line}: empty ${table.header[idCol]}` })
+      continue
+    }
+    if (seen.has(id)) {
+      skips.push({ path: id, reason: `line ${r.line}: duplicate of line ${seen.get(id)}` })
+      continue
+    }
+    seen.set(id, r.line)
+    const split = iSplit >= 0 ? parseSplit(r.cells[iSplit]!, fallback) : fallback
+    if (!split) {
+      skips.push({ path: id, reason: `line ${r.line}: split must be train or test, got '${r.cells[iSplit]}'` })
+      continue
+    }
+    const v = arr.data.subarray(i * d, (i + 1) * d)
+    if (!v.every(Number.isFinite)) {
+      skips.push({ path: id, reason: `row ${i} of ${basename(npyAbs)} has NaN or infinite values` })
+      continue
+    }
+    const given = r.cells[iLabel]!.trim()
+    const trusted = iTrusted >= 0 ? r.cells[iTrusted]!.trim() : ''
+    candidates.push({ sourceId, path: id, hash: sha256Bytes(v), split, given: given || null, trusted: trusted || null })
+    vecs.push(v)
+  }
+  const run = new ImportRun(db, 'embeddings', npyAbs, sourceId, { batchSize: 2000, ...opts })
+  const names = new Set<string>()
+  for (const c of candidates) {
+    if (c.given) names.add(c.given)
+    if (c.trusted) names.add(c.trusted)
+  }
+  run.declareClasses([...names].sort())
+  // Features first, in one transaction: samples then always find theirs.
+  const ins = db.prepare('INSERT OR IGNORE INTO features (hash, backbone_id, vec) VALUES (?, ?, ?)')
+  db.transaction(() => {
+    candidates.forEach((c, j) => ins.run(c.hash, backboneId, vecToBlob(vecs[j]!)))
+  })()
+  const summary = await run.run(candidates, skips)
+  return { ...summary, backboneId, dim: d }
+}
