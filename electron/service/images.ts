@@ -1,0 +1,77 @@
+/**
+ * Sample images for the UI. A client only ever names a sample id; the file is looked up in the
+ * open project (a sample registered there), never taken from the request. Thumbnails are made
+ * with sharp and cached on disk under the data folder, keyed by the file's content hash, so a
+ * changed file gets a new thumbnail and identical files share one.
+ */
+import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { extname, join, relative, resolve, isAbsolute } from 'node:path'
+import type { Db } from '../engine/store/db.ts'
+import type { ImageSize } from '../../shared/contract.ts'
+
+/** Longest side of a thumbnail in pixels. */
+export const THUMB_SIZE = 256
+
+const MIME: Record<string, string> = {
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.gif': 'image/gif',
+  '.bmp': 'image/bmp',
+  '.tif': 'image/tiff',
+  '.tiff': 'image/tiff',
+}
+
+/** Browsers show these directly; anything else (TIFF, BMP in some engines) is converted for 'full'. */
+const BROWSER_SAFE = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif'])
+
+/**
+ * The absolute image file of a sample registered in the project, or undefined when the id is not
+ * an image sample of this project or its stored path would leave its source root.
+ */
+export function sampleImageFile(db: Db, sampleId: number): { file: string; hash: string } | undefined {
+  if (!Number.isSafeInteger(sampleId) || sampleId <= 0) return undefined
+  const r = db.prepare("SELECT s.path AS path, s.hash AS hash, src.root AS root FROM samples s JOIN sources src ON src.id = s.source_id WHERE s.id = ? AND src.kind = 'images'").get(sampleId) as
+    | { path: string; hash: string; root: string }
+    | undefined
+  if (!r) return undefined
+  const root = resolve(r.root)
+  const file = resolve(root, ...r.path.split('/'))
+  const rel = relative(root, file)
+  // Defence in depth: a stored path is relative and has no '..', but never serve outside the root.
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return undefined
+  return { file, hash: r.hash }
+}
+
+/** A file to send for an image request: its path and MIME type. */
+export interface ImageFile {
+  file: string
+  mime: string
+}
+
+/**
+ * The file to serve for a sample image: the original for 'full' when browsers show its format,
+ * otherwise a cached JPEG (thumbnail, or a converted full-size copy). Undefined when the sample
+ * is not a registered image or the file is gone.
+ */
+export async function imageForSample(db: Db, sampleId: number, size: ImageSize, cacheDir: string): Promise<ImageFile | undefined> {
+  const s = sampleImageFile(db, sampleId)
+  if (!s || !existsSync(s.file) || !statSync(s.file).isFile()) return undefined
+  const ext = extname(s.file).toLowerCase()
+  if (size === 'full' && BROWSER_SAFE.has(ext)) return { file: s.file, mime: MIME[ext] ?? 'application/octet-stream' }
+  mkdirSync(cacheDir, { recursive: true })
+  const safeHash = s.hash.replace(/[^0-9a-zA-Z]/g, '')
+  const out = join(cacheDir, `${safeHash}-${size === 'thumb' ? THUMB_SIZE : 'full'}.jpg`)
+  if (!existsSync(out)) {
+    const sharp = (await import('sharp')).default
+    let img = sharp(s.file, { limitInputPixels: 100_000_000 }).rotate()
+    if (size === 'thumb') img = img.resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true })
+    const buf = await img.jpeg({ quality: size === 'thumb' ? 80 : 92 }).toBuffer()
+    // Write then rename so a concurrent reader never sees half a file.
+    const tmp = `${out}.${process.pid}.${Date.now()}.tmp`
+    writeFileSync(tmp, buf)
+    renameSync(tmp, out)
+  }
+  return { file: out, mime: 'image/jpeg' }
+}

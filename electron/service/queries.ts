@@ -1,0 +1,350 @@
+/**
+ * Read-side queries the UI needs over the project store (schema v1 in engine/store/db.ts): the
+ * review grid, runs, confusion matrix, noise estimate, review counters and export preview. They
+ * are SQL over the stored tables, so filtering and paging happen in SQLite, not in JavaScript.
+ *
+ * Review status of a sample = its latest review event that is not an undo and has not been undone
+ * (review_events is append-only; an undo is a new event pointing at the one it cancels).
+ */
+import type { Db } from '../engine/store/db.ts'
+import { ContractError } from '../../shared/contract.ts'
+import type { ClassInfo, ParsedInputOf, ReviewEvent, ReviewProgress, ReviewStatus, RunDetail, RunSummary, SampleRow, ExportPreview } from '../../shared/contract.ts'
+
+/** CTE `rev(sample_id, action, class_idx)`: each sample's standing decision. */
+export const REVIEW_CTE = `
+  undone AS (SELECT undoes AS id FROM review_events WHERE action = 'undo' AND undoes IS NOT NULL),
+  lastev AS (
+    SELECT sample_id, max(id) AS id FROM review_events
+    WHERE action <> 'undo' AND id NOT IN (SELECT id FROM undone)
+    GROUP BY sample_id
+  ),
+  rev AS (SELECT e.sample_id, e.action, e.class_idx FROM lastev l JOIN review_events e ON e.id = l.id)`
+
+const STATUS_EXPR = `CASE rev.action WHEN 'accept' THEN 'accepted' WHEN 'keep' THEN 'kept' WHEN 'relabel' THEN 'relabelled' WHEN 'exclude' THEN 'excluded' ELSE 'unreviewed' END`
+const FINAL_EXPR = `CASE WHEN rev.action = 'exclude' THEN NULL WHEN rev.action IS NOT NULL THEN rev.class_idx ELSE gc.idx END`
+
+const ROW_FROM = `
+  FROM samples s
+  JOIN sources src ON src.id = s.source_id
+  LEFT JOIN classes gc ON gc.id = s.given_class_id
+  LEFT JOIN classes tc ON tc.id = s.trusted_class_id
+  LEFT JOIN predictions p ON p.sample_id = s.id AND p.run_id = @runId
+  LEFT JOIN rev ON rev.sample_id = s.id`
+
+const ROW_SELECT = `
+  SELECT s.id, s.path, s.split, gc.idx AS given, tc.idx AS trusted, p.refined_idx AS refined, p.prob AS confidence,
+         p.flagged AS flagged, p.rank AS rank, ${STATUS_EXPR} AS status, ${FINAL_EXPR} AS final,
+         src.kind AS sourceKind, s.width AS width, s.height AS height,
+         p.top1_idx AS top1, p.top1_prob AS top1Prob, p.top2_idx AS top2, p.top2_prob AS top2Prob`
+
+interface RawRow {
+  id: number
+  path: string
+  split: 'train' | 'test'
+  given: number | null
+  trusted: number | null
+  refined: number | null
+  confidence: number | null
+  flagged: number | null
+  rank: number | null
+  status: ReviewStatus
+  final: number | null
+  sourceKind: string
+  width: number | null
+  height: number | null
+  top1: number | null
+  top1Prob: number | null
+  top2: number | null
+  top2Prob: number | null
+}
+
+function toRow(r: RawRow): SampleRow {
+  return {
+    id: r.id,
+    path: r.path,
+    split: r.split,
+    given: r.given,
+    trusted: r.trusted,
+    refined: r.refined,
+    confidence: r.confidence,
+    flagged: r.flagged === null ? null : r.flagged === 1,
+    // Rank 0 means "not flagged" in the engine's result; the UI only needs ranks of flagged rows.
+    rank: r.rank && r.rank > 0 ? r.rank : null,
+    status: r.status,
+    final: r.final,
+    hasImage: r.sourceKind === 'images',
+  }
+}
+
+/** The latest finished run, or null. */
+export function latestRunId(db: Db): number | null {
+  const r = db.prepare("SELECT id FROM runs WHERE status = 'done' ORDER BY id DESC LIMIT 1").get() as { id: number } | undefined
+  return r?.id ?? null
+}
+
+/** Resolves an optional run id: the given one (checked to exist) or the latest finished run. */
+export function resolveRunId(db: Db, runId: number | undefined): number | null {
+  if (runId === undefined) return latestRunId(db)
+  const r = db.prepare('SELECT id FROM runs WHERE id = ?').get(runId) as { id: number } | undefined
+  if (!r) throw new ContractError('not_found', `no run with id ${runId} in this project`)
+  return r.id
+}
+
+/** Review-grid query: filters, sort, paging (see contract `querySamples`). */
+export function querySamples(db: Db, q: ParsedInputOf<'querySamples'>, runId: number | null): { total: number; items: SampleRow[] } {
+  const where: string[] = []
+  const params: Record<string, unknown> = { runId: runId ?? -1 }
+  if (q.classIdx !== undefined) {
+    const col = q.classBy === 'refined' ? 'p.refined_idx' : q.classBy === 'final' ? `(${FINAL_EXPR})` : 'gc.idx'
+    where.push(`${col} = @classIdx`)
+    params.classIdx = q.classIdx
+  }
+  if (q.givenIdx !== undefined) {
+    where.push('gc.idx = @givenIdx')
+    params.givenIdx = q.givenIdx
+  }
+  if (q.refinedIdx !== undefined) {
+    where.push('p.refined_idx = @refinedIdx')
+    params.refinedIdx = q.refinedIdx
+  }
+  if (q.flagged !== undefined) where.push(q.flagged ? 'p.flagged = 1' : '(p.flagged = 0 OR p.flagged IS NULL)')
+  if (q.status !== undefined) {
+    if (q.status === 'reviewed') where.push('rev.action IS NOT NULL')
+    else {
+      where.push(`(${STATUS_EXPR}) = @status`)
+      params.status = q.status
+    }
+  }
+  if (q.split !== undefined) {
+    where.push('s.split = @split')
+    params.split = q.split
+  }
+  if (q.ids !== undefined) {
+    where.push('s.id IN (SELECT value FROM json_each(@ids))')
+    params.ids = JSON.stringify(q.ids)
+  }
+  const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : ''
+  const order =
+    q.sort === 'id'
+      ? 's.id'
+      : q.sort === 'path'
+        ? 's.path, s.id'
+        : q.sort === 'confidence'
+          ? 'p.prob DESC NULLS LAST, s.id'
+          : // rank (default): flagged first, most certain first, then the rest by confidence.
+            'coalesce(p.flagged, 0) DESC, CASE WHEN p.rank > 0 THEN p.rank END ASC NULLS LAST, p.prob DESC NULLS LAST, s.id'
+  const total = (db.prepare(`WITH ${REVIEW_CTE} SELECT count(*) AS n ${ROW_FROM} ${whereSql}`).get(params) as { n: number }).n
+  const rows = db.prepare(`WITH ${REVIEW_CTE} ${ROW_SELECT} ${ROW_FROM} ${whereSql} ORDER BY ${order} LIMIT @limit OFFSET @offset`).all({ ...params, limit: q.limit, offset: q.offset }) as RawRow[]
+  return { total, items: rows.map(toRow) }
+}
+
+/** One sample's row plus its top-2 and size, or undefined when the id is not in the project. */
+export function sampleWithTop(db: Db, sampleId: number, runId: number | null): { row: SampleRow; width: number | null; height: number | null; top: { idx: number; prob: number }[] } | undefined {
+  const r = db.prepare(`WITH ${REVIEW_CTE} ${ROW_SELECT} ${ROW_FROM} WHERE s.id = @id`).get({ runId: runId ?? -1, id: sampleId }) as RawRow | undefined
+  if (!r) return undefined
+  const top: { idx: number; prob: number }[] = []
+  if (r.top1 !== null && r.top1Prob !== null) top.push({ idx: r.top1, prob: r.top1Prob })
+  if (r.top2 !== null && r.top2Prob !== null) top.push({ idx: r.top2, prob: r.top2Prob })
+  return { row: toRow(r), width: r.width, height: r.height, top }
+}
+
+/** Rows for a set of ids (any order), keyed by id. */
+export function rowsByIds(db: Db, ids: number[], runId: number | null): Map<number, SampleRow> {
+  const rows = db.prepare(`WITH ${REVIEW_CTE} ${ROW_SELECT} ${ROW_FROM} WHERE s.id IN (SELECT value FROM json_each(@ids))`).all({ runId: runId ?? -1, ids: JSON.stringify(ids) }) as RawRow[]
+  return new Map(rows.map((r) => [r.id, toRow(r)]))
+}
+
+interface RawEvent {
+  id: number
+  sample_id: number
+  run_id: number | null
+  action: ReviewEvent['action']
+  class_idx: number | null
+  undoes: number | null
+  reviewer: string
+  at: string
+}
+
+/** Converts a review_events row to the contract shape. */
+export function toEvent(r: RawEvent): ReviewEvent {
+  return { id: r.id, sampleId: r.sample_id, runId: r.run_id, action: r.action, classIdx: r.class_idx, undoes: r.undoes, reviewer: r.reviewer, at: r.at }
+}
+
+/** A sample's review history, oldest first. */
+export function reviewHistory(db: Db, sampleId: number): ReviewEvent[] {
+  return (db.prepare('SELECT * FROM review_events WHERE sample_id = ? ORDER BY id').all(sampleId) as RawEvent[]).map(toEvent)
+}
+
+/** One review event by id. */
+export function reviewEventById(db: Db, id: number): ReviewEvent | undefined {
+  const r = db.prepare('SELECT * FROM review_events WHERE id = ?').get(id) as RawEvent | undefined
+  return r ? toEvent(r) : undefined
+}
+
+/** Classes with the number of samples whose given label each is. */
+export function classesWithCounts(db: Db): ClassInfo[] {
+  return db
+    .prepare('SELECT c.idx AS idx, c.name AS name, (SELECT count(*) FROM samples s WHERE s.given_class_id = c.id) AS count FROM classes c ORDER BY c.idx')
+    .all() as ClassInfo[]
+}
+
+interface RawRun {
+  id: number
+  method: RunSummary['method']
+  backbone_id: number | null
+  status: RunSummary['status']
+  started_at: string
+  finished_at: string | null
+  seed: number
+  params: string
+  metrics: string | null
+  timings: string | null
+  error: string | null
+  flagged: number
+  predictions: number
+}
+
+function parseJson(s: string | null): Record<string, unknown> {
+  if (!s) return {}
+  try {
+    const v = JSON.parse(s) as unknown
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : { value: v }
+  } catch {
+    return {}
+  }
+}
+
+const RUN_SELECT = `
+  SELECT r.*, (SELECT count(*) FROM predictions p WHERE p.run_id = r.id AND p.flagged = 1) AS flagged,
+         (SELECT count(*) FROM predictions p WHERE p.run_id = r.id) AS predictions
+  FROM runs r`
+
+function toRunSummary(r: RawRun): RunSummary {
+  return {
+    id: r.id,
+    method: r.method,
+    backboneId: r.backbone_id,
+    status: r.status,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    seed: r.seed,
+    params: parseJson(r.params),
+    metrics: parseJson(r.metrics),
+    flagged: r.flagged,
+    predictions: r.predictions,
+    error: r.error,
+  }
+}
+
+/** Runs, newest first. */
+export function listRuns(db: Db): RunSummary[] {
+  return (db.prepare(`${RUN_SELECT} ORDER BY r.id DESC`).all() as RawRun[]).map(toRunSummary)
+}
+
+/** One run summary, or undefined. */
+export function runSummary(db: Db, runId: number): RunSummary | undefined {
+  const r = db.prepare(`${RUN_SELECT} WHERE r.id = ?`).get(runId) as RawRun | undefined
+  return r ? toRunSummary(r) : undefined
+}
+
+/** One run in detail, or undefined. */
+export function runDetail(db: Db, runId: number): RunDetail | undefined {
+  const r = db.prepare(`${RUN_SELECT} WHERE r.id = ?`).get(runId) as RawRun | undefined
+  if (!r) return undefined
+  const perClass = db
+    .prepare(
+      `SELECT c.idx AS idx, c.name AS name,
+              (SELECT count(*) FROM predictions p JOIN samples s ON s.id = p.sample_id WHERE p.run_id = @run AND s.given_class_id = c.id) AS given,
+              (SELECT count(*) FROM predictions p WHERE p.run_id = @run AND p.refined_idx = c.idx) AS refined,
+              (SELECT count(*) FROM predictions p JOIN samples s ON s.id = p.sample_id WHERE p.run_id = @run AND s.given_class_id = c.id AND p.flagged = 1) AS flagged
+       FROM classes c ORDER BY c.idx`,
+    )
+    .all({ run: runId }) as RunDetail['perClass']
+  return { ...toRunSummary(r), timings: parseJson(r.timings), perClass }
+}
+
+/** Confusion matrix, given (rows) x refined (columns), over the run's predictions. */
+export function confusion(db: Db, runId: number | null): { classes: string[]; matrix: number[][] } {
+  const classes = (db.prepare('SELECT name FROM classes ORDER BY idx').all() as { name: string }[]).map((c) => c.name)
+  const k = classes.length
+  const matrix = Array.from({ length: k }, () => new Array<number>(k).fill(0))
+  if (runId !== null) {
+    const cells = db
+      .prepare('SELECT gc.idx AS g, p.refined_idx AS r, count(*) AS n FROM predictions p JOIN samples s ON s.id = p.sample_id JOIN classes gc ON gc.id = s.given_class_id WHERE p.run_id = ? GROUP BY gc.idx, p.refined_idx')
+      .all(runId) as { g: number; r: number; n: number }[]
+    for (const c of cells) {
+      const row = matrix[c.g]
+      if (row && c.r >= 0 && c.r < k) row[c.r] = c.n
+    }
+  }
+  return { classes, matrix }
+}
+
+/**
+ * Noise estimate: the fraction of the run's samples whose refined label differs from the given
+ * one (the refinement's estimate of the label-noise rate), overall and per given class; and, where
+ * trusted labels exist, the measured given-label error rate against them.
+ */
+export function noiseEstimate(db: Db, runId: number | null): { estimate: number | null; trustedErrorRate: number | null; perClass: { idx: number; name: string; given: number; flagged: number; rate: number }[] } {
+  const t = db.prepare('SELECT count(*) AS n, sum(CASE WHEN given_class_id <> trusted_class_id THEN 1 ELSE 0 END) AS wrong FROM samples WHERE trusted_class_id IS NOT NULL AND given_class_id IS NOT NULL').get() as { n: number; wrong: number | null }
+  const trustedErrorRate = t.n > 0 ? (t.wrong ?? 0) / t.n : null
+  if (runId === null) return { estimate: null, trustedErrorRate, perClass: [] }
+  const perClass = (
+    db
+      .prepare(
+        `SELECT c.idx AS idx, c.name AS name, count(p.sample_id) AS given, coalesce(sum(p.flagged), 0) AS flagged
+         FROM classes c LEFT JOIN samples s ON s.given_class_id = c.id LEFT JOIN predictions p ON p.sample_id = s.id AND p.run_id = ?
+         GROUP BY c.id ORDER BY c.idx`,
+      )
+      .all(runId) as { idx: number; name: string; given: number; flagged: number }[]
+  ).map((c) => ({ ...c, rate: c.given > 0 ? c.flagged / c.given : 0 }))
+  const n = perClass.reduce((a, c) => a + c.given, 0)
+  const f = perClass.reduce((a, c) => a + c.flagged, 0)
+  return { estimate: n > 0 ? f / n : null, trustedErrorRate, perClass }
+}
+
+/** Review counters (decisions are global to a sample; `flagged` refers to the run). */
+export function reviewProgress(db: Db, runId: number | null): ReviewProgress {
+  const r = db
+    .prepare(
+      `WITH ${REVIEW_CTE}
+       SELECT count(*) AS total,
+              coalesce(sum(CASE WHEN p.flagged = 1 THEN 1 ELSE 0 END), 0) AS flagged,
+              coalesce(sum(CASE WHEN rev.action IS NOT NULL THEN 1 ELSE 0 END), 0) AS reviewed,
+              coalesce(sum(CASE WHEN rev.action IS NOT NULL AND p.flagged = 1 THEN 1 ELSE 0 END), 0) AS flaggedReviewed
+       FROM samples s LEFT JOIN predictions p ON p.sample_id = s.id AND p.run_id = @runId LEFT JOIN rev ON rev.sample_id = s.id`,
+    )
+    .get({ runId: runId ?? -1 }) as { total: number; flagged: number; reviewed: number; flaggedReviewed: number }
+  const by = db.prepare(`WITH ${REVIEW_CTE} SELECT ${STATUS_EXPR} AS status, count(*) AS n FROM samples s LEFT JOIN rev ON rev.sample_id = s.id GROUP BY 1`).all() as { status: string; n: number }[]
+  const byStatus: Record<string, number> = { unreviewed: 0, accepted: 0, kept: 0, relabelled: 0, excluded: 0 }
+  for (const b of by) byStatus[b.status] = b.n
+  return { ...r, byStatus }
+}
+
+/**
+ * What an export would contain: every sample except excluded ones (and, with `onlyReviewed`,
+ * except unreviewed ones), counted by final label (the decision, or the given label when
+ * unreviewed).
+ */
+export function exportPreview(db: Db, onlyReviewed: boolean): ExportPreview {
+  const rows = db
+    .prepare(`WITH ${REVIEW_CTE} SELECT ${FINAL_EXPR} AS final, rev.action AS action FROM samples s LEFT JOIN classes gc ON gc.id = s.given_class_id LEFT JOIN rev ON rev.sample_id = s.id`)
+    .all() as { final: number | null; action: string | null }[]
+  const classes = db.prepare('SELECT idx, name FROM classes ORDER BY idx').all() as { idx: number; name: string }[]
+  const counts = new Map<number, number>()
+  let included = 0
+  let excluded = 0
+  let unreviewed = 0
+  for (const r of rows) {
+    if (r.action === null) unreviewed++
+    if (r.action === 'exclude') {
+      excluded++
+      continue
+    }
+    if (onlyReviewed && r.action === null) continue
+    if (r.final === null) continue
+    included++
+    counts.set(r.final, (counts.get(r.final) ?? 0) + 1)
+  }
+  return { total: rows.length, included, excluded, unreviewed, byClass: classes.map((c) => ({ idx: c.idx, name: c.name, count: counts.get(c.idx) ?? 0 })) }
+}
