@@ -1,0 +1,82 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { openDb } from '../../../electron/engine/store/db.ts'
+import { listSamples, listSources, sampleFile } from '../../../electron/engine/store/samples.ts'
+import { importCsv } from '../../../electron/engine/import/csv-manifest.ts'
+import { tempDir, writeImage } from './fixtures.ts'
+
+test('resolves paths against the CSV folder, reads split and trusted_label, skips bad rows', async () => {
+  const dir = tempDir()
+  await writeImage(join(dir, 'imgs', 'a.png'), 1)
+  await writeImage(join(dir, 'imgs', 'sub', 'b, "quoted".png'), 2)
+  await writeImage(join(dir, 'imgs', 'c.png'), 3)
+  await writeImage(join(dir, 'imgs', 'd.png'), 4)
+  const csv = join(dir, 'labels.csv')
+  writeFileSync(
+    csv,
+    '\ufeffsplit,Path,label,trusted_label,extra\r\n' +
+      'train,imgs/a.png,scratch,,x\r\n' +
+      'test,"imgs/sub/b, ""quoted"".png",ok,ok,\r\n' +
+      ',imgs/c.png,dent,scratch,\r\n' +
+      'holdout,imgs/d.png,ok,,\r\n' +
+      'train,imgs/a.png,ok,,\r\n' +
+      'train,imgs/missing.png,ok,,\r\n' +
+      'train,,ok,,\r\n',
+  )
+  const db = openDb(join(dir, 'p.qcdb'))
+  const s = await importCsv(db, csv, { split: 'train' })
+  assert.equal(s.added, 3)
+  assert.deepEqual(s.classes, ['dent', 'ok', 'scratch'])
+  const reasons = s.skipped.map((k) => `${k.path}: ${k.reason}`).sort()
+  assert.deepEqual(reasons, [
+    "imgs/a.png: line 6: duplicate of line 2",
+    "imgs/d.png: line 5: split must be train or test, got 'holdout'",
+    'imgs/missing.png: unreadable: file not found',
+    'labels.csv:8: line 8: empty path',
+  ])
+  const rows = new Map(listSamples(db).map((r) => [r.path, r]))
+  assert.equal(rows.get('imgs/a.png')?.givenLabel, 'scratch')
+  const b = rows.get('imgs/sub/b, "quoted".png')!
+  assert.deepEqual([b.split, b.givenLabel, b.trustedLabel], ['test', 'ok', 'ok'])
+  assert.deepEqual([rows.get('imgs/c.png')?.split, rows.get('imgs/c.png')?.trustedLabel], ['train', 'scratch'])
+  assert.equal(listSources(db)[0]!.root, dir)
+  db.close()
+})
+
+test('imagesRoot, absolute paths, files outside the root, re-import with changed labels', async () => {
+  const dir = tempDir()
+  const root = join(dir, 'images')
+  await writeImage(join(root, 'x', '1.png'), 1)
+  await writeImage(join(dir, 'elsewhere', '2.png'), 2)
+  mkdirSync(join(dir, 'meta'))
+  const csv = join(dir, 'meta', 'm.csv')
+  writeFileSync(csv, `path,label\nx/1.png,ok\n${join(dir, 'elsewhere', '2.png')},dent\n`)
+  const db = openDb(join(dir, 'p.qcdb'))
+  const s = await importCsv(db, csv, { imagesRoot: root })
+  assert.equal(s.added, 2)
+  assert.match(s.notes[0]!, /1 file\(s\) lie outside/)
+  const rows = listSamples(db)
+  // Every sample still resolves to its file.
+  assert.deepEqual(rows.map((r) => sampleFile(r)).sort(), [join(dir, 'elsewhere', '2.png'), join(root, 'x', '1.png')].sort())
+  writeFileSync(csv, `path,label\nx/1.png,scratch\n${join(dir, 'elsewhere', '2.png')},dent\n`)
+  const again = await importCsv(db, csv, { imagesRoot: root })
+  assert.equal(again.added, 0)
+  assert.equal(again.existing, 1)
+  assert.deepEqual(again.updated, [{ path: 'x/1.png', what: 'label changed' }])
+  assert.equal(listSamples(db).find((r) => r.path === 'x/1.png')?.givenLabel, 'scratch')
+  await assert.rejects(importCsv(db, csv, { imagesRoot: join(dir, 'nope') }), /nope: images folder not found/)
+  db.close()
+})
+
+test('a CSV without the required columns is refused naming the file', async () => {
+  const dir = tempDir()
+  const csv = join(dir, 'bad.csv')
+  writeFileSync(csv, 'file,class\na.png,ok\n')
+  const db = openDb(join(dir, 'p.qcdb'))
+  await assert.rejects(importCsv(db, csv), /bad\.csv:1: missing columns path, label/)
+  writeFileSync(csv, 'path,label\n"a.png,ok\n')
+  await assert.rejects(importCsv(db, csv), /bad\.csv:2: unterminated quoted field/)
+  db.close()
+})
