@@ -1,0 +1,136 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { parseCsv } from '../../../electron/engine/util/csv.ts'
+import { runValidation, type ValidationResult } from '../../../electron/engine/validate/validate.ts'
+import { identifiabilityNotes, pct, toCsv, toHtml, toJson } from '../../../electron/engine/validate/report.ts'
+import { classIdentifiability, transitionMatrix } from '../../../electron/engine/validate/noise.ts'
+import { gaussianClusters, standInRefine } from './helpers.ts'
+
+const NAMES = ['<script>alert(1)</script>', 'dent & "scratch"', "stain's", 'ok']
+
+async function sweep(): Promise<ValidationResult> {
+  const tr = gaussianClusters(240, 4, 5, 21)
+  const te = gaussianClusters(120, 4, 5, 22, tr.centres)
+  return runValidation(
+    { train: { x: tr.x, yGiven: tr.y }, trusted: { x: te.x, y: te.y }, classNames: NAMES, meta: { dataset: 'line <3> & co', backbone: 'emb' } },
+    { noiseTypes: ['symmetric', 'superclass'], rates: [0.2, 0.8], seeds: [0, 1], methods: ['teacher', 'sd', 'pll'], sdRounds: 2, groups: [[0, 1, 2], [3]] },
+    { refine: standInRefine },
+  )
+}
+
+const VOID = new Set(['meta', 'br', 'hr', 'img', 'input', 'link', 'col', 'wbr'])
+
+/** Minimal well-formedness check: every non-void tag closes in order; no raw '<' left in text. */
+function checkWellFormed(html: string): void {
+  const noStyle = html.replace(/<style>[\s\S]*?<\/style>/g, '<style></style>').replace(/^<!DOCTYPE html>/, '')
+  const stack: string[] = []
+  const tagRe = /<(\/?)([a-zA-Z][\w:-]*)((?:\s+[\w:-]+="[^"]*")*)\s*(\/?)>/g
+  let last = 0
+  for (let m = tagRe.exec(noStyle); m; m = tagRe.exec(noStyle)) {
+    const text = noStyle.slice(last, m.index)
+    assert.ok(!/[<>]/.test(text), `raw < or > in text: ${JSON.stringify(text.slice(0, 80))}`)
+    last = tagRe.lastIndex
+    const [, close, name, , self] = m
+    const tag = name!.toLowerCase()
+    if (close) {
+      assert.equal(stack.pop(), tag, `</${tag}> closes the wrong element`)
+    } else if (!self && !VOID.has(tag)) {
+      stack.push(tag)
+    }
+  }
+  assert.ok(!/[<>]/.test(noStyle.slice(last)), 'stray markup after the last tag')
+  assert.deepEqual(stack, [], 'unclosed elements')
+}
+
+const unescape = (s: string) =>
+  s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&')
+
+test('HTML report is well-formed, self-contained and escapes class names', async () => {
+  const r = await sweep()
+  const html = toHtml(r, { title: 'PoC <b>line 3</b>' })
+  checkWellFormed(html)
+  assert.ok(!/<script/i.test(html), 'a <script> element got through')
+  assert.ok(html.includes('&lt;script&gt;alert(1)&lt;/script&gt;'))
+  assert.ok(html.includes('dent &amp; &quot;scratch&quot;'))
+  assert.ok(html.includes('<title>PoC &lt;b&gt;line 3&lt;/b&gt;</title>'))
+  assert.ok(html.includes('line &lt;3&gt; &amp; co'))
+  // nothing loaded from elsewhere (the SVG namespace is a name, not a fetch)
+  const urls = html.match(/https?:\/\/[^\s"')]+/g) ?? []
+  assert.deepEqual([...new Set(urls)], ['http://www.w3.org/2000/svg'])
+  assert.ok(!/\s(src|href)=/i.test(html))
+  assert.ok(!/@import|url\(/i.test(html))
+  // charts: one accuracy and one recovery chart per noise type, and confusion heatmaps
+  assert.equal(html.match(/<svg class="chart"/g)!.length, 4)
+  assert.ok(html.match(/<svg class="heat"/g)!.length >= 2)
+})
+
+test('numbers in the HTML tables equal the result', async () => {
+  const r = await sweep()
+  const html = toHtml(r)
+  const sumRe = /<td data-key="([^"]+)" data-metric="(\w+)" data-value="([^"]+)">([^<]*)<\/td>/g
+  let n = 0
+  for (let m = sumRe.exec(html); m; m = sumRe.exec(html)) {
+    const [, key, metric, value, text] = m
+    const [type, rate, method] = unescape(key!).split('|')
+    const row = r.summary.find((s) => s.noiseType === type && String(s.rate) === rate && s.method === method)!
+    const mean = row.mean[metric as 'trustedAccuracy']!
+    assert.equal(Number(value), mean)
+    if (metric !== 'seconds') {
+      const sd = row.std[metric as 'trustedAccuracy']!
+      assert.equal(text, sd > 0 ? `${pct(mean)} ± ${pct(sd)}` : pct(mean))
+    }
+    n++
+  }
+  assert.ok(n >= r.summary.length * 5, `only ${n} summary numbers found`)
+  const cellRe = /<td data-cell="([^"]+)" data-metric="(\w+)" data-value="([^"]+)">([^<]*)<\/td>/g
+  let c = 0
+  for (let m = cellRe.exec(html); m; m = cellRe.exec(html)) {
+    const [, key, metric, value, text] = m
+    const cell = r.cells.find((x) => x.key === unescape(key!))!
+    const v = cell.metrics[metric as 'trustedAccuracy']!
+    assert.equal(Number(value), v)
+    assert.equal(text, pct(v))
+    c++
+  }
+  assert.equal(c, r.cells.length * 4)
+})
+
+test('non-identifiable noise gets a plain-language callout', async () => {
+  const r = await sweep()
+  const html = toHtml(r)
+  // group {0,1,2} at 0.8: each wrong partner 0.4 > 0.2
+  const expected = `superclass 0.8: within the group {${NAMES.slice(0, 3).join(', ')}} a wrong label is more likely (0.4) than the right one (0.2); no method can undo this noise.`
+  assert.ok(html.includes(expected.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;')))
+  assert.ok(html.includes('not identifiable'))
+  // the sentence BENCHMARKS.md asks for, on Fashion-MNIST's groups
+  const fm = ['t-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle-boot']
+  const groups = [[0, 1, 2, 3, 4, 6], [5, 7, 8, 9]]
+  const matrix = transitionMatrix('superclass', 10, 0.8, groups)
+  const classes = classIdentifiability(matrix)
+  const notes = identifiabilityNotes({ noiseType: 'superclass', rate: 0.8, matrix, identifiable: false, classes }, fm, groups)
+  assert.deepEqual(notes, [
+    'superclass 0.8: within the group {sandal, sneaker, bag, ankle-boot} a wrong label is more likely (0.27) than the right one (0.2); no method can undo this noise.',
+  ])
+  const sym = transitionMatrix('symmetric', 10, 0.9)
+  assert.deepEqual(identifiabilityNotes({ noiseType: 'symmetric', rate: 0.9, matrix: sym, identifiable: false, classes: classIdentifiability(sym) }, fm, null), [
+    'symmetric 0.9: for every class a wrong label is as likely (0.1) as the right one (0.1); no method can undo this noise.',
+  ])
+})
+
+test('CSV has one row per noise type x rate x seed x method with the result numbers; JSON round-trips', async () => {
+  const r = await sweep()
+  const recs = parseCsv(toCsv(r))
+  const header = recs[0]!.cells
+  assert.equal(recs.length - 1, 2 * 2 * 2 * 4)
+  const col = (name: string) => header.indexOf(name)
+  for (const rec of recs.slice(1)) {
+    const c = rec.cells
+    const cell = r.cells.find((x) => x.noiseType === c[col('noise_type')] && String(x.rate) === c[col('rate')] && String(x.seed) === c[col('seed')] && x.method === c[col('method')])!
+    assert.ok(cell)
+    assert.equal(Number(c[col('trusted_accuracy')]), cell.metrics.trustedAccuracy)
+    assert.equal(Number(c[col('label_recovery')]), cell.metrics.recovery)
+    assert.equal(Number(c[col('flagged_recall')]), cell.metrics.flaggedRecall)
+    assert.equal(c[col('identifiable')], cell.identifiable ? '1' : '0')
+  }
+  assert.deepEqual(JSON.parse(toJson(r)), JSON.parse(JSON.stringify(r)))
+})
