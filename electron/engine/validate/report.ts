@@ -6,8 +6,21 @@
 import { formatCsv, type CsvValue } from '../util/csv.ts'
 import type { CellResult, MetricName, NoiseModel, SummaryRow, ValidationNoise, ValidationResult } from './validate.ts'
 
+/**
+ * Stored results of a validation that failed before its first cell hold only `{ error }`; say
+ * that instead of failing on a missing field.
+ */
+function checkResult(result: ValidationResult): void {
+  const r = result as Partial<ValidationResult> & { error?: unknown }
+  if (!r || !Array.isArray(r.cells) || !r.config || !Array.isArray(r.classNames) || !r.meta) {
+    const why = r && typeof r.error === 'string' ? ` (the validation failed: ${r.error})` : ''
+    throw new Error(`not a complete validation result, nothing to report${why}`)
+  }
+}
+
 /** The whole result as pretty-printed JSON. */
 export function toJson(result: ValidationResult): string {
+  checkResult(result)
   return JSON.stringify(result, null, 2) + '\n'
 }
 
@@ -27,6 +40,7 @@ const CSV_METRICS: [MetricName, string][] = [
  * where a metric does not apply), identifiability, the chosen hyper-parameters (JSON) and any error.
  */
 export function toCsv(result: ValidationResult): string {
+  checkResult(result)
   const rows: CsvValue[][] = [
     ['noise_type', 'rate', 'seed', 'method', 'identifiable', ...CSV_METRICS.map(([, h]) => h), 'chosen', 'error'],
   ]
@@ -386,6 +400,7 @@ function metricCell(v: number | undefined, sd: number | undefined, attrs: string
  * (class names, titles, metadata) is escaped.
  */
 export function toHtml(result: ValidationResult, opts: HtmlOptions = {}): string {
+  checkResult(result)
   const title = opts.title ?? 'Label refinement: proof-of-concept validation'
   const date = opts.date ?? result.finishedAt ?? new Date().toISOString()
   const names = result.classNames

@@ -134,3 +134,10 @@ test('CSV has one row per noise type x rate x seed x method with the result numb
   }
   assert.deepEqual(JSON.parse(toJson(r)), JSON.parse(JSON.stringify(r)))
 })
+
+test('a validation that failed before its first cell gets a clear error, not a crash', () => {
+  const stored = { error: 'no trusted split: import a test split or trusted_label column' } as unknown as ValidationResult
+  for (const f of [toHtml, toCsv, toJson]) {
+    assert.throws(() => f(stored), /nothing to report \(the validation failed: no trusted split/)
+  }
+})
