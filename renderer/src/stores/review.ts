@@ -1,0 +1,280 @@
+/**
+ * Review state: the filtered list of samples (flagged first, most certain first), the cursor,
+ * the selection, the detail of the sample under the cursor, and the decisions. Every decision is
+ * applied on screen at once and sent at once (optimistic); when the call fails the row goes back
+ * to what it was and the error is shown.
+ */
+import { defineStore } from 'pinia'
+import { ref, computed, watch, shallowRef, triggerRef } from 'vue'
+import { api } from '../api.ts'
+import { useToastStore } from './toasts.ts'
+import type { SampleRow, SampleDetail, ReviewProgress, ReviewStatus } from '../../../shared/contract.ts'
+
+export type Decision = 'accept' | 'keep' | 'relabel' | 'exclude'
+
+export interface ReviewFilters {
+  runId?: number
+  classIdx?: number
+  classBy: 'given' | 'refined' | 'final'
+  /** true: flagged only; false: not flagged; undefined: all. */
+  flagged?: boolean
+  status?: ReviewStatus | 'reviewed'
+  givenIdx?: number
+  refinedIdx?: number
+}
+
+const REVIEWER_KEY = 'qc.reviewer'
+const PAGE = 1000
+
+function statusOf(action: Decision): ReviewStatus {
+  return action === 'accept' ? 'accepted' : action === 'keep' ? 'kept' : action === 'relabel' ? 'relabelled' : 'excluded'
+}
+
+/** The label a decision leaves on a sample (null = excluded from exports). */
+export function finalOf(row: SampleRow, action: Decision, classIdx?: number): number | null {
+  if (action === 'accept') return row.refined ?? row.given
+  if (action === 'keep') return row.given
+  if (action === 'relabel') return classIdx ?? null
+  return null
+}
+
+export const useReviewStore = defineStore('review', () => {
+  const toasts = useToastStore()
+  const filters = ref<ReviewFilters>({ classBy: 'given', flagged: true })
+  // shallowRef: thousands of rows; we replace rows and trigger instead of deep reactivity.
+  const items = shallowRef<SampleRow[]>([])
+  const total = ref(0)
+  const runId = ref<number | null>(null)
+  const loading = ref(false)
+  const cursor = ref(0)
+  const selection = ref<Set<number>>(new Set())
+  let anchor = -1
+  const detail = ref<SampleDetail | null>(null)
+  const progress = ref<ReviewProgress | null>(null)
+  const reviewer = ref<string>(readReviewer())
+  const pending = ref(0)
+  let generation = 0
+
+  const current = computed<SampleRow | undefined>(() => items.value[cursor.value])
+  const indexById = computed(() => {
+    const m = new Map<number, number>()
+    items.value.forEach((r, i) => m.set(r.id, i))
+    return m
+  })
+
+  function readReviewer(): string {
+    try {
+      return localStorage.getItem(REVIEWER_KEY) ?? ''
+    } catch {
+      return ''
+    }
+  }
+  function setReviewer(name: string): void {
+    reviewer.value = name.trim()
+    try {
+      localStorage.setItem(REVIEWER_KEY, reviewer.value)
+    } catch {
+      // kept for this page only
+    }
+  }
+
+  /** Loads the list for the current filters: the first page at once, the rest in the background. */
+  async function load(): Promise<void> {
+    const gen = ++generation
+    loading.value = true
+    const f = filters.value
+    const query = {
+      runId: f.runId,
+      classIdx: f.classIdx,
+      classBy: f.classIdx !== undefined ? f.classBy : undefined,
+      flagged: f.flagged,
+      status: f.status,
+      givenIdx: f.givenIdx,
+      refinedIdx: f.refinedIdx,
+      sort: 'rank' as const,
+    }
+    try {
+      const first = await api.querySamples({ ...query, offset: 0, limit: PAGE })
+      if (gen !== generation) return
+      items.value = first.items
+      total.value = first.total
+      runId.value = first.runId
+      cursor.value = Math.min(cursor.value, Math.max(0, first.items.length - 1))
+      selection.value = new Set()
+      anchor = -1
+      void loadDetail()
+      void loadProgress()
+      let offset = first.items.length
+      while (offset < first.total) {
+        const page = await api.querySamples({ ...query, offset, limit: PAGE })
+        if (gen !== generation) return
+        if (page.items.length === 0) break
+        items.value = items.value.concat(page.items)
+        offset += page.items.length
+      }
+    } catch (e) {
+      if (gen === generation) toasts.error(e, 'Loading samples')
+    } finally {
+      if (gen === generation) loading.value = false
+    }
+  }
+
+  async function loadProgress(): Promise<void> {
+    try {
+      progress.value = await api.reviewProgress({ runId: runId.value ?? undefined })
+    } catch {
+      // the counter is informative; the grid still works without it
+    }
+  }
+
+  let detailTimer: ReturnType<typeof setTimeout> | null = null
+  /** Loads the detail of the sample under the cursor (debounced: holding J must not flood the engine). */
+  function loadDetail(delay = 0): Promise<void> {
+    if (detailTimer) clearTimeout(detailTimer)
+    return new Promise((resolve) => {
+      detailTimer = setTimeout(async () => {
+        const row = current.value
+        if (!row) {
+          detail.value = null
+          return resolve()
+        }
+        try {
+          const d = await api.getSample({ sampleId: row.id, runId: runId.value ?? undefined, neighbours: 8 })
+          if (current.value?.id === d.id) detail.value = d
+        } catch (e) {
+          toasts.error(e, `Sample ${row.id}`)
+        }
+        resolve()
+      }, delay)
+    })
+  }
+  watch(cursor, () => void loadDetail(60))
+
+  function replaceRow(row: SampleRow): void {
+    const i = indexById.value.get(row.id)
+    if (i === undefined) return
+    items.value[i] = row
+    triggerRef(items)
+    if (detail.value?.id === row.id) detail.value = { ...detail.value, ...row }
+  }
+
+  /** Applies a decision to one sample: on screen now, in the review log at once. */
+  async function decide(action: Decision, classIdx?: number, row: SampleRow | undefined = current.value): Promise<boolean> {
+    if (!row) return false
+    if (!reviewer.value) {
+      toasts.push('error', 'Enter your name first: every decision is recorded with who made it.')
+      return false
+    }
+    if (action === 'relabel' && classIdx === undefined) return false
+    const before = row
+    replaceRow({ ...row, status: statusOf(action), final: finalOf(row, action, classIdx) })
+    pending.value++
+    try {
+      const r = await api.review({ sampleId: row.id, action, classIdx, runId: runId.value ?? undefined, reviewer: reviewer.value })
+      replaceRow(r.sample)
+      void loadProgress()
+      if (detail.value?.id === row.id) void loadDetail()
+      return true
+    } catch (e) {
+      replaceRow(before)
+      toasts.error(e, `Decision on ${before.path} not saved, undone on screen`)
+      return false
+    } finally {
+      pending.value--
+    }
+  }
+
+  /** Undoes this reviewer's latest decision and moves the cursor to that sample. */
+  async function undo(): Promise<void> {
+    if (!reviewer.value) return
+    try {
+      const r = await api.undo({ reviewer: reviewer.value })
+      if (!r.sample) {
+        toasts.info('Nothing to undo')
+        return
+      }
+      replaceRow(r.sample)
+      const i = indexById.value.get(r.sample.id)
+      if (i !== undefined) cursor.value = i
+      void loadProgress()
+      void loadDetail()
+      toasts.info(`Undone: ${r.undone?.action ?? 'decision'} on ${r.sample.path}`)
+    } catch (e) {
+      toasts.error(e, 'Undo')
+    }
+  }
+
+  /** Accepts the suggestion for every selected sample in one call. */
+  async function bulkAccept(): Promise<void> {
+    const ids = [...selection.value]
+    if (ids.length === 0 || !reviewer.value) return
+    const before = ids.map((id) => items.value[indexById.value.get(id) ?? -1]).filter((r): r is SampleRow => !!r)
+    for (const r of before) replaceRow({ ...r, status: 'accepted', final: finalOf(r, 'accept') })
+    pending.value++
+    try {
+      const r = await api.bulkAccept({ sampleIds: ids, runId: runId.value ?? undefined, reviewer: reviewer.value })
+      toasts.ok(`Accepted ${r.accepted} suggestion${r.accepted === 1 ? '' : 's'}${r.skipped ? `, ${r.skipped} skipped` : ''}`)
+      selection.value = new Set()
+      void loadProgress()
+    } catch (e) {
+      for (const r of before) replaceRow(r)
+      toasts.error(e, 'Bulk accept not saved, undone on screen')
+    } finally {
+      pending.value--
+    }
+  }
+
+  function move(delta: number): void {
+    const n = items.value.length
+    if (n === 0) return
+    cursor.value = Math.max(0, Math.min(n - 1, cursor.value + delta))
+  }
+
+  /** Moves to the next unreviewed sample after the cursor (wrapping around). */
+  function nextUnreviewed(): boolean {
+    const n = items.value.length
+    for (let k = 1; k <= n; k++) {
+      const i = (cursor.value + k) % n
+      if (items.value[i]?.status === 'unreviewed') {
+        cursor.value = i
+        return true
+      }
+    }
+    return false
+  }
+
+  /** Click handling: plain click moves the cursor, ctrl/meta toggles, shift selects a range. */
+  function click(i: number, e: { shiftKey: boolean; ctrlKey: boolean; metaKey: boolean }): void {
+    const row = items.value[i]
+    if (!row) return
+    const sel = new Set(selection.value)
+    if (e.shiftKey) {
+      const from = anchor >= 0 ? anchor : cursor.value
+      const [a, b] = from < i ? [from, i] : [i, from]
+      for (let k = a; k <= b; k++) {
+        const r = items.value[k]
+        if (r) sel.add(r.id)
+      }
+    } else if (e.ctrlKey || e.metaKey) {
+      if (sel.has(row.id)) sel.delete(row.id)
+      else sel.add(row.id)
+      anchor = i
+    } else {
+      sel.clear()
+      anchor = i
+    }
+    selection.value = sel
+    cursor.value = i
+  }
+
+  function setFilters(f: Partial<ReviewFilters>, replace = false): void {
+    filters.value = replace ? { classBy: 'given', ...f } : { ...filters.value, ...f }
+    cursor.value = 0
+    void load()
+  }
+
+  return {
+    filters, items, total, runId, loading, cursor, selection, detail, progress, reviewer, pending, current,
+    setReviewer, load, loadProgress, loadDetail, decide, undo, bulkAccept, move, nextUnreviewed, click, setFilters,
+  }
+})
