@@ -373,7 +373,7 @@ export const contract = {
   /** Imports a CSV manifest (`path,label[,split][,trusted_label]`) (a job; result: ImportResult). */
   importCsv: m(z.object({ csvFile: z.string().min(1), imagesRoot: z.string().min(1).optional() }), JobRef, 'import'),
   /** Imports your own embeddings: a .npy N x D matrix and a CSV of labels in the same row order (a job; result: ImportResult). */
-  importEmbeddings: m(z.object({ npyFile: z.string().min(1), labelsCsv: z.string().min(1), name: z.string().optional() }), JobRef, 'import'),
+  importEmbeddings: m(z.object({ npyFile: z.string().min(1), labelsCsv: z.string().min(1) }), JobRef, 'import'),
   /** Imports recorded in the open project, newest first. */
   listImports: m(Empty, z.object({ imports: z.array(ImportInfo) })),
   /** Files an import skipped, with reasons. */

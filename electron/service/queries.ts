@@ -8,6 +8,7 @@
  */
 import type { Db } from '../engine/store/db.ts'
 import { ContractError } from '../../shared/contract.ts'
+import { latestDoneRunId } from '../engine/review/review.ts'
 import type { ClassInfo, ParsedInputOf, ReviewEvent, ReviewProgress, ReviewStatus, RunDetail, RunSummary, SampleRow, ExportPreview } from '../../shared/contract.ts'
 
 /** CTE `rev(sample_id, action, class_idx)`: each sample's standing decision. */
@@ -78,8 +79,7 @@ function toRow(r: RawRow): SampleRow {
 
 /** The latest finished run, or null. */
 export function latestRunId(db: Db): number | null {
-  const r = db.prepare("SELECT id FROM runs WHERE status = 'done' ORDER BY id DESC LIMIT 1").get() as { id: number } | undefined
-  return r?.id ?? null
+  return latestDoneRunId(db) ?? null
 }
 
 /** Resolves an optional run id: the given one (checked to exist) or the latest finished run. */

@@ -279,7 +279,7 @@ export function createService(opts: ServiceOptions): Service {
       const labels = requireAbsolute(input.labelsCsv, 'labels CSV')
       return jobs.start('import', projectJobKey(p, input), `Import embeddings ${npy}`, async ({ progress, signal }) => {
         const { importEmbeddings } = await import('../engine/import/embeddings.ts')
-        const r = await importEmbeddings(p.db, npy, labels, { ...(input.name ? { name: input.name } : {}), progress, signal })
+        const r = await importEmbeddings(p.db, npy, labels, { progress, signal })
         features.clear()
         return toImportResult(r)
       })
@@ -307,14 +307,30 @@ export function createService(opts: ServiceOptions): Service {
       return backboneInfo(db, row.id)
     },
     async listCatalogue() {
-      const cat = await import('../engine/backbone/catalogue.ts')
-      return { entries: cat.listCatalogue({ dir: join(dataDir, 'models') }) }
+      const { catalogue } = await import('../engine/backbone/catalogue.ts')
+      const dir = join(dataDir, 'models')
+      return {
+        entries: catalogue.map((e) => ({
+          name: e.id,
+          description: `${e.name}. ${e.notes}`,
+          url: e.url,
+          sizeBytes: e.bytes,
+          sha256: e.sha256,
+          dim: e.dim,
+          license: e.licence,
+          downloaded: existsSync(join(dir, e.file)),
+        })),
+      }
     },
     async downloadBackbone(input) {
       const p = need()
-      return jobs.start('download', projectJobKey(p, input), `Download ${input.name}`, async ({ progress, signal }) => {
-        const cat = await import('../engine/backbone/catalogue.ts')
-        const row = await cat.downloadCatalogueBackbone(p.db, input.name, { dir: join(dataDir, 'models'), progress, signal })
+      const { catalogueEntry } = await import('../engine/backbone/catalogue.ts')
+      const entry = catalogueEntry(input.name)
+      return jobs.start('download', projectJobKey(p, input), `Download ${entry.name}`, async ({ progress, signal }) => {
+        const { downloadCatalogueModel } = await import('../engine/backbone/catalogue.ts')
+        const { registerBackbone } = await import('../engine/backbone/backbone.ts')
+        const file = await downloadCatalogueModel(entry.id, join(dataDir, 'models'), { progress, signal })
+        const row = await registerBackbone(p.db, { name: entry.id, kind: 'catalogue', modelPath: file, preprocess: entry.preprocess })
         return backboneInfo(p.db, row.id)
       })
     },
@@ -342,9 +358,9 @@ export function createService(opts: ServiceOptions): Service {
         const t0 = Date.now()
         const r = await extractFeatures(p.db, { backbone: bb, ...(input.batchSize ? { batchSize: input.batchSize } : {}), ...(input.executionProvider ? { executionProvider: input.executionProvider } : {}), progress, signal })
         features.clear()
-        const computed = r.computed
-        const secs = (Date.now() - t0) / 1000
-        return { backboneId: bb, total: r.total, computed, reused: r.reused, failed: r.failed.map((f) => ({ path: f.path, reason: f.reason })), imagesPerSecond: computed > 0 && secs > 0 ? computed / secs : null }
+        const secs = r.seconds > 0 ? r.seconds : (Date.now() - t0) / 1000
+        const total = r.computed + r.reused + r.failed.length
+        return { backboneId: bb, total, computed: r.computed, reused: r.reused, failed: r.failed.map((f) => ({ path: f.path, reason: f.reason })), imagesPerSecond: r.computed > 0 && secs > 0 ? r.computed / secs : null }
       })
     },
 
@@ -352,9 +368,13 @@ export function createService(opts: ServiceOptions): Service {
     async refineDefaults(input) {
       const { db } = need()
       const backboneId = pickBackbone(db, input.backboneId)
-      const { recommendMethod } = await import('../engine/train/refine.ts')
-      const rec = recommendMethod(db, backboneId)
-      return { recommended: rec.method, reason: rec.reason, defaults: { method: rec.method, backboneId, ...(rec.defaults ?? {}) } }
+      // A static recommendation: the engine's recommendMethod trains k-fold models (seconds to
+      // minutes), too slow for preselecting a form; the run itself selects lambda and the PLL loss.
+      return {
+        recommended: 'pll' as const,
+        reason: 'PLL (top-2 partial-label student) reproduces many self-distillation rounds in one and holds up best at high noise (Jeong & Chung, ICLR 2025); lambda and the PLL loss are chosen automatically by k-fold validation on the given labels.',
+        defaults: { method: 'pll' as const, backboneId, lambda: 'auto' as const, pllLoss: 'auto' as const, seed: 0 },
+      }
     },
     async startRun(input) {
       const p = need()
@@ -413,57 +433,31 @@ export function createService(opts: ServiceOptions): Service {
     async review(input) {
       const { db } = need()
       const runId = q.resolveRunId(db, input.runId)
-      const s = q.sampleWithTop(db, input.sampleId, runId)
-      if (!s) throw new ContractError('not_found', `no sample with id ${input.sampleId} in this project`)
-      let classIdx: number | undefined = input.classIdx
-      if (input.action === 'accept') {
-        if (s.row.refined === null) throw new ContractError('conflict', `sample ${input.sampleId} has no refined label in ${runId === null ? 'any run (run a refinement first)' : `run ${runId}`}`)
-        classIdx = s.row.refined
-      } else if (input.action === 'keep') {
-        if (s.row.given === null) throw new ContractError('conflict', `sample ${input.sampleId} has no given label to keep`)
-        classIdx = s.row.given
-      } else if (input.action === 'exclude') classIdx = undefined
-      if (input.action === 'relabel') {
-        const k = (db.prepare('SELECT count(*) AS n FROM classes').get() as { n: number }).n
-        if (classIdx === undefined || classIdx >= k) throw new ContractError('bad_request', `class ${classIdx} does not exist (the project has ${k} classes)`)
-      }
+      if (!q.sampleWithTop(db, input.sampleId, runId)) throw new ContractError('not_found', `no sample with id ${input.sampleId} in this project`)
+      if (input.action === 'accept' && runId === null) throw new ContractError('conflict', 'nothing to accept: no finished refinement run')
       const { recordDecision } = await import('../engine/review/review.ts')
-      recordDecision(db, { sampleId: input.sampleId, action: input.action, ...(classIdx !== undefined ? { classIdx } : {}), ...(runId !== null ? { runId } : {}), reviewer: input.reviewer })
-      const ev = db.prepare('SELECT id FROM review_events WHERE sample_id = ? ORDER BY id DESC LIMIT 1').get(input.sampleId) as { id: number }
-      const event = q.reviewEventById(db, ev.id)!
+      const ev = recordDecision(db, { sampleId: input.sampleId, action: input.action, ...(input.classIdx !== undefined ? { classIdx: input.classIdx } : {}), ...(runId !== null ? { runId } : {}), reviewer: input.reviewer })
       jobs.emit({ type: 'review:changed', sampleIds: [input.sampleId], reviewer: input.reviewer })
-      return { event, sample: q.sampleWithTop(db, input.sampleId, runId)!.row }
+      return { event: ev, sample: q.sampleWithTop(db, input.sampleId, runId)!.row }
     },
     async bulkAccept(input) {
       const { db } = need()
       const runId = q.resolveRunId(db, input.runId)
       if (runId === null) throw new ContractError('conflict', 'no finished run to accept suggestions from: run a refinement first')
       const rows = q.rowsByIds(db, input.sampleIds, runId)
-      const { recordDecision } = await import('../engine/review/review.ts')
-      let accepted = 0
-      const changed: number[] = []
-      db.transaction(() => {
-        for (const id of input.sampleIds) {
-          const r = rows.get(id)
-          if (!r || r.refined === null) continue
-          recordDecision(db, { sampleId: id, action: 'accept', classIdx: r.refined, runId, reviewer: input.reviewer })
-          accepted++
-          changed.push(id)
-        }
-      })()
-      if (changed.length) jobs.emit({ type: 'review:changed', sampleIds: changed, reviewer: input.reviewer })
-      return { accepted, skipped: input.sampleIds.length - accepted }
+      const ids = [...new Set(input.sampleIds)].filter((id) => rows.get(id)?.refined !== null && rows.has(id))
+      const { recordDecisions } = await import('../engine/review/review.ts')
+      recordDecisions(db, ids.map((sampleId) => ({ sampleId, action: 'accept' as const, runId, reviewer: input.reviewer })))
+      if (ids.length) jobs.emit({ type: 'review:changed', sampleIds: ids, reviewer: input.reviewer })
+      return { accepted: ids.length, skipped: input.sampleIds.length - ids.length }
     },
     async undo(input) {
       const { db } = need()
-      const before = (db.prepare('SELECT coalesce(max(id), 0) AS m FROM review_events').get() as { m: number }).m
       const { undoLast } = await import('../engine/review/review.ts')
-      undoLast(db, { reviewer: input.reviewer })
-      const ev = db.prepare("SELECT id FROM review_events WHERE id > ? AND action = 'undo' ORDER BY id DESC LIMIT 1").get(before) as { id: number } | undefined
+      const ev = undoLast(db, { reviewer: input.reviewer })
       if (!ev) return { undone: null, sample: null }
-      const event = q.reviewEventById(db, ev.id)!
-      jobs.emit({ type: 'review:changed', sampleIds: [event.sampleId], reviewer: input.reviewer })
-      return { undone: event, sample: q.sampleWithTop(db, event.sampleId, q.latestRunId(db))?.row ?? null }
+      jobs.emit({ type: 'review:changed', sampleIds: [ev.sampleId], reviewer: input.reviewer })
+      return { undone: ev, sample: q.sampleWithTop(db, ev.sampleId, q.latestRunId(db))?.row ?? null }
     },
     async reviewProgress(input) {
       const { db } = need()

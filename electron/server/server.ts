@@ -1,0 +1,335 @@
+/**
+ * Web mode: the same renderer and the same contract over HTTP on loopback (node:http, no
+ * framework).
+ *
+ *   GET  /, /assets/...        the built renderer (dist/web), no token needed (it is public code)
+ *   POST /api/<method>         JSON in, JSON out, validated by the contract; header x-qc-token
+ *   GET  /api/events           server-sent events (EngineEvent as JSON); ?token= or header
+ *   GET  /img/<sampleId>       ?size=thumb|full; only samples registered in the open project
+ *
+ * Security: binds 127.0.0.1 unless `allowRemote`; a random token (crypto.randomBytes) is required
+ * on every /api and /img request (401); a request whose Origin is not the server's own is refused
+ * (403), and on loopback so is a Host that is not loopback (DNS rebinding); static files are
+ * resolved inside the web root only; images are named by sample id only, never by path.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { createReadStream, existsSync, statSync } from 'node:fs'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { ContractError, ImageSize, type ErrorCode } from '../../shared/contract.ts'
+import { contentSecurityPolicy } from '../main/csp.ts'
+import { createService, type Service } from '../service/service.ts'
+
+export interface ServerOptions {
+  /** Port; 0 picks a free one. Default 0. */
+  port?: number
+  /** Interface to bind. Default 127.0.0.1. Anything not loopback needs `allowRemote`. */
+  host?: string
+  /** App data folder (recent projects, demo, caches). */
+  dataDir: string
+  /** Allow binding a non-loopback interface (prints a warning). */
+  allowRemote?: boolean
+  /** Built renderer folder. Default: <repo>/dist/web. */
+  webRoot?: string
+  /** Fixed token (tests); default 32 random bytes, hex. */
+  token?: string
+  /** Use this service instead of creating one over dataDir. */
+  service?: Service
+  /** Where warnings go. Default console.warn. */
+  warn?: (message: string) => void
+}
+
+export interface RunningServer {
+  /** The URL to open, with the token: http://127.0.0.1:PORT/?token=... */
+  url: string
+  /** Origin without the token. */
+  origin: string
+  port: number
+  host: string
+  token: string
+  service: Service
+  /** Stops accepting, ends event streams, closes the service. */
+  close(): Promise<void>
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
+const MAX_BODY = 10 * 1024 * 1024
+const STATUS: Record<ErrorCode, number> = { bad_request: 400, not_found: 404, no_project: 409, conflict: 409, cancelled: 409, unauthorized: 401, forbidden: 403, internal: 500 }
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.woff': 'font/woff',
+  '.map': 'application/json',
+  '.txt': 'text/plain; charset=utf-8',
+  '.wasm': 'application/wasm',
+}
+
+/** Default location of the built renderer: <repo>/dist/web. */
+export function defaultWebRoot(): string {
+  return resolve(fileURLToPath(new URL('../../dist/web', import.meta.url)))
+}
+
+/** True for addresses that only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || host.startsWith('127.')
+}
+
+/**
+ * Resolves a request path to a file inside `root`, or null when the path is malformed or would
+ * leave the root: '..' segments (raw or percent-encoded), encoded slashes or backslashes, NUL,
+ * drive letters and absolute paths are all refused.
+ */
+export function resolveStatic(root: string, rawPath: string): string | null {
+  // Encoded separators and dots are never needed by the app's own files: refuse them outright.
+  if (/%2f|%5c|%00|%2e/i.test(rawPath)) return null
+  let decoded: string
+  try {
+    decoded = decodeURIComponent(rawPath)
+  } catch {
+    return null
+  }
+  if (decoded.includes('\0') || decoded.includes('\\') || /^\/*[a-zA-Z]:/.test(decoded)) return null
+  const segments = decoded.split('/').filter((s) => s !== '')
+  if (segments.some((s) => s === '..' || s === '.')) return null
+  const base = resolve(root)
+  const file = resolve(base, ...segments)
+  const rel = relative(base, file)
+  if (rel.startsWith('..') || isAbsolute(rel)) return null
+  return file
+}
+
+function tokensEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a)
+  const y = Buffer.from(b)
+  return x.length === y.length && timingSafeEqual(x, y)
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const data = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(data) })
+  res.end(data)
+}
+
+function sendError(res: ServerResponse, code: ErrorCode, message: string): void {
+  sendJson(res, STATUS[code], { error: { code, message } })
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((ok, fail) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    req.on('data', (c: Buffer) => {
+      size += c.length
+      if (size > MAX_BODY) {
+        fail(new ContractError('bad_request', `request body over ${MAX_BODY} bytes`))
+        req.destroy()
+        return
+      }
+      chunks.push(c)
+    })
+    req.on('end', () => ok(Buffer.concat(chunks).toString('utf8')))
+    req.on('error', fail)
+  })
+}
+
+/** Starts web mode. Resolves once listening. */
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const host = opts.host ?? '127.0.0.1'
+  const warn = opts.warn ?? ((m: string) => console.warn(m))
+  if (!isLoopback(host) && !opts.allowRemote) {
+    throw new Error(`refusing to bind ${host}: only 127.0.0.1 is allowed unless remote access is enabled explicitly (--allow-remote)`)
+  }
+  const token = opts.token ?? randomBytes(32).toString('hex')
+  const webRoot = resolve(opts.webRoot ?? defaultWebRoot())
+  const service = opts.service ?? createService({ dataDir: opts.dataDir, mode: 'web' })
+  const csp = contentSecurityPolicy({ mode: 'web' })
+  const streams = new Set<ServerResponse>()
+  let port = 0
+
+  /** Origins this server accepts: its own (by IP and by 'localhost' on loopback). */
+  function originAllowed(origin: string, hostHeader: string | undefined): boolean {
+    if (isLoopback(host)) return origin === `http://127.0.0.1:${port}` || origin === `http://localhost:${port}` || origin === `http://[::1]:${port}`
+    // Remote: the page is served by us under whatever name the client used.
+    return hostHeader !== undefined && origin === `http://${hostHeader}`
+  }
+  function hostAllowed(hostHeader: string | undefined): boolean {
+    if (!isLoopback(host)) return true
+    if (!hostHeader) return true
+    return hostHeader === `127.0.0.1:${port}` || hostHeader === `localhost:${port}` || hostHeader === `[::1]:${port}`
+  }
+
+  function authorised(req: IncomingMessage, url: URL, allowQuery: boolean): boolean {
+    const header = req.headers['x-qc-token']
+    const given = typeof header === 'string' ? header : allowQuery ? url.searchParams.get('token') : null
+    return given !== null && tokensEqual(given, token)
+  }
+
+  async function handleApi(req: IncomingMessage, res: ServerResponse, method: string): Promise<void> {
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST')
+      return sendError(res, 'bad_request', `${req.method} not allowed on /api/${method}; use POST`)
+    }
+    const ctype = req.headers['content-type'] ?? ''
+    if (!/^application\/json\b/i.test(ctype)) return sendError(res, 'bad_request', 'content-type must be application/json')
+    let input: unknown
+    try {
+      const text = await readBody(req)
+      input = text.trim() === '' ? {} : (JSON.parse(text) as unknown)
+    } catch (e) {
+      return sendError(res, 'bad_request', e instanceof ContractError ? e.message : `request body is not valid JSON (${(e as Error).message})`)
+    }
+    try {
+      sendJson(res, 200, await service.call(method, input))
+    } catch (e) {
+      const err = e instanceof ContractError ? e : new ContractError('internal', e instanceof Error ? e.message : String(e))
+      sendError(res, err.code, err.message)
+    }
+  }
+
+  function handleEvents(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' })
+    res.write('retry: 2000\n\n')
+    streams.add(res)
+    const off = service.subscribe((e) => {
+      res.write(`event: message\ndata: ${JSON.stringify(e)}\n\n`)
+    })
+    // A comment line keeps proxies and idle timeouts from closing the stream.
+    const ping = setInterval(() => res.write(': ping\n\n'), 15000)
+    ping.unref()
+    const end = (): void => {
+      clearInterval(ping)
+      off()
+      streams.delete(res)
+    }
+    req.on('close', end)
+    res.on('close', end)
+  }
+
+  async function handleImage(res: ServerResponse, url: URL, idPart: string): Promise<void> {
+    if (!/^[1-9][0-9]{0,15}$/.test(idPart)) return sendError(res, 'not_found', 'images are addressed by sample id only')
+    const size = ImageSize.safeParse(url.searchParams.get('size') ?? 'thumb')
+    if (!size.success) return sendError(res, 'bad_request', 'size must be thumb or full')
+    let img
+    try {
+      img = await service.image(Number(idPart), size.data)
+    } catch (e) {
+      return sendError(res, 'internal', `cannot read image of sample ${idPart}: ${(e as Error).message}`)
+    }
+    if (!img) return sendError(res, 'not_found', `no image for sample ${idPart} in the open project`)
+    const st = statSync(img.file)
+    res.writeHead(200, { 'content-type': img.mime, 'content-length': st.size, 'cache-control': 'private, max-age=300', 'x-content-type-options': 'nosniff' })
+    createReadStream(img.file).pipe(res)
+  }
+
+  function handleStatic(req: IncomingMessage, res: ServerResponse, rawPath: string): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 'bad_request', `${req.method} not allowed`)
+    let file = resolveStatic(webRoot, rawPath === '/' ? '/index.html' : rawPath)
+    if (file === null) return sendError(res, 'bad_request', 'malformed or forbidden path')
+    if (!existsSync(file) || !statSync(file).isFile()) {
+      // Client-side routes (no extension) get the app; missing assets get 404.
+      if (extname(file) === '') file = join(webRoot, 'index.html')
+      else return sendError(res, 'not_found', 'not found')
+    }
+    if (!existsSync(file)) {
+      const msg = `<!doctype html><meta charset="utf-8"><title>Seed QC</title><p>The web app is not built yet: run <code>npm run build:web</code>, then reload.</p>`
+      res.writeHead(503, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': csp })
+      res.end(msg)
+      return
+    }
+    const st = statSync(file)
+    const isHtml = extname(file) === '.html'
+    res.writeHead(200, {
+      'content-type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
+      'content-length': st.size,
+      'cache-control': isHtml ? 'no-store' : 'public, max-age=3600',
+      'content-security-policy': csp,
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+      // The token travels in the page URL: never leak it in a Referer header.
+      'referrer-policy': 'no-referrer',
+      'cross-origin-opener-policy': 'same-origin',
+    })
+    if (req.method === 'HEAD') return void res.end()
+    createReadStream(file).pipe(res)
+  }
+
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      const rawUrl = req.url ?? '/'
+      const qIdx = rawUrl.indexOf('?')
+      const rawPath = qIdx >= 0 ? rawUrl.slice(0, qIdx) : rawUrl
+      let url: URL
+      try {
+        url = new URL(rawUrl.startsWith('/') ? rawUrl : `/${rawUrl}`, 'http://localhost')
+      } catch {
+        return sendError(res, 'bad_request', 'malformed URL')
+      }
+      const hostHeader = req.headers.host
+      if (!hostAllowed(hostHeader)) return sendError(res, 'forbidden', `host ${hostHeader} is not this server`)
+      const origin = req.headers.origin
+      if (origin !== undefined && !originAllowed(origin, hostHeader)) return sendError(res, 'forbidden', `origin ${origin} is not allowed`)
+      if (rawPath === '/api/events') {
+        if (!authorised(req, url, true)) return sendError(res, 'unauthorized', 'missing or wrong token')
+        if (req.method !== 'GET') return sendError(res, 'bad_request', 'use GET for /api/events')
+        return handleEvents(req, res)
+      }
+      if (rawPath.startsWith('/api/')) {
+        if (!authorised(req, url, false)) return sendError(res, 'unauthorized', 'missing or wrong token (header x-qc-token)')
+        return handleApi(req, res, rawPath.slice('/api/'.length))
+      }
+      if (rawPath === '/api') return sendError(res, 'not_found', 'no such method')
+      if (rawPath.startsWith('/img/')) {
+        if (!authorised(req, url, true)) return sendError(res, 'unauthorized', 'missing or wrong token')
+        if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 'bad_request', 'use GET for images')
+        return handleImage(res, url, rawPath.slice('/img/'.length))
+      }
+      return handleStatic(req, res, rawPath)
+    })().catch((e: unknown) => {
+      if (!res.headersSent) sendError(res, 'internal', e instanceof Error ? e.message : String(e))
+      else res.destroy()
+    })
+  })
+
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail)
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', fail)
+      ok()
+    })
+  })
+  port = (server.address() as AddressInfo).port
+  const urlHost = host.includes(':') ? `[${host}]` : host
+  const origin = `http://${urlHost}:${port}`
+  if (!isLoopback(host)) {
+    warn(`WARNING: serving on ${host}:${port}, reachable from other machines. Anyone with the URL (and its token) can read and change your projects. Traffic is not encrypted.`)
+  }
+  if (!existsSync(join(webRoot, 'index.html'))) warn(`note: ${webRoot}${sep}index.html not found; build the web app with \`npm run build:web\``)
+
+  return {
+    url: `${origin}/?token=${token}`,
+    origin,
+    port,
+    host,
+    token,
+    service,
+    async close() {
+      for (const s of streams) s.end()
+      streams.clear()
+      await new Promise<void>((ok) => {
+        server.close(() => ok())
+        server.closeAllConnections()
+      })
+      await service.close()
+    },
+  }
+}
