@@ -1,33 +1,22 @@
 /**
- * The renderer's single way to the engine: a typed client over the contract, on the transport
- * chosen at startup (Electron IPC when the preload is present, HTTP + SSE otherwise).
+ * The renderer's single way to the engine: the contract's typed client (shared/transport.ts),
+ * on the transport chosen at startup: Electron IPC when the preload bridge is present, HTTP +
+ * server-sent events otherwise (web mode).
  */
-import type { AppTransport } from './transport/types.ts'
-import { createHttpTransport, takeToken } from './transport/http.ts'
-import { createIpcTransport, hasPreload } from './transport/ipc.ts'
-import { contract, type MethodName, type InputOf, type OutputOf } from '../../shared/contract.ts'
+import { createClient, type Client, type Transport } from '../../shared/transport.ts'
+import { createWebTransport } from './transport/http.ts'
+import { createIpcTransport, preloadBridge } from './transport/ipc.ts'
 
-/** One async function per contract method, typed from the contract itself. */
-export type Api = { [K in MethodName]: (input: InputOf<K>) => Promise<OutputOf<K>> }
-
-function makeClient(t: AppTransport): Api {
-  const api = {} as Record<string, (input: unknown) => Promise<unknown>>
-  for (const name of Object.keys(contract) as MethodName[]) {
-    api[name] = async (input: unknown) => {
-      const out = await t.invoke(name, input ?? {})
-      // Validate at the boundary: a drifted server shows up as a clear error, not a blank screen.
-      const parsed = contract[name].output.safeParse(out)
-      if (!parsed.success) throw new Error(`${name}: unexpected response (${parsed.error.issues[0]?.message ?? 'invalid'})`)
-      return parsed.data
-    }
-  }
-  return api as unknown as Api
+function chooseTransport(): Transport {
+  const bridge = preloadBridge()
+  return bridge ? createIpcTransport(bridge) : createWebTransport()
 }
 
-export const transport: AppTransport = hasPreload() ? createIpcTransport() : createHttpTransport(takeToken())
-export const api: Api = makeClient(transport)
+export const transport: Transport = chooseTransport()
+/** One async function per contract method, inputs and outputs validated against the contract. */
+export const api: Client = createClient(transport)
 
 /** URL of a sample's image (thumbnail or full size). */
 export function imageUrl(sampleId: number, size: 'thumb' | 'full' = 'thumb'): string {
-  return transport.imageUrl(sampleId, size)
+  return api.imageUrl(sampleId, size)
 }

@@ -5,8 +5,8 @@
  */
 import { defineStore } from 'pinia'
 import { ref, computed } from 'vue'
-import { api, transport } from '../api.ts'
-import { EngineEvent, type JobInfo, type JobRef } from '../../../shared/contract.ts'
+import { api } from '../api.ts'
+import type { EngineEvent, JobInfo, JobRef } from '../../../shared/contract.ts'
 
 interface Waiter {
   resolve: (result: unknown) => void
@@ -46,10 +46,7 @@ export const useJobsStore = defineStore('jobs', () => {
     }
   }
 
-  function onEvent(raw: unknown): void {
-    const parsed = EngineEvent.safeParse(raw)
-    if (!parsed.success) return
-    const e = parsed.data
+  function onEvent(e: EngineEvent): void {
     if ('job' in e) {
       if (e.type === 'job:completed') results.set(e.job.id, e.result)
       jobs.value[e.job.id] = e.job
@@ -62,7 +59,7 @@ export const useJobsStore = defineStore('jobs', () => {
   function start(): void {
     if (started) return
     started = true
-    transport.subscribe(onEvent)
+    api.onEvent(onEvent)
     void refresh()
   }
 
