@@ -1,0 +1,217 @@
+/**
+ * Feature extraction: every image sample whose content hash has no feature row for the backbone is
+ * read, checked against its hash, decoded and preprocessed (sharp), run through the backbone in
+ * batches, and stored. Decoding of batch i+1 runs while batch i is in inference (sharp works on
+ * libuv's thread pool, onnxruntime-node's run() on its own threads), so the slower of the two sets
+ * the pace rather than their sum.
+ *
+ * Crash safety: each batch's features go into the database in one transaction as soon as the batch
+ * is computed; a killed process (kill -9) loses at most the batch in flight, and a rerun picks up
+ * exactly the hashes that have no row yet. Identical files (same hash) are computed once.
+ */
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Db } from '../store/db.ts'
+import { vecToBlob } from '../store/db.ts'
+import { CancelledError, type Progress } from '../jobs/progress.ts'
+import { loadBackbone, type LoadedBackbone, type Logger } from '../backbone/backbone.ts'
+import { decodeImagePixels, pixelsToTensor, type DecodeOptions } from '../backbone/preprocess.ts'
+
+export interface ExtractOptions {
+  /** Backbone name or id (registered in this project). */
+  backbone: number | string
+  /** Images per inference call (default 32; a model with a fixed batch axis runs in its own size). */
+  batchSize?: number
+  /** 'cpu' (default), 'cuda', 'dml', 'coreml'; falls back to cpu with a logged reason. */
+  executionProvider?: string
+  /** Only these samples (default: every image sample). */
+  sampleIds?: number[]
+  /** Decode guard (pixel limit). */
+  decode?: DecodeOptions
+  progress?: Progress
+  signal?: AbortSignal
+  log?: Logger
+  /** An already loaded backbone to use instead of loading one (benchmarks, repeated calls). */
+  loaded?: LoadedBackbone
+}
+
+export interface ExtractFailure {
+  /** Absolute path of the file. */
+  path: string
+  reason: string
+}
+
+export interface ExtractResult {
+  backboneId: number
+  /** Distinct images (content hashes) run through the backbone now. */
+  computed: number
+  /** Samples whose features were already stored (same content seen before, or an earlier run). */
+  reused: number
+  failed: ExtractFailure[]
+  seconds: number
+  /** Execution provider actually used. */
+  executionProvider: string
+}
+
+/** CancelledError carrying what had been stored before the stop. */
+export class ExtractCancelledError extends CancelledError {
+  constructor(readonly partial: ExtractResult) {
+    super('feature extraction')
+  }
+}
+
+interface Job {
+  hash: string
+  /** Absolute paths of every selected sample with this content (the first is read). */
+  paths: string[]
+}
+
+interface Prepared {
+  batch: Float32Array
+  jobs: Job[]
+  failed: ExtractFailure[]
+}
+
+/**
+ * Computes and stores features for every selected image sample that has none for the backbone.
+ * Returns counts and the files that could not be decoded (each with its reason; they do not stop
+ * the run). On abort it stops after the batch in progress is stored and throws
+ * ExtractCancelledError (a CancelledError) with the partial result.
+ */
+export async function extractFeatures(db: Db, opts: ExtractOptions): Promise<ExtractResult> {
+  const t0 = performance.now()
+  const log = opts.log ?? ((m: string) => console.warn(m))
+  const bb = opts.loaded ?? (await loadBackbone(db, opts.backbone, { executionProvider: opts.executionProvider, log }))
+  const ownBackbone = !opts.loaded
+  try {
+    let batchSize = Math.max(1, Math.floor(opts.batchSize ?? 32))
+    if (bb.fixedBatch) batchSize = Math.max(bb.fixedBatch, Math.floor(batchSize / bb.fixedBatch) * bb.fixedBatch)
+
+    const idFilter = opts.sampleIds ? new Set(opts.sampleIds) : undefined
+    const rows = db
+      .prepare(
+        `SELECT s.id AS id, s.hash AS hash, src.root AS root, s.path AS path,
+                EXISTS (SELECT 1 FROM features f WHERE f.hash = s.hash AND f.backbone_id = ?) AS have
+         FROM samples s JOIN sources src ON src.id = s.source_id
+         WHERE src.kind = 'images'
+         ORDER BY s.id`,
+      )
+      .all(bb.id) as { id: number; hash: string; root: string; path: string; have: number }[]
+    let reused = 0
+    const byHash = new Map<string, Job>()
+    for (const r of rows) {
+      if (idFilter && !idFilter.has(r.id)) continue
+      if (r.have) {
+        reused++
+        continue
+      }
+      const abs = join(r.root, r.path)
+      const job = byHash.get(r.hash)
+      if (job) job.paths.push(abs)
+      else byHash.set(r.hash, { hash: r.hash, paths: [abs] })
+    }
+    const jobs = [...byHash.values()]
+    const totalSamples = jobs.reduce((a, j) => a + j.paths.length, 0)
+    const failed: ExtractFailure[] = []
+    let computed = 0
+    let doneSamples = 0
+    const result = (): ExtractResult => ({
+      backboneId: bb.id,
+      computed,
+      reused,
+      failed,
+      seconds: (performance.now() - t0) / 1000,
+      executionProvider: bb.executionProvider,
+    })
+    const report = (): void => {
+      const dt = (performance.now() - t0) / 1000
+      const rate = dt > 0 ? doneSamples / dt : undefined
+      opts.progress?.({
+        phase: 'extract',
+        done: doneSamples,
+        total: totalSamples,
+        rate,
+        etaSeconds: rate && rate > 0 ? (totalSamples - doneSamples) / rate : undefined,
+        message: `${bb.name}: ${computed} computed, ${failed.length} failed`,
+      })
+    }
+    report()
+    if (jobs.length === 0) return result()
+
+    const insert = db.prepare('INSERT OR IGNORE INTO features (hash, backbone_id, vec) VALUES (?, ?, ?)')
+    const store = db.transaction((hashes: string[], feats: Float32Array) => {
+      for (let i = 0; i < hashes.length; i++) insert.run(hashes[i], bb.id, vecToBlob(feats.subarray(i * bb.dim, (i + 1) * bb.dim)))
+    })
+
+    const prepare = async (slice: Job[]): Promise<Prepared> => {
+      const batch = new Float32Array(slice.length * bb.inputSize)
+      const ok: boolean[] = await Promise.all(
+        slice.map(async (job, i) => {
+          const file = job.paths[0]!
+          try {
+            const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {
+              throw new Error(`${file}: ${e.code === 'ENOENT' ? 'file not found (moved or deleted since import)' : `cannot read (${e.code ?? e.message})`}`)
+            })
+            // The hash is the feature's key: a file edited since import must not store its new
+            // content's features under the old hash.
+            if (createHash('sha256').update(bytes).digest('hex') !== job.hash) {
+              throw new Error(`${file}: file changed since import (content hash differs); import it again`)
+            }
+            const px = await decodeImagePixels(bytes, bb.spec, opts.decode).catch((e: Error) => {
+              throw new Error(e.message.replace(/^<buffer>/, file))
+            })
+            pixelsToTensor(px, bb.spec, batch, i * bb.inputSize)
+            return true
+          } catch (e) {
+            const msg = (e as Error).message
+            const reason = msg.startsWith(`${file}: `) ? msg.slice(file.length + 2) : msg
+            for (const p of job.paths) failed.push({ path: p, reason })
+            return false
+          }
+        }),
+      )
+      const good = slice.filter((_, i) => ok[i])
+      if (good.length === slice.length) return { batch, jobs: good, failed: [] }
+      // Compact the batch so that only decoded images are run.
+      const packed = new Float32Array(good.length * bb.inputSize)
+      let o = 0
+      slice.forEach((_, i) => {
+        if (!ok[i]) return
+        packed.set(batch.subarray(i * bb.inputSize, (i + 1) * bb.inputSize), o * bb.inputSize)
+        o++
+      })
+      return { batch: packed, jobs: good, failed: [] }
+    }
+
+    const slices: Job[][] = []
+    for (let s = 0; s < jobs.length; s += batchSize) slices.push(jobs.slice(s, s + batchSize))
+    let next: Promise<Prepared> | undefined = prepare(slices[0]!)
+    for (let b = 0; b < slices.length; b++) {
+      const cur = await next!
+      // Start decoding the next batch before this one goes into inference.
+      next = b + 1 < slices.length && !opts.signal?.aborted ? prepare(slices[b + 1]!) : undefined
+      const failedInBatch = slices[b]!.length - cur.jobs.length
+      if (cur.jobs.length > 0) {
+        const feats = await bb.embed(cur.batch, cur.jobs.length)
+        store(
+          cur.jobs.map((j) => j.hash),
+          feats,
+        )
+        computed += cur.jobs.length
+      }
+      doneSamples += cur.jobs.reduce((a, j) => a + j.paths.length, 0)
+      doneSamples += slices[b]!.filter((j) => !cur.jobs.includes(j)).reduce((a, j) => a + j.paths.length, 0)
+      void failedInBatch
+      report()
+      if (opts.signal?.aborted) {
+        // Let an in-flight decode settle so its errors are not unhandled; its work is dropped.
+        await next?.catch(() => undefined)
+        throw new ExtractCancelledError(result())
+      }
+    }
+    return result()
+  } finally {
+    if (ownBackbone) await bb.release()
+  }
+}
