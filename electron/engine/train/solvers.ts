@@ -80,14 +80,20 @@ async function strongWolfe(fg: Objective, x: Float64Array, f0: number, g0: Float
   const c2 = 0.9
   const dg0 = dot(g0, d)
   let evals = 0
-  const at = async (a: number) => {
+  interface Pt {
+    a: number
+    x: Float64Array
+    f: number
+    g: Float64Array
+    dg: number
+  }
+  const at = async (a: number): Promise<Pt> => {
     const xa = new Float64Array(x.length)
     for (let i = 0; i < x.length; i++) xa[i] = x[i]! + a * d[i]!
     const r = await fg(xa)
     evals++
     return { a, x: xa, f: r.loss, g: r.grad, dg: dot(r.grad, d) }
   }
-  type Pt = Awaited<ReturnType<typeof at>>
   // Near the optimum the loss (float32 per row in the engine) stops resolving the decrease the
   // Armijo test asks for; then accept Hager & Zhang's approximate Wolfe conditions (SIAM J. Optim.
   // 16(1), 2005, eq. 4.1): f <= f0 + eps |f0| and (2 delta - 1) g0.d >= g.d >= sigma g0.d,
@@ -143,7 +149,7 @@ export async function lbfgs(fg: Objective, w0: Float64Array, opts: LbfgsOptions 
     if (opts.signal?.aborted) throw new CancelledError(phase)
   }
   check()
-  let x = Float64Array.from(w0)
+  let x: Float64Array = Float64Array.from(w0)
   let { loss: f, grad: g } = await fg(x)
   let evaluations = 1
   const S: Float64Array[] = []

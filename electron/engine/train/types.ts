@@ -37,8 +37,18 @@ export interface RefineOptions {
   engine?: EngineName
   /** Execution provider for the ort engine ('cpu' default). */
   executionProvider?: string
-  /** Folds for automatic selection and for confident learning's cross-fitting. */
+  /** Folds for automatic selection (default 3) and for confident learning's cross-fitting (default 5). */
   folds?: number
+  /** L-BFGS iteration cap of the final fits (default 300). */
+  maxIter?: number
+  /** SGD recipe: epochs (default 200, the paper's recipe). */
+  epochs?: number
+  /** Lambda grid for automatic selection (default 1e-2 .. 1e-5, half-decade steps). */
+  lambdas?: number[]
+  /** Rows used by automatic selection (a seeded subsample when there are more; default 20000). */
+  selectionRows?: number
+  /** L-BFGS iteration cap of each selection fit (default 100). */
+  selectionMaxIter?: number
   signal?: AbortSignal
   progress?: Progress
 }
