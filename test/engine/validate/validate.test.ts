@@ -16,7 +16,11 @@ import {
 } from '../../../electron/engine/validate/validate.ts'
 import { injectNoise } from '../../../electron/engine/validate/noise.ts'
 import type { FeatureMatrix } from '../../../electron/engine/train/types.ts'
+import { refineArrays } from '../../../electron/engine/train/refine.ts'
 import { gaussianClusters, standInRefine } from './helpers.ts'
+
+// Small fixed lambda: automatic selection is the engine's business (tested there) and costs folds.
+const REAL = { lambda: 1e-3 } as const
 
 const K = 4
 const D = 6
@@ -221,9 +225,9 @@ test('validateProject stores the sweep; trusted-label samples are excluded from 
     let trainN = -1
     const spy: RefineFn = async (x, y, k, o) => {
       trainN = x.n
-      return standInRefine(x, y, k, o)
+      return refineArrays(x, y, k, o)
     }
-    const cfg: ValidationConfig = { noiseTypes: ['symmetric'], rates: [0.3], seeds: [0, 1], methods: ['teacher'] }
+    const cfg: ValidationConfig = { noiseTypes: ['symmetric'], rates: [0.3], seeds: [0, 1], methods: ['teacher'], refineOptions: REAL }
     const { validationId, result } = await validateProject(db, cfg, { refine: spy })
     assert.equal(trainN, 160) // 200 - 40 trusted
     assert.equal(result.meta.nTrusted, 40) // trusted labels win over the test split
@@ -239,6 +243,8 @@ test('validateProject stores the sweep; trusted-label samples are excluded from 
     assert.ok(row.finished_at)
     assert.deepEqual(JSON.parse(row.results), JSON.parse(JSON.stringify(result)))
     assert.equal(JSON.parse(row.params).config.noiseTypes[0], 'symmetric')
+    // the real engine cleans most of the injected noise on well-separated clusters
+    for (const c of result.cells) assert.ok(c.metrics.recovery! > c.metrics.givenAccuracy! + 0.1, `${c.key}: ${JSON.stringify(c.metrics)}`)
     db.close()
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -274,11 +280,13 @@ test('validateProject: a cancelled sweep keeps its finished cells and resumes fr
     const cfg: ValidationConfig = { noiseTypes: ['symmetric', 'asymmetric'], rates: [0.2, 0.4], seeds: [0], methods: ['teacher'] }
     const ac = new AbortController()
     let calls = 0
+    // Cancel once the third cell's training is done: the sweep stops before the fourth.
     const stopAfter3: RefineFn = async (...a) => {
+      const r = await refineArrays(...a)
       if (++calls === 3) ac.abort()
-      return standInRefine(...a)
+      return r
     }
-    await assert.rejects(validateProject(db, cfg, { refine: stopAfter3, signal: ac.signal }), CancelledError)
+    await assert.rejects(validateProject(db, { ...cfg, refineOptions: REAL }, { refine: stopAfter3, signal: ac.signal }), CancelledError)
     db.close()
     // a fresh connection, as after a restart
     const db2 = openDb(file)
@@ -290,7 +298,7 @@ test('validateProject: a cancelled sweep keeps its finished cells and resumes fr
     let more = 0
     const counting: RefineFn = async (...a) => {
       more++
-      return standInRefine(...a)
+      return refineArrays(...a)
     }
     // the config passed on resume is ignored in favour of the stored one
     const { validationId, result } = await validateProject(db2, { ...cfg, seeds: [5, 6] }, { refine: counting, validationId: row.id })
@@ -298,9 +306,36 @@ test('validateProject: a cancelled sweep keeps its finished cells and resumes fr
     assert.equal(more, 1)
     assert.equal(result.cells.length, 4)
     assert.deepEqual(result.cells.slice(0, 3), stored.cells)
+    assert.equal(result.complete, true)
+    for (const c of result.cells) assert.ok(!c.error && c.metrics.trustedAccuracy! > 0.6, `${c.key}: ${c.error ?? JSON.stringify(c.metrics)}`) // chance: 0.25
     assert.equal((db2.prepare('SELECT status FROM validations WHERE id = ?').get(row.id) as { status: string }).status, 'done')
     db2.close()
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+})
+
+test('real engine: every method runs, cleans symmetric noise, and is scored on the trusted split', async () => {
+  const input = makeInput()
+  const r = await runValidation(input, {
+    noiseTypes: ['symmetric', 'superclass'],
+    rates: [0.4],
+    seeds: [0],
+    methods: ['teacher', 'sd', 'pll', 'cl'],
+    sdRounds: 2,
+    groups: [[0, 1, 2], [3]],
+    refineOptions: REAL,
+  })
+  assert.deepEqual(r.cells.map((c) => c.method), ['teacher', 'sd-1', 'sd-2', 'pll', 'cl', 'teacher', 'sd-1', 'sd-2', 'pll', 'cl'])
+  for (const c of r.cells) {
+    assert.equal(c.error, undefined, `${c.key}: ${c.error}`)
+    assert.equal(c.chosen.lambda, 1e-3)
+    // Chance is 0.25; the clusters are well separated, so every method should do far better and
+    // leave fewer wrong labels than it was given.
+    assert.ok(c.metrics.trustedAccuracy! > 0.6, `${c.key}: ${JSON.stringify(c.metrics)}`)
+    assert.ok(c.metrics.recovery! > c.metrics.givenAccuracy!, `${c.key}: ${JSON.stringify(c.metrics)}`)
+    assert.ok(c.metrics.flaggedPrecision! > 0.5, `${c.key}: ${JSON.stringify(c.metrics)}`)
+  }
+  assert.equal(r.cells.find((c) => c.method === 'sd-2')!.chosen.rounds, 2)
+  assert.equal(r.complete, true)
 })
