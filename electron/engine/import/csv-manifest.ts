@@ -12,12 +12,14 @@ import { stat } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path'
 import type { Db } from '../store/db.ts'
 import { ensureSource, toStoredPath, type Split } from '../store/samples.ts'
-import { readCsvTable } from '../util/csv.ts'
+import { readCsvTable, unguardCell } from '../util/csv.ts'
 import { ImportRun, type Candidate, type ImportOptions, type ImportSummary } from './common.ts'
 
 export interface CsvImportOptions extends ImportOptions {
   /** Folder that relative paths in the CSV are resolved against (default: the CSV's folder). */
   imagesRoot?: string
+  /** Column that holds the given label (default 'label'; e.g. 'final_label' to re-import an export). */
+  labelColumn?: string
 }
 
 /** Parses a split cell: '' -> fallback; train/test (also 'val'/'valid'/'validation' -> test). */
@@ -32,14 +34,15 @@ export function parseSplit(v: string, fallback: Split): Split | undefined {
 /** Imports the images a CSV manifest lists; bad rows and bad files are skipped with a reason. */
 export async function importCsv(db: Db, csvFile: string, opts: CsvImportOptions = {}): Promise<ImportSummary> {
   const csvAbs = resolve(csvFile)
-  const table = readCsvTable(csvAbs, { required: ['path', 'label'] })
+  const labelColumn = (opts.labelColumn ?? 'label').toLowerCase()
+  const table = readCsvTable(csvAbs, { required: ['path', labelColumn] })
   const root = resolve(opts.imagesRoot ?? dirname(csvAbs))
   if (opts.imagesRoot !== undefined) {
     const st = await stat(root).catch(() => undefined)
     if (!st?.isDirectory()) throw new Error(`${root}: images folder not found (named by --images for ${csvAbs})`)
   }
   const iPath = table.col('path')
-  const iLabel = table.col('label')
+  const iLabel = table.col(labelColumn)
   const iSplit = table.col('split')
   const iTrusted = table.col('trusted_label')
   const fallback = opts.split ?? 'train'
@@ -49,7 +52,7 @@ export async function importCsv(db: Db, csvFile: string, opts: CsvImportOptions 
   const seen = new Map<string, number>()
   let outside = 0
   for (const r of table.rows) {
-    const raw = r.cells[iPath]!.trim()
+    const raw = unguardCell(r.cells[iPath]!.trim())
     if (!raw) {
       skips.push({ path: `${basename(csvAbs)}:${r.line}`, reason: `line ${r.line}: empty path` })
       continue
@@ -76,8 +79,8 @@ export async function importCsv(db: Db, csvFile: string, opts: CsvImportOptions 
     } else {
       path = toStoredPath(rel)
     }
-    const given = r.cells[iLabel]!.trim()
-    const trusted = iTrusted >= 0 ? r.cells[iTrusted]!.trim() : ''
+    const given = unguardCell(r.cells[iLabel]!.trim())
+    const trusted = iTrusted >= 0 ? unguardCell(r.cells[iTrusted]!.trim()) : ''
     candidates.push({ sourceId, path, file, split, given: given || null, trusted: trusted || null })
   }
   const run = new ImportRun(db, 'csv', csvAbs, rootSource, opts)

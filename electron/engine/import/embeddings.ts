@@ -7,7 +7,7 @@
 import { basename, resolve } from 'node:path'
 import { now, vecToBlob, type Db } from '../store/db.ts'
 import { ensureSource } from '../store/samples.ts'
-import { readCsvTable } from '../util/csv.ts'
+import { readCsvTable, unguardCell } from '../util/csv.ts'
 import { readNpy } from '../util/npy.ts'
 import { sha256Bytes } from '../util/hash.ts'
 import { throwIfAborted } from '../jobs/progress.ts'
@@ -66,7 +66,7 @@ export async function importEmbeddings(db: Db, npyFile: string, labelsCsv: strin
   const seen = new Map<string, number>()
   for (let i = 0; i < n; i++) {
     const r = table.rows[i]!
-    const id = r.cells[idCol]!.trim()
+    const id = unguardCell(r.cells[idCol]!.trim())
     if (!id) {
       skips.push({ path: `${basename(csvAbs)}:${r.line}`, reason: `line ${r.line}: empty ${table.header[idCol]}` })
       continue
@@ -86,8 +86,8 @@ export async function importEmbeddings(db: Db, npyFile: string, labelsCsv: strin
       skips.push({ path: id, reason: `row ${i} of ${basename(npyAbs)} has NaN or infinite values` })
       continue
     }
-    const given = r.cells[iLabel]!.trim()
-    const trusted = iTrusted >= 0 ? r.cells[iTrusted]!.trim() : ''
+    const given = unguardCell(r.cells[iLabel]!.trim())
+    const trusted = iTrusted >= 0 ? unguardCell(r.cells[iTrusted]!.trim()) : ''
     candidates.push({ sourceId, path: id, hash: sha256Bytes(v), split, given: given || null, trusted: trusted || null })
     vecs.push(v)
   }

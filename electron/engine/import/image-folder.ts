@@ -67,6 +67,8 @@ async function listTree(root: string, prefix: string, split: Split, signal?: Abo
     if (ignored(e.name)) continue
     const rel = prefix ? `${prefix}/${e.name}` : e.name
     const isDir = e.isDirectory() || (e.isSymbolicLink() && (await stat(join(top, e.name)).catch(() => undefined))?.isDirectory() === true)
+    // An ImageFolder export of ours carries these two at its root; re-importing it is normal.
+    if (!isDir && !prefix && (e.name === 'manifest.csv' || e.name === 'provenance.json')) continue
     if (!isDir) {
       skips.push({ path: rel, reason: `not inside a class folder (ImageFolder layout is ${prefix ? prefix + '/' : ''}<class>/<image>)` })
       continue

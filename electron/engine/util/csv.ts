@@ -137,6 +137,15 @@ export function csvCell(v: CsvValue): string {
   return s
 }
 
+/**
+ * Undoes csvCell's formula guard when reading our own files back: a cell that is a single quote
+ * followed by = + - @ tab or CR loses the quote. (A real value starting that way is implausible
+ * for paths and labels.)
+ */
+export function unguardCell(s: string): string {
+  return s.length > 1 && s[0] === "'" && FORMULA_START.test(s.slice(1)) ? s.slice(1) : s
+}
+
 /** Formats rows as CSV text with CRLF line ends (RFC 4180). */
 export function formatCsv(rows: CsvValue[][]): string {
   let out = ''

@@ -74,3 +74,10 @@ test('write then read gives the same cells back', () => {
   ]
   assert.deepEqual(cells(formatCsv(rows)), rows)
 })
+
+test('unguardCell reverses the formula guard only', async () => {
+  const { unguardCell } = await import('../../../electron/engine/util/csv.ts')
+  assert.equal(unguardCell(parseCsv(csvCell('=1+2'))[0]!.cells[0]!), '=1+2')
+  assert.equal(unguardCell("'quoted"), "'quoted")
+  assert.equal(unguardCell('-0.5'), '-0.5')
+})

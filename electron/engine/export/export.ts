@@ -1,0 +1,286 @@
+/**
+ * Export of the current labels (see review.ts `currentLabels` for how the final label is chosen):
+ * - 'csv': one row per sample. The header starts exactly with
+ *   `path,given_label,refined_label,confidence,flagged` — `qc run` writes OUT/refined.csv in this
+ *   format and outside scripts depend on it, so only ever append columns.
+ * - 'json': `{ provenance, columns, samples: [...] }` with the same fields per sample.
+ * - 'imagefolder': `out/<final_label>/<file>` (copies or hard links) with manifest.csv (the CSV
+ *   columns plus `exported_as`) and provenance.json inside.
+ * Excluded samples are left out unless asked. Everything is written atomically (a file via temp +
+ * rename, a folder built in a temp sibling then renamed) and nothing existing is replaced
+ * without `force`. CSV cells are guarded against formula injection (util/csv.ts).
+ *
+ * The `path` column: the sample path relative to its source root when every exported sample
+ * comes from one source (the usual case), otherwise the absolute file. For an embeddings project
+ * it is the label CSV's first column (id or path).
+ */
+import { copyFile, link, mkdir, rm, writeFile } from 'node:fs/promises'
+import { existsSync, readFileSync } from 'node:fs'
+import { extname, basename, dirname, resolve } from 'node:path'
+import type { Db } from '../store/db.ts'
+import { listSources, sampleFile, type SourceKind } from '../store/samples.ts'
+import { currentLabels, type LabelRow } from '../review/review.ts'
+import { formatCsv, type CsvValue } from '../util/csv.ts'
+import { commitDirAtomic, ExistsError, tempSibling, writeFileAtomic } from '../util/atomic.ts'
+import { CancelledError, type Progress } from '../jobs/progress.ts'
+
+/** The manifest columns, in order. Append only: the first five are a public contract. */
+export const EXPORT_COLUMNS = [
+  'path',
+  'given_label',
+  'refined_label',
+  'confidence',
+  'flagged',
+  'final_label',
+  'review_status',
+  'reviewer',
+  'reviewed_at',
+  'split',
+  'top1_label',
+  'top1_prob',
+  'top2_label',
+  'top2_prob',
+  'sample_hash',
+] as const
+
+export type ExportFormat = 'csv' | 'json' | 'imagefolder'
+
+export interface ExportOptions {
+  format: ExportFormat
+  /** The file (csv/json) or folder (imagefolder) to create. */
+  out: string
+  /** Run whose suggestions are exported (default: latest finished run; none is fine). */
+  runId?: number
+  /** Only samples with a live review decision. */
+  onlyReviewed?: boolean
+  /** Keep excluded samples (final_label empty, review_status 'excluded'). Default false. */
+  includeExcluded?: boolean
+  /** Replace an existing file or folder. */
+  force?: boolean
+  /** imagefolder: copy files (default) or hard-link them (falls back to copy across devices). */
+  link?: 'copy' | 'hardlink'
+  /** Unreviewed flagged samples take the refined label (see review.ts). */
+  autoAccept?: boolean
+  /** Recorded in provenance; default: package.json's version. */
+  appVersion?: string
+  progress?: Progress
+  signal?: AbortSignal
+}
+
+export interface ExportResult {
+  out: string
+  format: ExportFormat
+  runId: number | null
+  /** Samples written. */
+  written: number
+  /** Excluded samples left out. */
+  excluded: number
+  /** Samples whose final label differs from the given one. */
+  changed: number
+  /** Samples that could not be written (imagefolder: no final label, file missing). */
+  skipped: { path: string; reason: string }[]
+  /** imagefolder with hardlink: how many fell back to a copy. */
+  copiedInsteadOfLinked?: number
+}
+
+/** Export row: one sample's fields under EXPORT_COLUMNS names. */
+export type ExportRecord = Record<(typeof EXPORT_COLUMNS)[number], string | number | null>
+
+const round6 = (x: number | null) => (x === null ? null : Math.round(x * 1e6) / 1e6)
+
+function appVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}
+
+interface Prepared {
+  rows: (LabelRow & { sourceKind: SourceKind; sourceRoot: string; sourcePath: string })[]
+  records: ExportRecord[]
+  excluded: number
+  runId: number | null
+  provenance: Record<string, unknown>
+}
+
+/** Computes what an export would contain (also used for the export screen's preview counts). */
+export function prepareExport(db: Db, opts: Omit<ExportOptions, 'format' | 'out'> & { format?: ExportFormat; out?: string }): Prepared {
+  const cur = currentLabels(db, { runId: opts.runId, autoAccept: opts.autoAccept })
+  const src = new Map(
+    (db.prepare('SELECT s.id, s.path, src.kind, src.root FROM samples s JOIN sources src ON src.id = s.source_id').all() as {
+      id: number
+      path: string
+      kind: SourceKind
+      root: string
+    }[]).map((r) => [r.id, r]),
+  )
+  let excluded = 0
+  const kept = cur.rows.filter((r) => {
+    if (opts.onlyReviewed && r.status === 'unreviewed') return false
+    if (r.status === 'excluded' && !opts.includeExcluded) {
+      excluded++
+      return false
+    }
+    return true
+  })
+  const rows = kept.map((r) => {
+    const s = src.get(r.sampleId)!
+    return { ...r, sourceKind: s.kind, sourceRoot: s.root, sourcePath: s.path }
+  })
+  const oneSource = new Set(rows.map((r) => r.sourceRoot + '\0' + r.sourceKind)).size <= 1
+  const records: ExportRecord[] = rows.map((r) => ({
+    path: r.sourceKind === 'embeddings' || oneSource ? r.path : (sampleFile({ sourceKind: r.sourceKind, sourceRoot: r.sourceRoot, path: r.path }) ?? r.path),
+    given_label: r.givenLabel,
+    refined_label: r.refinedLabel,
+    confidence: round6(r.confidence),
+    flagged: r.flagged === null ? null : r.flagged ? 1 : 0,
+    final_label: r.finalLabel,
+    review_status: r.finalSource === 'refined' ? 'auto-accepted' : r.status,
+    reviewer: r.reviewer,
+    reviewed_at: r.reviewedAt,
+    split: r.split,
+    top1_label: r.top1Label,
+    top1_prob: round6(r.top1Prob),
+    top2_label: r.top2Label,
+    top2_prob: round6(r.top2Prob),
+    sample_hash: r.hash,
+  }))
+  const run = cur.runId === null ? undefined : (db.prepare('SELECT id, method, params, seed, backbone_id AS backboneId, finished_at AS finishedAt FROM runs WHERE id = ?').get(cur.runId) as { id: number; method: string; params: string; seed: number; backboneId: number | null; finishedAt: string | null })
+  const backbone = run?.backboneId ? (db.prepare('SELECT id, name, kind, dim, model_sha256 AS sha256 FROM backbones WHERE id = ?').get(run.backboneId) as Record<string, unknown> | undefined) : undefined
+  let params: unknown = run?.params
+  try {
+    params = run ? JSON.parse(run.params) : undefined
+  } catch {
+    /* keep the raw text */
+  }
+  const provenance = {
+    app: 'seed-qc',
+    appVersion: opts.appVersion ?? appVersion(),
+    projectFile: (db as unknown as { name?: string }).name ?? null,
+    exportedAt: new Date().toISOString(),
+    format: opts.format ?? null,
+    run: run ? { id: run.id, method: run.method, params, seed: run.seed, finishedAt: run.finishedAt } : null,
+    backbone: backbone ?? null,
+    classes: cur.classes,
+    sources: listSources(db).map((s) => ({ kind: s.kind, root: s.root })),
+    options: { onlyReviewed: !!opts.onlyReviewed, includeExcluded: !!opts.includeExcluded, autoAccept: !!opts.autoAccept },
+    finalLabelRule: opts.autoAccept
+      ? 'review decision; else refined label for flagged samples (auto-accept); else given label'
+      : 'review decision; else given label',
+    counts: { samples: records.length, excluded, changed: rows.filter((r) => r.final !== null && r.final !== r.given).length },
+  }
+  return { rows, records, excluded, runId: cur.runId, provenance }
+}
+
+function csvText(records: ExportRecord[], extra?: { name: string; values: CsvValue[] }): string {
+  const header: CsvValue[] = [...EXPORT_COLUMNS, ...(extra ? [extra.name] : [])]
+  return formatCsv([header, ...records.map((r, i) => [...EXPORT_COLUMNS.map((c) => r[c]), ...(extra ? [extra.values[i]] : [])])])
+}
+
+/** A class name made safe as a folder name on Windows, macOS and Linux. */
+export function safeDirName(name: string): string {
+  let s = name.normalize('NFC').replace(/[<>:"/\\|?*\x00-\x1f]/g, '_').replace(/[. ]+$/, '')
+  if (s === '' || s === '.' || s === '..') s = '_'
+  if (/^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i.test(s)) s = `_${s}`
+  return s
+}
+
+/** Writes the export; see the module comment. */
+export async function exportLabels(db: Db, opts: ExportOptions): Promise<ExportResult> {
+  const out = resolve(opts.out)
+  if (!['csv', 'json', 'imagefolder'].includes(opts.format)) throw new Error(`unknown export format '${opts.format}' (csv, json or imagefolder)`)
+  if (existsSync(out) && !opts.force) throw new ExistsError(out)
+  const p = prepareExport(db, opts)
+  const changed = p.rows.filter((r) => r.final !== null && r.final !== r.given).length
+  const base = { out, format: opts.format, runId: p.runId, excluded: p.excluded, changed }
+  if (opts.format === 'csv') {
+    writeFileAtomic(out, csvText(p.records), { force: opts.force })
+    return { ...base, written: p.records.length, skipped: [] }
+  }
+  if (opts.format === 'json') {
+    const doc = { provenance: p.provenance, columns: EXPORT_COLUMNS, samples: p.records }
+    writeFileAtomic(out, JSON.stringify(doc, null, 1) + '\n', { force: opts.force })
+    return { ...base, written: p.records.length, skipped: [] }
+  }
+  return exportImageFolder(p, out, opts, base)
+}
+
+async function exportImageFolder(p: Prepared, out: string, opts: ExportOptions, base: Omit<ExportResult, 'written' | 'skipped'>): Promise<ExportResult> {
+  if (p.rows.some((r) => r.sourceKind === 'embeddings')) {
+    throw new Error(`${out}: an ImageFolder export needs images; this project's samples are embeddings (export csv or json)`)
+  }
+  await mkdir(dirname(out), { recursive: true })
+  const tmp = tempSibling(out)
+  await mkdir(tmp)
+  const skipped: ExportResult['skipped'] = []
+  const written: ExportRecord[] = []
+  const exportedAs: string[] = []
+  let copies = 0
+  try {
+    // Folder per final label; two labels that sanitise to the same name get the class idx added.
+    const dirOf = new Map<number, string>()
+    const usedDirs = new Set<string>()
+    const used = new Map<string, Set<string>>()
+    const total = p.rows.length
+    for (let i = 0; i < total; i++) {
+      if (opts.signal?.aborted) throw new CancelledError('export')
+      const r = p.rows[i]!
+      const rec = p.records[i]!
+      if (r.final === null || r.finalLabel === null) {
+        skipped.push({ path: String(rec.path), reason: r.status === 'excluded' ? 'excluded' : 'no final label' })
+        continue
+      }
+      let dir = dirOf.get(r.final)
+      if (dir === undefined) {
+        dir = safeDirName(r.finalLabel)
+        if (usedDirs.has(dir.toLowerCase())) dir = `${dir}_${r.final}`
+        usedDirs.add(dir.toLowerCase())
+        dirOf.set(r.final, dir)
+        used.set(dir, new Set())
+        await mkdir(resolve(tmp, dir))
+      }
+      // Name collisions (same file name from different folders, compared case-insensitively for
+      // Windows and macOS): rows come in sample-id order, the first keeps the name, later ones
+      // get '-<sample id>' before the extension. Deterministic for a given project.
+      const name = basename(r.path)
+      const taken = used.get(dir)!
+      let fileName = name
+      if (taken.has(fileName.toLowerCase())) {
+        const ext = extname(name)
+        fileName = `${name.slice(0, name.length - ext.length)}-${r.sampleId}${ext}`
+      }
+      const src = sampleFile({ sourceKind: r.sourceKind, sourceRoot: r.sourceRoot, path: r.sourcePath })!
+      const dst = resolve(tmp, dir, fileName)
+      try {
+        if (opts.link === 'hardlink') {
+          try {
+            await link(src, dst)
+          } catch (e) {
+            const code = (e as NodeJS.ErrnoException).code
+            if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP') throw e
+            await copyFile(src, dst)
+            copies++
+          }
+        } else {
+          await copyFile(src, dst)
+        }
+      } catch (e) {
+        skipped.push({ path: String(rec.path), reason: `cannot read ${src} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` })
+        continue
+      }
+      taken.add(fileName.toLowerCase())
+      written.push(rec)
+      exportedAs.push(`${dir}/${fileName}`)
+      opts.progress?.({ phase: 'export', done: i + 1, total })
+    }
+    await writeFile(resolve(tmp, 'manifest.csv'), csvText(written, { name: 'exported_as', values: exportedAs }))
+    const prov = { ...p.provenance, counts: { ...(p.provenance.counts as object), samples: written.length, skipped: skipped.length }, link: opts.link ?? 'copy' }
+    await writeFile(resolve(tmp, 'provenance.json'), JSON.stringify(prov, null, 1) + '\n')
+    commitDirAtomic(tmp, out, { force: opts.force })
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true })
+    throw e
+  }
+  return { ...base, written: written.length, skipped, ...(opts.link === 'hardlink' ? { copiedInsteadOfLinked: copies } : {}) }
+}
