@@ -12,6 +12,7 @@
  * colour input where colour is a nuisance.
  *
  * Usage: node --import tsx bench/backbone-probe.ts [--data /tmp/fmnist] [--train 20000] [--only NAME,...]
+ *          [--inputs gray,colour] [--configs '{"name": {partial BuiltinConfig}, ...}']
  * The data folder comes from `node ../shared/datasets/fashion-mnist.mjs DIR --no-images`.
  */
 import { readFileSync } from 'node:fs'
@@ -30,6 +31,7 @@ const opt = (name: string, def: string): string => {
 const dataDir = opt('data', '/tmp/fmnist')
 const nTrain = Number(opt('train', '20000'))
 const only = opt('only', '').split(',').filter(Boolean)
+const inputs = opt('inputs', 'gray,colour').split(',').map((s) => s === 'colour')
 const LAMBDA = 1e-3
 const K = 10
 
@@ -366,7 +368,7 @@ async function main(): Promise<void> {
   if (Object.keys(configs).length === 0) configs.builtin = {}
   for (const [name, over] of Object.entries(configs)) {
     const cfg = { ...BUILTIN_CONFIG, ...over }
-    for (const colour of [false, true]) variants.push({ name, colour, model: () => buildBuiltinModel(cfg), spec: builtinPreprocess(cfg) })
+    for (const colour of inputs) variants.push({ name, colour, model: () => buildBuiltinModel(cfg), spec: builtinPreprocess(cfg) })
   }
   console.log(`linear probe, lambda ${LAMBDA}, ${nTrain} train / ${nTest} test, data ${dataDir}`)
   console.log('features              input   dim   test acc %   extract s   fit s')

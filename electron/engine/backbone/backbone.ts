@@ -192,13 +192,14 @@ export function listBackbones(db: Db): BackboneRow[] {
   return (db.prepare('SELECT * FROM backbones ORDER BY id').all() as Record<string, unknown>[]).map(rowFromDb)
 }
 
-/** One backbone by name or id, or undefined. */
+/** One backbone by name or id (a string of digits that is no backbone's name is taken as an id), or undefined. */
 export function getBackbone(db: Db, nameOrId: string | number): BackboneRow | undefined {
   const r = (
     typeof nameOrId === 'number'
       ? db.prepare('SELECT * FROM backbones WHERE id = ?').get(nameOrId)
       : db.prepare('SELECT * FROM backbones WHERE name = ?').get(nameOrId)
   ) as Record<string, unknown> | undefined
+  if (!r && typeof nameOrId === 'string' && /^\d+$/.test(nameOrId)) return getBackbone(db, Number(nameOrId))
   return r ? rowFromDb(r) : undefined
 }
 
@@ -472,7 +473,7 @@ export async function ensureBackbone(db: Db, what: string, opts: EnsureOptions =
     if (existing) return existing
     return registerBackbone(db, { name: BUILTIN_NAME, kind: 'builtin', modelPath: ensureBuiltinModel(), preprocess: builtinPreprocess() })
   }
-  const registered = getBackbone(db, what) ?? (/^\d+$/.test(what) ? getBackbone(db, Number(what)) : undefined)
+  const registered = getBackbone(db, what)
   if (registered) return registered
   const entry = catalogue.find((c) => c.id === what)
   if (entry) {
