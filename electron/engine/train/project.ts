@@ -36,6 +36,7 @@ function paramsOf(opts: ProjectRefineOptions, backboneId: number): Record<string
  */
 export async function refineProject(db: Db, opts: ProjectRefineOptions): Promise<{ runId: number; result: RefineResult }> {
   const backboneId = opts.backboneId ?? defaultBackbone(db)
+  if (!db.prepare('SELECT 1 FROM backbones WHERE id = ?').get(backboneId)) throw new Error(`refine: no backbone with id ${backboneId} in this project`)
   const k = listClasses(db).length
   if (k < 2) throw new Error(`refine: the project has ${k} class(es); at least 2 are needed`)
   const seed = opts.seed ?? 0
