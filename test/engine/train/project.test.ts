@@ -61,7 +61,18 @@ test('refineProject trains on labelled training samples, records the run and pre
     assert.ok(metrics.selection.scores.length > 0)
     assert.equal(typeof metrics.trustedRecovery, 'number')
     assert.ok(JSON.parse(run.timings as string).total >= 0)
-    const preds = db.prepare('SELECT p.*, s.split, s.given_class_id FROM predictions p JOIN samples s ON s.id = p.sample_id WHERE run_id = ?').all(runId) as Record<string, number>[]
+    interface PredRow {
+      sample_id: number
+      refined_idx: number
+      prob: number
+      top1_prob: number
+      top2_prob: number
+      flagged: number
+      rank: number | null
+      split: string
+      given_class_id: number | null
+    }
+    const preds = db.prepare('SELECT p.*, s.split, s.given_class_id FROM predictions p JOIN samples s ON s.id = p.sample_id WHERE run_id = ?').all(runId) as PredRow[]
     assert.equal(preds.length, 180)
     let right = 0
     let flaggedTrain = 0
