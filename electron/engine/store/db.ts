@@ -179,7 +179,9 @@ export function openDb(file: string, opts: { create?: boolean; readonly?: boolea
     if (!opts.readonly) migrate(db, abs)
   } catch (e) {
     db.close()
-    throw e
+    const msg = (e as Error).message
+    // SQLite's own errors (e.g. SQLITE_NOTADB for a text file) do not say which file.
+    throw msg.startsWith(abs) ? e : new Error(`${abs}: cannot open project file (${msg})`)
   }
   return db
 }
