@@ -84,7 +84,11 @@ test('a sweep yields one cell per noise type x rate x seed x method, with metric
 })
 
 test('summary is the mean and sample std over seeds; best picks the highest mean trusted accuracy', async () => {
-  const r = await runValidation(makeInput(), { ...base, seeds: [0, 1, 2], noiseTypes: ['symmetric'] }, { refine: standInRefine })
+  const events: { done: number; total: number }[] = []
+  const r = await runValidation(makeInput(), { ...base, seeds: [0, 1, 2], noiseTypes: ['symmetric'] }, { refine: standInRefine, progress: (e) => events.push(e) })
+  // progress counts cells and ends at the total
+  assert.ok(events.every((e, i) => e.total === r.cells.length && (i === 0 || e.done >= events[i - 1]!.done)))
+  assert.equal(events.at(-1)!.done, r.cells.length)
   for (const s of r.summary) {
     const vals = r.cells.filter((c) => c.noiseType === s.noiseType && c.rate === s.rate && c.method === s.method).map((c) => c.metrics.trustedAccuracy!)
     assert.equal(vals.length, 3)
