@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node
 import { extname, join, relative, resolve, isAbsolute } from 'node:path'
 import type { Db } from '../engine/store/db.ts'
 import type { ImageSize } from '../../shared/contract.ts'
+import { readBmpAsRaw } from '../engine/util/bmp.ts'
 
 /** Longest side of a thumbnail in pixels. */
 export const THUMB_SIZE = 256
@@ -65,7 +66,9 @@ export async function imageForSample(db: Db, sampleId: number, size: ImageSize, 
   const out = join(cacheDir, `${safeHash}-${size === 'thumb' ? THUMB_SIZE : 'full'}.jpg`)
   if (!existsSync(out)) {
     const sharp = (await import('sharp')).default
-    let img = sharp(s.file, { limitInputPixels: 100_000_000 }).rotate()
+    // sharp 0.35 has no BMP loader; util/bmp.ts decodes it (import accepts BMP).
+    const bmp = await readBmpAsRaw(s.file)
+    let img = sharp(bmp ? bmp.data : s.file, { limitInputPixels: 100_000_000, ...(bmp ? { raw: bmp.raw } : {}) }).rotate()
     if (size === 'thumb') img = img.resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true })
     const buf = await img.jpeg({ quality: size === 'thumb' ? 80 : 92 }).toBuffer()
     // Write then rename so a concurrent reader never sees half a file.

@@ -5,6 +5,7 @@
  * takes, resize, then scale/mean/std and layout in TypeScript.
  */
 import sharp from 'sharp'
+import { readBmpAsRaw } from '../util/bmp.ts'
 
 export type ResizeMode = 'stretch' | 'shorter-side-then-center-crop'
 export type Layout = 'nchw' | 'nhwc'
@@ -131,7 +132,9 @@ export async function decodeImagePixels(file: string | Buffer, spec: PreprocessS
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS
   try {
     // failOn 'error' refuses truncated/corrupt data instead of returning a half-grey image.
-    let img = sharp(file, { limitInputPixels: maxPixels, failOn: 'error', ...(opts.raw ? { raw: opts.raw } : {}) })
+    // sharp 0.35 has no BMP loader; util/bmp.ts decodes it (import accepts BMP).
+    const bmp = opts.raw ? undefined : await readBmpAsRaw(file)
+    let img = sharp(bmp ? bmp.data : file, { limitInputPixels: maxPixels, failOn: 'error', ...(bmp ? { raw: bmp.raw } : opts.raw ? { raw: opts.raw } : {}) })
       .rotate() // EXIF orientation
       .flatten({ background: '#ffffff' })
     if (spec.resize === 'stretch') {

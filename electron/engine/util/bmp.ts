@@ -146,3 +146,27 @@ export function encodeBmp24(width: number, height: number, rgb: Uint8Array): Buf
   }
   return b
 }
+
+/**
+ * For code that hands files to sharp: when `file` is a BMP (by extension for a path, by magic for
+ * bytes), decodes it and returns raw pixels plus the `raw` geometry sharp needs; otherwise
+ * undefined (let sharp read it). Errors name the file.
+ */
+export async function readBmpAsRaw(file: string | Buffer): Promise<{ data: Buffer; raw: { width: number; height: number; channels: 3 | 4 } } | undefined> {
+  let buf: Buffer
+  if (typeof file === 'string') {
+    if (!/\.(bmp|dib)$/i.test(file)) return undefined
+    const { readFile } = await import('node:fs/promises')
+    buf = await readFile(file)
+    if (!isBmp(buf)) return undefined
+  } else {
+    if (!isBmp(file)) return undefined
+    buf = file
+  }
+  try {
+    const img = decodeBmp(buf)
+    return { data: img.data, raw: { width: img.width, height: img.height, channels: img.channels } }
+  } catch (e) {
+    throw new Error(`${typeof file === 'string' ? file : '<buffer>'}: corrupt BMP (${(e as Error).message})`)
+  }
+}
