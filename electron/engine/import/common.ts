@@ -7,6 +7,8 @@ import { ensureClass, listClasses, now, type Db } from '../store/db.ts'
 import { insertSample, samplesByPath, updateSampleContent, updateSampleLabels, type Split, type StoredSampleKey } from '../store/samples.ts'
 import { CancelledError, type Progress } from '../jobs/progress.ts'
 import { probeImage } from './images.ts'
+import { readFile } from 'node:fs/promises'
+import { sha256Bytes } from '../util/hash.ts'
 
 /** What an import did. */
 export interface ImportSummary {
@@ -138,6 +140,15 @@ export class ImportRun {
           out[j] = { kind: 'ok', c, hash: c.hash ?? '', size: 0, width: null, height: null }
           continue
         }
+        // Re-import: an unchanged file (same bytes) needs no second decode check.
+        const known = this.existing(c.sourceId).get(c.path)
+        if (known) {
+          const buf = await readFile(c.file).catch(() => undefined)
+          if (buf && buf.length > 0 && sha256Bytes(buf) === known.hash) {
+            out[j] = { kind: 'ok', c, hash: known.hash, size: known.size, width: known.width, height: known.height }
+            continue
+          }
+        }
         const p = await probeImage(c.file, { maxPixels: this.opts.maxPixels })
         if (!p.ok) out[j] = { kind: 'skip', path: c.path, reason: p.reason }
         else out[j] = { kind: 'ok', c, hash: p.hash, size: p.size, width: p.width, height: p.height }
@@ -169,7 +180,7 @@ export class ImportRun {
         const old = map.get(c.path)
         if (!old) {
           const id = insertSample(db, { sourceId: c.sourceId, path: c.path, hash: o.hash, size: o.size, width: o.width, height: o.height, split: c.split, givenClassId: given, trustedClassId: trusted })
-          map.set(c.path, { id, hash: o.hash, split: c.split, givenClassId: given, trustedClassId: trusted })
+          map.set(c.path, { id, hash: o.hash, size: o.size, width: o.width, height: o.height, split: c.split, givenClassId: given, trustedClassId: trusted })
           added++
           continue
         }
@@ -182,7 +193,7 @@ export class ImportRun {
           updateSampleLabels(db, old.id, { split: c.split, givenClassId: given, trustedClassId: trusted })
           what.push(old.split !== c.split ? 'split changed' : 'label changed')
         }
-        map.set(c.path, { id: old.id, hash: o.hash, split: c.split, givenClassId: given, trustedClassId: trusted })
+        map.set(c.path, { id: old.id, hash: o.hash, size: o.size, width: o.width, height: o.height, split: c.split, givenClassId: given, trustedClassId: trusted })
         if (what.length) s.updated.push({ path: c.path, what: what.join(', ') })
         else existing++
       }

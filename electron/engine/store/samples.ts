@@ -168,6 +168,9 @@ export function insertSample(db: Db, s: NewSample): number {
 export interface StoredSampleKey {
   id: number
   hash: string
+  size: number
+  width: number | null
+  height: number | null
   split: Split
   givenClassId: number | null
   trustedClassId: number | null
@@ -176,7 +179,9 @@ export interface StoredSampleKey {
 /** Existing samples of a source keyed by path (one query, for re-import). */
 export function samplesByPath(db: Db, sourceId: number): Map<string, StoredSampleKey> {
   const rows = db
-    .prepare('SELECT id, path, hash, split, given_class_id AS givenClassId, trusted_class_id AS trustedClassId FROM samples WHERE source_id = ?')
+    .prepare(
+      'SELECT id, path, hash, size, width, height, split, given_class_id AS givenClassId, trusted_class_id AS trustedClassId FROM samples WHERE source_id = ?',
+    )
     .all(sourceId) as (StoredSampleKey & { path: string })[]
   return new Map(rows.map((r) => [r.path, r]))
 }
