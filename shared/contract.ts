@@ -284,8 +284,11 @@ export const ValidationConfig = z.object({
   seeds: z.array(z.number().int().min(0)).min(1),
   methods: z.array(Method).min(1),
   backboneId: Id.optional(),
-  /** Use trusted labels as truth when present (default); otherwise the given labels. */
-  truth: z.enum(['trusted', 'given']).optional(),
+  /** SD is reported after rounds 1..sdRounds (default 3). */
+  sdRounds: z.number().int().min(1).max(10).optional(),
+  /** L2 strength for every cell; default 'auto' (k-fold selection per cell, slower). */
+  lambda: z.union([z.number().positive(), z.literal('auto')]).optional(),
+  pllLoss: z.enum(['gce', 'ce', 'auto']).optional(),
 })
 export type ValidationConfig = z.infer<typeof ValidationConfig>
 
@@ -324,7 +327,17 @@ export const ExportPreview = z.object({
 export type ExportPreview = z.infer<typeof ExportPreview>
 
 /** Result of an export job. */
-export const ExportResult = z.object({ out: z.string(), written: z.number().int(), format: ExportFormat })
+export const ExportResult = z.object({
+  out: z.string(),
+  written: z.number().int(),
+  format: ExportFormat,
+  /** Excluded samples left out. */
+  excluded: z.number().int().default(0),
+  /** Samples whose final label differs from the given one. */
+  changed: z.number().int().default(0),
+  /** Samples that could not be written (imagefolder: no final label, file missing). */
+  skipped: z.array(Skipped).default([]),
+})
 export type ExportResult = z.infer<typeof ExportResult>
 
 /** Sort orders of the sample query. */
@@ -479,11 +492,15 @@ export const contract = {
   validationReport: m(z.object({ validationId: Id, format: z.enum(['html', 'csv', 'json']).default('html') }), z.object({ filename: z.string(), mime: z.string(), content: z.string() })),
 
   // --- export --------------------------------------------------------------------------------
-  /** Counts an export would write. */
-  exportPreview: m(z.object({ runId: Id.optional(), onlyReviewed: z.boolean().default(false) }), ExportPreview),
-  /** Writes the final labels (a job; result: ExportResult). Never overwrites without `force`. */
+  /** Counts an export would write (same rules as exportLabels). */
+  exportPreview: m(z.object({ runId: Id.optional(), onlyReviewed: z.boolean().default(false), autoAccept: z.boolean().optional() }), ExportPreview),
+  /**
+   * Writes the final labels (a job; result: ExportResult). Never overwrites without `force`.
+   * Final label = the review decision, else the given label; with `autoAccept`, unreviewed flagged
+   * samples take the refined label. `link` hard-links images instead of copying (imagefolder).
+   */
   exportLabels: m(
-    z.object({ format: ExportFormat, out: z.string().min(1), runId: Id.optional(), onlyReviewed: z.boolean().optional(), force: z.boolean().optional(), link: z.boolean().optional() }),
+    z.object({ format: ExportFormat, out: z.string().min(1), runId: Id.optional(), onlyReviewed: z.boolean().optional(), autoAccept: z.boolean().optional(), force: z.boolean().optional(), link: z.boolean().optional() }),
     JobRef,
     'export',
   ),
@@ -491,6 +508,11 @@ export const contract = {
   // --- jobs ----------------------------------------------------------------------------------
   /** Jobs of this session (running first, then the most recent finished ones). */
   listJobs: m(Empty, z.object({ jobs: z.array(JobInfo) })),
+  /**
+   * Restarts the engine's worker process after it stopped (Electron: the utilityProcess; web mode
+   * runs the engine in the server process, so there is nothing to restart and it returns false).
+   */
+  restartEngine: m(Empty, z.object({ restarted: z.boolean() })),
   /** Requests cancellation of a running job; false when it was not running. */
   cancelJob: m(z.object({ jobId: z.string().min(1) }), z.object({ cancelled: z.boolean() })),
 } as const satisfies Record<string, MethodDef>

@@ -71,6 +71,7 @@ export function asContractError(e: unknown): ContractError {
   if (e instanceof ContractError) return e
   if (e instanceof CancelledError) return new ContractError('cancelled', e.message)
   const msg = e instanceof Error ? e.message : String(e)
+  if (/already exists/i.test(msg)) return new ContractError('conflict', msg)
   if (/no such|not found|does not exist|ENOENT/i.test(msg)) return new ContractError('not_found', msg)
   return new ContractError('bad_request', msg)
 }
@@ -236,18 +237,29 @@ export function createService(opts: ServiceOptions): Service {
     async createDemoProject(input) {
       return jobs.start('demo', JSON.stringify(input), 'Create the demo project', async ({ progress, signal }) => {
         const { generateDemo } = await import('../engine/demo/synth.ts')
-        const { importImageFolder } = await import('../engine/import/image-folder.ts')
         const { importCsv } = await import('../engine/import/csv-manifest.ts')
+        const { readCsvTable, formatCsv } = await import('../engine/util/csv.ts')
         const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')
         const outDir = join(dataDir, 'demo', `demo-${stamp}`)
         const demo = await generateDemo(outDir, { ...(input.perClass !== undefined ? { perClass: input.perClass } : {}), ...(input.seed !== undefined ? { seed: input.seed } : {}), ...(input.noiseRate !== undefined ? { noiseRate: input.noiseRate } : {}), progress, signal })
+        // A QC team would audit a small subset to check the tool on its own data: every fifth image
+        // gets its true class as trusted_label (the rest of the truth stays hidden). That subset is
+        // what the Validate screen measures accuracy on.
+        const labels = readCsvTable(demo.manifest, { required: ['path', 'label'] })
+        const truth = readCsvTable(demo.truthCsv, { required: ['path', 'label'] })
+        const truthOf = new Map(truth.rows.map((r) => [r.cells[truth.col('path')]!, r.cells[truth.col('label')]!]))
+        const rows = labels.rows.map((r, i) => {
+          const path = r.cells[labels.col('path')]!
+          return [path, r.cells[labels.col('label')]!, i % 5 === 0 ? (truthOf.get(path) ?? '') : '']
+        })
+        const manifest = join(outDir, 'manifest-with-audit.csv')
+        writeFileSync(manifest, formatCsv([['path', 'label', 'trusted_label'], ...rows]))
         const projectPath = join(dataDir, 'projects', `demo-${stamp}.qcdb`)
         const db = openDb(projectPath, { create: true })
         try {
           setMeta(db, 'demo', 'true')
-          const manifest = (demo as { manifest?: string; csv?: string }).manifest ?? (demo as { csv?: string }).csv
-          if (manifest) await importCsv(db, manifest, { progress, signal })
-          else await importImageFolder(db, (demo as { imagesDir?: string; root?: string }).imagesDir ?? (demo as { root?: string }).root ?? outDir, { progress, signal })
+          setMeta(db, 'demo_truth_csv', demo.truthCsv)
+          await importCsv(db, manifest, { imagesRoot: demo.imagesRoot, progress, signal })
         } finally {
           db.close()
         }
@@ -496,7 +508,12 @@ export function createService(opts: ServiceOptions): Service {
       const backboneId = pickBackbone(p.db, input.backboneId)
       return jobs.start('validate', projectJobKey(p, { ...input, backboneId }), 'Validation sweep', async ({ progress, signal }) => {
         const { validateProject } = await import('../engine/validate/validate.ts')
-        const { validationId } = await validateProject(p.db, { noiseTypes: input.noiseTypes, rates: input.rates, seeds: input.seeds, methods: input.methods, backboneId }, { progress, signal })
+        const refineOptions = { ...(input.lambda !== undefined ? { lambda: input.lambda } : {}), ...(input.pllLoss !== undefined ? { pllLoss: input.pllLoss } : {}) }
+        const { validationId } = await validateProject(
+          p.db,
+          { noiseTypes: input.noiseTypes, rates: input.rates, seeds: input.seeds, methods: input.methods, backboneId, ...(input.sdRounds !== undefined ? { sdRounds: input.sdRounds } : {}), refineOptions },
+          { progress, signal },
+        )
         return { validationId }
       })
     },
@@ -531,22 +548,50 @@ export function createService(opts: ServiceOptions): Service {
     // --- export --------------------------------------------------------------------------------
     async exportPreview(input) {
       const { db } = need()
-      return q.exportPreview(db, input.onlyReviewed)
+      const runId = q.resolveRunId(db, input.runId)
+      const { prepareExport } = await import('../engine/export/export.ts')
+      const p = prepareExport(db, { ...(runId !== null ? { runId } : {}), onlyReviewed: input.onlyReviewed, ...(input.autoAccept !== undefined ? { autoAccept: input.autoAccept } : {}) })
+      const classes = db.prepare('SELECT idx, name FROM classes ORDER BY idx').all() as { idx: number; name: string }[]
+      const counts = new Map<number, number>()
+      for (const r of p.rows) if (r.final !== null) counts.set(r.final, (counts.get(r.final) ?? 0) + 1)
+      const total = (db.prepare('SELECT count(*) AS n FROM samples').get() as { n: number }).n
+      return {
+        total,
+        included: p.rows.length,
+        excluded: p.excluded,
+        unreviewed: p.rows.filter((r) => r.status === 'unreviewed').length,
+        byClass: classes.map((c) => ({ idx: c.idx, name: c.name, count: counts.get(c.idx) ?? 0 })),
+      }
     },
     async exportLabels(input) {
       const p = need()
       const out = requireAbsolute(input.out, 'export destination')
       const runId = q.resolveRunId(p.db, input.runId)
+      if (existsSync(out) && !input.force) throw new ContractError('conflict', `${out} already exists; choose another destination or overwrite it (force)`)
       return jobs.start('export', projectJobKey(p, input), `Export ${input.format} to ${out}`, async ({ progress, signal }) => {
         const { exportLabels } = await import('../engine/export/export.ts')
-        const r = await exportLabels(p.db, { format: input.format, out, ...(runId !== null ? { runId } : {}), ...(input.onlyReviewed !== undefined ? { onlyReviewed: input.onlyReviewed } : {}), ...(input.force !== undefined ? { force: input.force } : {}), ...(input.link !== undefined ? { link: input.link } : {}), progress, signal })
-        return { out, written: r.written, format: input.format }
+        const r = await exportLabels(p.db, {
+          format: input.format,
+          out,
+          ...(runId !== null ? { runId } : {}),
+          ...(input.onlyReviewed !== undefined ? { onlyReviewed: input.onlyReviewed } : {}),
+          ...(input.autoAccept !== undefined ? { autoAccept: input.autoAccept } : {}),
+          ...(input.force !== undefined ? { force: input.force } : {}),
+          ...(input.link !== undefined ? { link: input.link ? ('hardlink' as const) : ('copy' as const) } : {}),
+          appVersion: version,
+          progress,
+          signal,
+        })
+        return { out: r.out, written: r.written, format: r.format, excluded: r.excluded, changed: r.changed, skipped: r.skipped }
       })
     },
 
     // --- jobs ----------------------------------------------------------------------------------
     async listJobs() {
       return { jobs: jobs.list() }
+    },
+    async restartEngine() {
+      return { restarted: false }
     },
     async cancelJob(input) {
       return { cancelled: jobs.cancel(input.jobId) }
