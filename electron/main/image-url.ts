@@ -12,18 +12,11 @@ export interface ImageRequest {
 
 /** The sample and size a qc-img URL asks for, or null when it is not a well-formed image URL. */
 export function parseImageUrl(url: string): ImageRequest | null {
-  let u: URL
-  try {
-    u = new URL(url)
-  } catch {
-    return null
-  }
-  if (u.protocol !== `${IMAGE_SCHEME}:` || u.hostname !== 'sample') return null
-  const m = /^\/([1-9][0-9]{0,15})\/?$/.exec(u.pathname)
+  // Match the raw string: URL parsing would quietly resolve '1/../2' into '2'; we want no
+  // path semantics at all, only "sample/<id>" and an optional size.
+  const m = new RegExp(`^${IMAGE_SCHEME}://sample/([1-9][0-9]{0,15})/?(?:\\?size=(thumb|full))?$`).exec(url)
   if (!m) return null
   const sampleId = Number(m[1])
   if (!Number.isSafeInteger(sampleId)) return null
-  const size = u.searchParams.get('size') ?? 'thumb'
-  if (size !== 'thumb' && size !== 'full') return null
-  return { sampleId, size }
+  return { sampleId, size: m[2] === 'full' ? 'full' : 'thumb' }
 }
