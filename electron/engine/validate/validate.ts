@@ -496,9 +496,15 @@ interface ValidationRow {
   started_at: string
 }
 
+/** The newest backbone with features, preferring one that covers training samples. */
 function latestBackboneWithFeatures(db: Db): number {
   const row = db
-    .prepare('SELECT b.id FROM backbones b WHERE EXISTS (SELECT 1 FROM features f WHERE f.backbone_id = b.id) ORDER BY b.id DESC LIMIT 1')
+    .prepare(
+      `SELECT b.id FROM backbones b
+       WHERE EXISTS (SELECT 1 FROM features f WHERE f.backbone_id = b.id)
+       ORDER BY EXISTS (SELECT 1 FROM samples s JOIN features f ON f.hash = s.hash AND f.backbone_id = b.id WHERE s.split = 'train') DESC, b.id DESC
+       LIMIT 1`,
+    )
     .get() as { id: number } | undefined
   if (!row) throw new Error('no features in this project: run extraction (or import embeddings) first')
   return row.id
@@ -550,11 +556,17 @@ export function loadValidationInput(db: Db, backboneId: number): ValidationInput
   } else {
     const rows: number[] = []
     for (let i = 0; i < test.x.n; i++) if (test.given[i]! >= 0) rows.push(i)
-    if (rows.length === 0) throw new Error('no trusted split: import a test split or trusted_label column')
+    if (rows.length === 0) {
+      const nTest = (db.prepare("SELECT count(*) AS n FROM samples WHERE split = 'test'").get() as { n: number }).n
+      const why = nTest > 0 ? ` (the project's ${nTest} test samples have no labelled features from backbone ${backboneId}, ${bb.name})` : ''
+      throw new Error(`no trusted split: import a test split or trusted_label column${why}`)
+    }
     trusted = { x: selectRows(test.x, rows), y: Int32Array.from(rows, (r) => test.given[r]!) }
     trustedSource = `test split, ${rows.length} samples with their given labels`
   }
-  if (trainRows.length === 0) throw new Error('no training samples with a given label and features for this backbone')
+  if (trainRows.length === 0) {
+    throw new Error(`no training samples with a given label have features from backbone ${backboneId} (${bb.name}); the training and trusted samples need features from one backbone`)
+  }
   const file = (db as unknown as { name?: string }).name
   return {
     train: { x: selectRows(train.x, trainRows), yGiven: Int32Array.from(trainRows, (r) => train.given[r]!) },

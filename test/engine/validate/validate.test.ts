@@ -343,3 +343,27 @@ test('real engine: every method runs, cleans symmetric noise, and is scored on t
   assert.equal(r.cells.find((c) => c.method === 'sd-2')!.chosen.rounds, 2)
   assert.equal(r.complete, true)
 })
+
+test('validateProject: by default it uses the newest backbone that covers the training samples', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qc-validate-'))
+  try {
+    const { db } = makeProject(dir, { testSplit: true })
+    // A newer backbone with features for the test samples only (e.g. a second embeddings file).
+    db.transaction(() => {
+      const bb = Number(db.prepare("INSERT INTO backbones (name, kind, dim, created_at) VALUES ('test-only', 'embeddings', ?, ?)").run(D, now()).lastInsertRowid)
+      db.prepare("INSERT INTO features (hash, backbone_id, vec) SELECT f.hash, ?, f.vec FROM features f JOIN samples s ON s.hash = f.hash WHERE s.split = 'test'").run(bb)
+    })()
+    const { result } = await validateProject(db, { noiseTypes: ['none'], rates: [], seeds: [0], methods: ['teacher'] }, { refine: standInRefine })
+    assert.equal(result.meta.backbone, `emb (embeddings, ${D}-d)`)
+    assert.equal(result.meta.nTrain, 200)
+    assert.equal(result.config.backboneId, 1)
+    // Naming the test-only backbone says what is missing.
+    await assert.rejects(
+      validateProject(db, { noiseTypes: ['none'], rates: [], seeds: [0], methods: ['teacher'], backboneId: 2 }, { refine: standInRefine }),
+      /no training samples with a given label have features from backbone 2 \(test-only\)/,
+    )
+    db.close()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
