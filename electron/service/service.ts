@@ -447,6 +447,10 @@ export function createService(opts: ServiceOptions): Service {
       const runId = q.resolveRunId(db, input.runId)
       if (!q.sampleWithTop(db, input.sampleId, runId)) throw new ContractError('not_found', `no sample with id ${input.sampleId} in this project`)
       if (input.action === 'accept' && runId === null) throw new ContractError('conflict', 'nothing to accept: no finished refinement run')
+      if (input.action === 'relabel') {
+        const k = (db.prepare('SELECT count(*) AS n FROM classes').get() as { n: number }).n
+        if (input.classIdx === undefined || input.classIdx >= k) throw new ContractError('bad_request', `class index ${input.classIdx} does not exist (the project has ${k} classes, 0..${k - 1})`)
+      }
       const { recordDecision } = await import('../engine/review/review.ts')
       const ev = recordDecision(db, { sampleId: input.sampleId, action: input.action, ...(input.classIdx !== undefined ? { classIdx: input.classIdx } : {}), ...(runId !== null ? { runId } : {}), reviewer: input.reviewer })
       jobs.emit({ type: 'review:changed', sampleIds: [input.sampleId], reviewer: input.reviewer })
