@@ -369,6 +369,7 @@ tr.ni td{background:#fff5f5}
 .best{font-weight:700}
 .figs{display:flex;flex-wrap:wrap;gap:12px}
 .fig{margin:0;break-inside:avoid;page-break-inside:avoid}
+svg.chart,svg.heat{max-width:100%;height:auto}
 figcaption{font-size:12px;max-width:560px}
 .lg{display:inline-block;margin-right:12px;white-space:nowrap}.lg svg{vertical-align:middle;margin-right:4px}
 svg text{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
