@@ -41,6 +41,20 @@ export interface BuiltinConfig {
   colourGrid: number
   /** Luma mean on this grid (coarse intensity layout); 0 = none. */
   lumaGrid: number
+  /**
+   * Per-image contrast normalisation of the luma before the filters: (y - mean) / (std + 0.05),
+   * so features do not depend on exposure and contrast (lighting varies on a line; colour images
+   * with similar foreground and background luma keep their structure).
+   */
+  normalize: boolean
+  /**
+   * Second-order (scattering) features on this grid; 0 = none. The level-0 Gabor pairs give
+   * modulus maps |g_even + i g_odd| per orientation (Mallat, "Group invariant scattering", 2012;
+   * Bruna & Mallat 2013); those, averaged down 2x, are filtered again by the same Gabor pairs (so at
+   * twice the wavelength) and their moduli are pooled: orientation-pair co-occurrences (texture,
+   * corners, crossing strokes) that one layer of rectified filters cannot express linearly.
+   */
+  order2: number
 }
 
 /** The shipped configuration (see bench/backbone-probe.ts for the measurement behind it). */
@@ -56,6 +70,8 @@ export const BUILTIN_CONFIG: BuiltinConfig = {
   sqrt: true,
   colourGrid: 4,
   lumaGrid: 4,
+  normalize: false,
+  order2: 0,
 }
 
 export const BUILTIN_NAME = 'builtin'
@@ -141,6 +157,7 @@ export function builtinDim(cfg: BuiltinConfig = BUILTIN_CONFIG): number {
     const g = cfg.grid[l] ?? cfg.grid[cfg.grid.length - 1]!
     d += perLevel * g * g
   }
+  d += cfg.orientations * cfg.orientations * cfg.order2 * cfg.order2
   d += 4 * cfg.colourGrid * cfg.colourGrid
   d += cfg.lumaGrid * cfg.lumaGrid
   return d
@@ -154,7 +171,18 @@ export function buildBuiltinModel(cfg: BuiltinConfig = BUILTIN_CONFIG): Uint8Arr
   // Luma (ITU-R BT.601) and two colour-opponent channels.
   inits.push(floatTensor('w_luma', [0.299, 0.587, 0.114], [1, 3, 1, 1]))
   inits.push(floatTensor('w_opp', [1, -1, 0, 0.5, 0.5, -1], [2, 3, 1, 1]))
-  nodes.push({ op: 'Conv', inputs: ['image', 'w_luma'], outputs: ['y0'] })
+  nodes.push({ op: 'Conv', inputs: ['image', 'w_luma'], outputs: [cfg.normalize ? 'luma' : 'y0'] })
+  if (cfg.normalize) {
+    const all = { axes: { ints: [1, 2, 3] }, keepdims: { i: 1 } }
+    inits.push(floatTensor('eps', [0.05], []))
+    nodes.push({ op: 'ReduceMean', inputs: ['luma'], outputs: ['luma_mean'], attrs: all })
+    nodes.push({ op: 'Sub', inputs: ['luma', 'luma_mean'], outputs: ['luma_c'] })
+    nodes.push({ op: 'Mul', inputs: ['luma_c', 'luma_c'], outputs: ['luma_sq'] })
+    nodes.push({ op: 'ReduceMean', inputs: ['luma_sq'], outputs: ['luma_var'], attrs: all })
+    nodes.push({ op: 'Sqrt', inputs: ['luma_var'], outputs: ['luma_sd'] })
+    nodes.push({ op: 'Add', inputs: ['luma_sd', 'eps'], outputs: ['luma_den'] })
+    nodes.push({ op: 'Div', inputs: ['luma_c', 'luma_den'], outputs: ['y0'] })
+  }
   const bank = filterBank(cfg)
   inits.push({ name: 'bank', dims: [bank.count, 1, cfg.kernel, cfg.kernel], data: bank.taps })
   const pad = (cfg.kernel - 1) / 2
@@ -186,6 +214,45 @@ export function buildBuiltinModel(cfg: BuiltinConfig = BUILTIN_CONFIG): Uint8Arr
     nodes.push({ op: 'AveragePool', inputs: [rect], outputs: [`p${l}`], attrs: { kernel_shape: { ints: [cell, cell] }, strides: { ints: [cell, cell] } } })
     nodes.push({ op: 'Flatten', inputs: [`p${l}`], outputs: [`v${l}`], attrs: { axis: { i: 1 } } })
     pooled.push(`v${l}`)
+  }
+  if (cfg.order2 > 0) {
+    const O = cfg.orientations
+    const nb = bank.count
+    // Modulus per orientation: 1x1 conv summing the squares of each (even, odd) pair.
+    const pairSum = (groups: number, perGroup: number): Float32Array => {
+      const w = new Float32Array(groups * O * groups * perGroup)
+      for (let g = 0; g < groups; g++) {
+        for (let o = 0; o < O; o++) {
+          const row = (g * O + o) * groups * perGroup
+          w[row + g * perGroup + 2 * o] = 1
+          w[row + g * perGroup + 2 * o + 1] = 1
+        }
+      }
+      return w
+    }
+    inits.push(floatTensor('pair1', pairSum(1, nb), [O, nb, 1, 1]))
+    inits.push(floatTensor('eps2', [1e-6], []))
+    nodes.push({ op: 'Mul', inputs: ['f0', 'f0'], outputs: ['f0sq'] })
+    nodes.push({ op: 'Conv', inputs: ['f0sq', 'pair1'], outputs: ['m1sq'] })
+    nodes.push({ op: 'Add', inputs: ['m1sq', 'eps2'], outputs: ['m1sqe'] })
+    nodes.push({ op: 'Sqrt', inputs: ['m1sqe'], outputs: ['m1'] })
+    nodes.push({ op: 'AveragePool', inputs: ['m1'], outputs: ['m1d'], attrs: { kernel_shape: { ints: [2, 2] }, strides: { ints: [2, 2] } } })
+    // The same Gabor pairs (without the DoGs) applied to each of the O maps separately (grouped conv).
+    const kk = cfg.kernel * cfg.kernel
+    const gab = bank.taps.subarray(0, 2 * O * kk)
+    const bank2 = new Float32Array(O * 2 * O * kk)
+    for (let g = 0; g < O; g++) bank2.set(gab, g * 2 * O * kk)
+    inits.push({ name: 'bank2', dims: [O * 2 * O, 1, cfg.kernel, cfg.kernel], data: bank2 })
+    inits.push(floatTensor('pair2', pairSum(O, 2 * O), [O * O, O * 2 * O, 1, 1]))
+    nodes.push({ op: 'Conv', inputs: ['m1d', 'bank2'], outputs: ['g2'], attrs: { pads: { ints: [pad, pad, pad, pad] }, group: { i: O } } })
+    nodes.push({ op: 'Mul', inputs: ['g2', 'g2'], outputs: ['g2sq'] })
+    nodes.push({ op: 'Conv', inputs: ['g2sq', 'pair2'], outputs: ['m2sq'] })
+    nodes.push({ op: 'Add', inputs: ['m2sq', 'eps2'], outputs: ['m2sqe'] })
+    nodes.push({ op: 'Sqrt', inputs: ['m2sqe'], outputs: ['m2'] })
+    const cell2 = S / 2 / cfg.order2
+    nodes.push({ op: 'AveragePool', inputs: ['m2'], outputs: ['m2p'], attrs: { kernel_shape: { ints: [cell2, cell2] }, strides: { ints: [cell2, cell2] } } })
+    nodes.push({ op: 'Flatten', inputs: ['m2p'], outputs: ['v_m2'], attrs: { axis: { i: 1 } } })
+    pooled.push('v_m2')
   }
   if (cfg.colourGrid > 0) {
     const cell = S / cfg.colourGrid
