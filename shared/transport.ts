@@ -31,6 +31,8 @@ export interface Transport {
 }
 
 /** A method of the client: the input may be omitted when every field is optional. */
+// `{} extends T` asks "is every field of T optional?", which is the point here.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 type ClientMethod<K extends MethodName> = {} extends InputOf<K>
   ? (input?: InputOf<K>) => Promise<OutputOf<K>>
   : (input: InputOf<K>) => Promise<OutputOf<K>>

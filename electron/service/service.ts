@@ -166,6 +166,8 @@ export function createService(opts: ServiceOptions): Service {
   }
 
   function safeFileName(name: string): string {
+    // Control characters are exactly what must go from a file name.
+    // eslint-disable-next-line no-control-regex
     const s = name.normalize('NFC').replace(/[\\/:*?"<>|\u0000-\u001f]/g, '_').replace(/^\.+/, '_').trim()
     return s.slice(0, 120) || 'project'
   }
