@@ -25,7 +25,7 @@ export type DemoClass = (typeof DEMO_CLASSES)[number]
 export const CONFUSABLE: Record<DemoClass, DemoClass | null> = { ok: null, scratch: 'crack', crack: 'scratch', dent: 'stain', stain: 'dent' }
 
 export interface DemoOptions {
-  /** Images per class (default 60, i.e. 300 images). */
+  /** Images per class (default 100, i.e. 500 images: enough for the built-in backbone to separate the classes). */
   perClass?: number
   seed?: number
   /** Overall fraction of wrong labels (default 0.25). */
@@ -108,7 +108,7 @@ function background(size: number, r: () => number): Float32Array {
   const lightAmp = 8 + 12 * r()
   const gx = (r() - 0.5) * 0.4
   const gy = (r() - 0.5) * 0.4
-  const grain = 2 + 4 * r()
+  const grain = 1.5 + 2.5 * r()
   const fabric = r() < 0.4
   const theta = (r() < 0.5 ? 0 : Math.PI / 2) + (r() - 0.5) * 0.35
   const c = Math.cos(theta)
@@ -117,9 +117,9 @@ function background(size: number, r: () => number): Float32Array {
   const streakN = size * 2
   const streak = new Float32Array(streakN).map(() => gauss(r))
   for (let k = 1; k < streakN; k++) streak[k] = 0.6 * streak[k]! + 0.4 * streak[k - 1]!
-  const streakAmp = 4 + 7 * r()
+  const streakAmp = 2 + 4 * r()
   const period = 4 + 3 * r()
-  const fabricAmp = 4 + 6 * r()
+  const fabricAmp = 2 + 4 * r()
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       const u = x * c + y * s
@@ -175,13 +175,14 @@ function scratch(img: Float32Array, size: number, r: () => number): void {
   for (let l = 0; l < lines; l++) {
     DRAWN = new Float32Array(size * size)
     const th = r() * Math.PI
-    const len = size * (0.4 + 0.5 * r())
-    const cx = size * (0.3 + 0.4 * r())
-    const cy = size * (0.3 + 0.4 * r())
+    const len = size * (0.6 + 0.4 * r())
+    const cx = size * (0.35 + 0.3 * r())
+    const cy = size * (0.35 + 0.3 * r())
     const dx = (Math.cos(th) * len) / 2
     const dy = (Math.sin(th) * len) / 2
-    const amp = (r() < 0.6 ? 1 : -1) * (22 + 40 * r())
-    drawPolyline(img, size, [[cx - dx, cy - dy], [cx + dx, cy + dy]], 0.5 + 0.9 * r(), amp)
+    // Mostly bright (a fresh scratch catches the light); the dark ones are what gets confused with cracks.
+    const amp = (r() < 0.85 ? 1 : -1) * (60 + 40 * r())
+    drawPolyline(img, size, [[cx - dx, cy - dy], [cx + dx, cy + dy]], 0.9 + 1.0 * r(), amp)
   }
 }
 
@@ -201,16 +202,16 @@ function crackPath(x: number, y: number, th: number, len: number, jag: number, r
 
 function crack(img: Float32Array, size: number, r: () => number): void {
   DRAWN = new Float32Array(size * size)
-  const jag = 0.25 + 0.35 * r()
+  const jag = 0.4 + 0.35 * r()
   const th = r() * 2 * Math.PI
-  const len = size * (0.35 + 0.4 * r())
+  const len = size * (0.5 + 0.4 * r())
   const x = size / 2 - (Math.cos(th) * len) / 2 + (r() - 0.5) * size * 0.2
   const y = size / 2 - (Math.sin(th) * len) / 2 + (r() - 0.5) * size * 0.2
   const main = crackPath(x, y, th, len, jag, r)
-  const w = 0.6 + 1.0 * r()
-  const amp = -(30 + 40 * r())
+  const w = 1.4 + 1.0 * r()
+  const amp = -(55 + 40 * r())
   drawPolyline(img, size, main, w, amp)
-  const branches = r() < 0.75 ? 1 + (r() < 0.4 ? 1 : 0) : 0
+  const branches = 1 + (r() < 0.6 ? 1 : 0)
   for (let b = 0; b < branches; b++) {
     const from = main[1 + Math.floor(r() * (main.length - 2))] ?? main[0]!
     const bth = th + (r() < 0.5 ? 1 : -1) * (0.5 + 0.7 * r())
@@ -219,16 +220,16 @@ function crack(img: Float32Array, size: number, r: () => number): void {
 }
 
 function dent(img: Float32Array, size: number, r: () => number): void {
-  const rad = 7 + 9 * r()
-  const cx = rad + 4 + (size - 2 * rad - 8) * r()
-  const cy = rad + 4 + (size - 2 * rad - 8) * r()
+  const rad = 11 + 11 * r()
+  const cx = size * (0.35 + 0.3 * r())
+  const cy = size * (0.35 + 0.3 * r())
   const phi = r() * 2 * Math.PI
-  const shade = 14 + 26 * r()
-  const dark = 6 + 14 * r()
-  const highlight = r() < 0.7 ? 35 + 35 * r() : 0
+  const shade = 35 + 30 * r()
+  const dark = 8 + 14 * r()
+  const highlight = r() < 0.85 ? 50 + 40 * r() : 0
   const hx = cx + Math.cos(phi) * rad * 0.45
   const hy = cy + Math.sin(phi) * rad * 0.45
-  const hs = 1.2 + 1.2 * r()
+  const hs = 1.5 + 1.5 * r()
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       const dx = x - cx
@@ -250,14 +251,14 @@ function dent(img: Float32Array, size: number, r: () => number): void {
 }
 
 function stain(img: Float32Array, size: number, r: () => number): void {
-  const rad = 8 + 10 * r()
-  const cx = rad + 4 + (size - 2 * rad - 8) * r()
-  const cy = rad + 4 + (size - 2 * rad - 8) * r()
+  const rad = 12 + 12 * r()
+  const cx = size * (0.35 + 0.3 * r())
+  const cy = size * (0.35 + 0.3 * r())
   const blobs = 3 + Math.floor(r() * 4)
   const bs: [number, number, number][] = []
   for (let b = 0; b < blobs; b++) bs.push([cx + (r() - 0.5) * rad, cy + (r() - 0.5) * rad, rad * (0.3 + 0.3 * r())])
   const mottle = valueNoise(size, 12, r)
-  const amp = 22 + 35 * r()
+  const amp = 35 + 35 * r()
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       let m = 0
@@ -320,7 +321,7 @@ images/     the PNG files (names say nothing about the class).
 
 /** Writes the demo data set into `outDir` (created if needed) and returns where everything is. */
 export async function generateDemo(outDir: string, opts: DemoOptions = {}): Promise<DemoResult> {
-  const perClass = opts.perClass ?? 60
+  const perClass = opts.perClass ?? 100
   const seed = opts.seed ?? 0
   const rate = opts.noiseRate ?? 0.25
   const size = opts.size ?? 96
