@@ -37,7 +37,11 @@ export interface DemoOptions {
 }
 
 export interface DemoResult {
-  /** Folder with the PNGs (flat; file names say nothing about the class). */
+  /**
+   * The folder the CSV paths are relative to: the output folder itself, which holds the CSVs and
+   * images/ (flat; file names say nothing about the class). Paths look like images/img_00001.png,
+   * so the labels CSV also imports on its own (relative to its own folder).
+   */
   imagesRoot: string
   /** `path,label` with the inspector's (noisy) labels; paths relative to imagesRoot. */
   labelsCsv: string
@@ -329,8 +333,8 @@ export async function generateDemo(outDir: string, opts: DemoOptions = {}): Prom
   if (!(rate >= 0 && rate < 0.9)) throw new Error(`demo: noiseRate must be in [0, 0.9), got ${rate}`)
   if (!Number.isInteger(size) || size < 32 || size > 1024) throw new Error(`demo: size must be an integer in 32..1024, got ${size}`)
   const root = resolve(outDir)
-  const imagesRoot = join(root, 'images')
-  await mkdir(imagesRoot, { recursive: true })
+  const imagesDir = join(root, 'images')
+  await mkdir(imagesDir, { recursive: true })
   const n = perClass * DEMO_CLASSES.length
   // Classes shuffled over the file numbers (Fisher-Yates), so the order reveals nothing.
   const truth: DemoClass[] = []
@@ -342,6 +346,7 @@ export async function generateDemo(outDir: string, opts: DemoOptions = {}): Prom
   }
   const width = String(n).length < 5 ? 5 : String(n).length
   const names = truth.map((_, i) => `img_${String(i + 1).padStart(width, '0')}.png`)
+  const paths = names.map((nm) => `images/${nm}`)
   const labels = truth.map((t, i) => hastyLabel(t, rate, streamFor(seed, i, 2)))
   let done = 0
   let next = 0
@@ -352,17 +357,17 @@ export async function generateDemo(outDir: string, opts: DemoOptions = {}): Prom
       if (opts.signal?.aborted) throw new CancelledError('demo generation')
       const px = renderDemoImage(truth[i]!, size, streamFor(seed, i, 3))
       const png = await sharp(px, { raw: { width: size, height: size, channels: 1 } }).png({ compressionLevel: 6 }).toBuffer()
-      await writeFile(join(imagesRoot, names[i]!), png)
+      await writeFile(join(imagesDir, names[i]!), png)
       opts.progress?.({ phase: 'demo', done: ++done, total: n })
     }
   }
   await Promise.all([worker(), worker(), worker()])
   const labelsCsv = join(root, 'labels.csv')
   const truthCsv = join(root, 'truth.csv')
-  await writeFile(labelsCsv, formatCsv([['path', 'label'], ...names.map((p, i) => [p, labels[i]!])]))
-  await writeFile(truthCsv, formatCsv([['path', 'label'], ...names.map((p, i) => [p, truth[i]!])]))
+  await writeFile(labelsCsv, formatCsv([['path', 'label'], ...paths.map((p, i) => [p, labels[i]!])]))
+  await writeFile(truthCsv, formatCsv([['path', 'label'], ...paths.map((p, i) => [p, truth[i]!])]))
   const readme = join(root, 'README.txt')
   await writeFile(readme, README + `\nseed ${seed}, ${n} images (${perClass} per class), ${size}x${size}, target label noise ${rate}.\n`)
   const noisyCount = labels.filter((l, i) => l !== truth[i]).length
-  return { imagesRoot, labelsCsv, truthCsv, manifest: labelsCsv, readme, classes: [...DEMO_CLASSES], n, noisyCount }
+  return { imagesRoot: root, labelsCsv, truthCsv, manifest: labelsCsv, readme, classes: [...DEMO_CLASSES], n, noisyCount }
 }

@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto'
 import sharp from 'sharp'
 import { CONFUSABLE, DEMO_CLASSES, generateDemo, hastyLabel, mulberry32 } from '../../../electron/engine/demo/synth.ts'
 import { parseCsv } from '../../../electron/engine/util/csv.ts'
+import { openDb } from '../../../electron/engine/store/db.ts'
+import { importCsv } from '../../../electron/engine/import/csv-manifest.ts'
 
 const hashes = (dir: string) => readdirSync(dir).sort().map((f) => [f, createHash('sha256').update(readFileSync(join(dir, f))).digest('hex')])
 const csvRows = (f: string) => parseCsv(readFileSync(f, 'utf8')).map((r) => r.cells)
@@ -18,9 +20,9 @@ test('same seed gives byte-identical data; another seed differs; truth kept apar
   const c = await generateDemo(join(tmp, 'c'), { perClass: 8, size: 48, seed: 8 })
   assert.equal(a.n, 40)
   assert.deepEqual(a.classes, [...DEMO_CLASSES])
-  assert.deepEqual(hashes(a.imagesRoot), hashes(b.imagesRoot))
+  assert.deepEqual(hashes(join(a.imagesRoot, 'images')), hashes(join(b.imagesRoot, 'images')))
   assert.equal(readFileSync(a.labelsCsv, 'utf8'), readFileSync(b.labelsCsv, 'utf8'))
-  assert.notDeepEqual(hashes(a.imagesRoot), hashes(c.imagesRoot))
+  assert.notDeepEqual(hashes(join(a.imagesRoot, 'images')), hashes(join(c.imagesRoot, 'images')))
 
   const labels = csvRows(a.labelsCsv)
   const truth = csvRows(a.truthCsv)
@@ -34,10 +36,17 @@ test('same seed gives byte-identical data; another seed differs; truth kept apar
   // Each true class appears perClass times.
   for (const cls of DEMO_CLASSES) assert.equal(truth.filter((r) => r[1] === cls).length, 8)
   // File names do not reveal the class.
-  assert.ok(truth.slice(1).every((r) => /^img_\d{5}\.png$/.test(r[0]!)))
+  assert.ok(truth.slice(1).every((r) => /^images\/img_\d{5}\.png$/.test(r[0]!)))
   assert.match(readFileSync(a.readme, 'utf8'), /SYNTHETIC DEMO DATA - not real inspection images/)
   const meta = await sharp(join(a.imagesRoot, truth[1]![0]!)).metadata()
   assert.deepEqual([meta.format, meta.width, meta.height], ['png', 48, 48])
+  // The labels CSV imports on its own (paths relative to its folder) and with imagesRoot.
+  const db = openDb(join(tmp, 'p.qcdb'))
+  const s1 = await importCsv(db, a.labelsCsv)
+  assert.equal(s1.added, 40)
+  const s2 = await importCsv(db, a.labelsCsv, { imagesRoot: a.imagesRoot })
+  assert.equal(s2.existing, 40)
+  db.close()
 })
 
 test('hasty inspector: overall error near the set rate, mostly confusable pairs and missed defects', () => {
