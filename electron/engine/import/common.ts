@@ -81,8 +81,10 @@ export class ImportRun {
     })()
   }
 
-  private classId(name: string | null): number | null {
-    if (name === null || name.trim() === '') return null
+  private classId(raw: string | null): number | null {
+    if (raw === null || raw.trim() === '') return null
+    // One spelling per class: macOS hands out folder names in NFD, CSVs are usually NFC.
+    const name = raw.normalize('NFC')
     let id = this.classIds.get(name)
     if (id === undefined) {
       id = ensureClass(this.db, name)

@@ -80,3 +80,15 @@ test('a CSV without the required columns is refused naming the file', async () =
   await assert.rejects(importCsv(db, csv), /bad\.csv:2: unterminated quoted field/)
   db.close()
 })
+
+test('a label spelled in NFD and in NFC is one class', async () => {
+  const dir = tempDir()
+  await writeImage(join(dir, 'a.png'), 1)
+  await writeImage(join(dir, 'b.png'), 2)
+  const csv = join(dir, 'l.csv')
+  writeFileSync(csv, `path,label\na.png,${'défaut'.normalize('NFD')}\nb.png,${'défaut'.normalize('NFC')}\n`)
+  const db = openDb(join(dir, 'p.qcdb'))
+  const s = await importCsv(db, csv)
+  assert.deepEqual(s.classes, ['défaut'])
+  db.close()
+})
