@@ -16,6 +16,8 @@ export interface JobContext {
 interface JobEntry {
   info: JobInfo
   key: string
+  /** What the job works on (a project file), so closing that project cancels only its jobs. */
+  scope: string | undefined
   controller: AbortController
   done: Promise<unknown>
 }
@@ -51,7 +53,7 @@ export class JobManager {
    * Starts `body` as a job, or joins the running job with the same `key`. Returns at once; the
    * result arrives as `job:completed` (or `job:failed` / `job:cancelled`).
    */
-  start<T>(kind: JobKind, key: string, label: string, body: (ctx: JobContext) => Promise<T>): JobRef {
+  start<T>(kind: JobKind, key: string, label: string, body: (ctx: JobContext) => Promise<T>, opts: { scope?: string } = {}): JobRef {
     const fullKey = `${kind}:${key}`
     for (const j of this.jobs.values()) {
       if (j.key === fullKey && j.info.status === 'running') return { jobId: j.info.id, kind, joined: true }
@@ -63,7 +65,7 @@ export class JobManager {
       info.progress = { phase: p.phase, done: p.done, total: p.total, ...(p.rate !== undefined && Number.isFinite(p.rate) ? { rate: p.rate } : {}), ...(p.etaSeconds !== undefined && Number.isFinite(p.etaSeconds) ? { etaSeconds: p.etaSeconds } : {}), ...(p.message ? { message: p.message } : {}) }
       this.emit({ type: 'job:progress', job: { ...info } })
     }, this.progressIntervalMs)
-    const entry: JobEntry = { info, key: fullKey, controller, done: Promise.resolve() }
+    const entry: JobEntry = { info, key: fullKey, scope: opts.scope, controller, done: Promise.resolve() }
     this.jobs.set(info.id, entry)
     this.emit({ type: 'job:started', job: { ...info } })
     // Start on the next tick so the caller receives the JobRef (and can subscribe) before any event
@@ -120,9 +122,9 @@ export class JobManager {
     return true
   }
 
-  /** Cancels every running job and waits for them to stop. */
-  async cancelAll(): Promise<void> {
-    const running = [...this.jobs.values()].filter((j) => j.info.status === 'running')
+  /** Cancels every running job (or only those of `scope`) and waits for them to stop. */
+  async cancelAll(scope?: string): Promise<void> {
+    const running = [...this.jobs.values()].filter((j) => j.info.status === 'running' && (scope === undefined || j.scope === scope))
     for (const j of running) j.controller.abort()
     await Promise.all(running.map((j) => j.done))
   }

@@ -12,13 +12,13 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs'
 import { basename, extname, isAbsolute, join, resolve } from 'node:path'
-import { ContractError, contract, isMethodName, type EngineEvent, type ImportResult, type MethodName, type OutputOf, type ParsedInputOf, type ProjectInfo, type RecentProject } from '../../shared/contract.ts'
+import { ContractError, contract, isMethodName, type EngineEvent, type ImportResult, type JobKind, type JobRef, type MethodName, type OutputOf, type ParsedInputOf, type ProjectInfo, type RecentProject } from '../../shared/contract.ts'
 import { CancelledError } from '../engine/jobs/progress.ts'
 import { getMeta, openDb, setMeta, type Db } from '../engine/store/db.ts'
 import { listImports, listSkipped } from '../engine/store/samples.ts'
 import { FeatureCache, nearestNeighbours, pca2 } from './embedding.ts'
 import { imageForSample, sampleImageFile, type ImageFile } from './images.ts'
-import { JobManager } from './job-manager.ts'
+import { JobManager, type JobContext } from './job-manager.ts'
 import * as q from './queries.ts'
 
 /** One handler per contract method, typed from the contract. */
@@ -142,14 +142,16 @@ export function createService(opts: ServiceOptions): Service {
   }
 
   async function closeCurrent(): Promise<string | null> {
-    if (!current) return null
-    await jobs.cancelAll()
-    const path = current.path
-    current.db.close()
+    const open = current
+    if (!open) return null
+    // Only this project's jobs: a job that opens another project (the demo) must not wait on itself.
+    await jobs.cancelAll(open.path)
+    if (current !== open) return null
     current = null
+    open.db.close()
     features.clear()
-    jobs.emit({ type: 'project:closed', path })
-    return path
+    jobs.emit({ type: 'project:closed', path: open.path })
+    return open.path
   }
 
   async function openPath(path: string, create: boolean): Promise<ProjectInfo> {
@@ -207,9 +209,12 @@ export function createService(opts: ServiceOptions): Service {
     return { importId: s.importId, added: s.added, existing: s.existing, skipped: s.skipped, classes: s.classes }
   }
 
-  // Jobs capture the project they started on; if it is closed meanwhile they are cancelled.
+  // Jobs capture the project they started on; closing it cancels them (scope = its path).
   function projectJobKey(p: OpenProject, rest: unknown): string {
     return `${p.path}:${JSON.stringify(rest)}`
+  }
+  function startProjectJob<T>(p: OpenProject, kind: JobKind, rest: unknown, label: string, body: (ctx: JobContext) => Promise<T>): JobRef {
+    return jobs.start(kind, projectJobKey(p, rest), label, body, { scope: p.path })
   }
 
   const handlers: Handlers = {
@@ -273,7 +278,7 @@ export function createService(opts: ServiceOptions): Service {
     async importFolder(input) {
       const p = need()
       const root = requireAbsolute(input.root, 'folder')
-      return jobs.start('import', projectJobKey(p, input), `Import ${root}`, async ({ progress, signal }) => {
+      return startProjectJob(p, 'import', input, `Import ${root}`, async ({ progress, signal }) => {
         const { importImageFolder } = await import('../engine/import/image-folder.ts')
         return toImportResult(await importImageFolder(p.db, root, { ...(input.split ? { split: input.split } : {}), progress, signal }))
       })
@@ -282,7 +287,7 @@ export function createService(opts: ServiceOptions): Service {
       const p = need()
       const csv = requireAbsolute(input.csvFile, 'CSV file')
       const imagesRoot = input.imagesRoot ? requireAbsolute(input.imagesRoot, 'images folder') : undefined
-      return jobs.start('import', projectJobKey(p, input), `Import ${csv}`, async ({ progress, signal }) => {
+      return startProjectJob(p, 'import', input, `Import ${csv}`, async ({ progress, signal }) => {
         const { importCsv } = await import('../engine/import/csv-manifest.ts')
         return toImportResult(await importCsv(p.db, csv, { ...(imagesRoot ? { imagesRoot } : {}), progress, signal }))
       })
@@ -291,7 +296,7 @@ export function createService(opts: ServiceOptions): Service {
       const p = need()
       const npy = requireAbsolute(input.npyFile, 'embeddings file')
       const labels = requireAbsolute(input.labelsCsv, 'labels CSV')
-      return jobs.start('import', projectJobKey(p, input), `Import embeddings ${npy}`, async ({ progress, signal }) => {
+      return startProjectJob(p, 'import', input, `Import embeddings ${npy}`, async ({ progress, signal }) => {
         const { importEmbeddings } = await import('../engine/import/embeddings.ts')
         const r = await importEmbeddings(p.db, npy, labels, { progress, signal })
         features.clear()
@@ -340,7 +345,7 @@ export function createService(opts: ServiceOptions): Service {
       const p = need()
       const { catalogueEntry } = await import('../engine/backbone/catalogue.ts')
       const entry = catalogueEntry(input.name)
-      return jobs.start('download', projectJobKey(p, input), `Download ${entry.name}`, async ({ progress, signal }) => {
+      return startProjectJob(p, 'download', input, `Download ${entry.name}`, async ({ progress, signal }) => {
         const { downloadCatalogueModel } = await import('../engine/backbone/catalogue.ts')
         const { registerBackbone } = await import('../engine/backbone/backbone.ts')
         const file = await downloadCatalogueModel(entry.id, join(dataDir, 'models'), { progress, signal })
@@ -367,7 +372,7 @@ export function createService(opts: ServiceOptions): Service {
       if (backboneId === undefined) backboneId = (await handlers.useBuiltinBackbone({})).id
       else backboneInfo(p.db, backboneId)
       const bb = backboneId
-      return jobs.start('extract', projectJobKey(p, { ...input, backboneId: bb }), 'Extract features', async ({ progress, signal }) => {
+      return startProjectJob(p, 'extract', { ...input, backboneId: bb }, 'Extract features', async ({ progress, signal }) => {
         const { extractFeatures } = await import('../engine/extract/extract.ts')
         const t0 = Date.now()
         const r = await extractFeatures(p.db, { backbone: bb, ...(input.batchSize ? { batchSize: input.batchSize } : {}), ...(input.executionProvider ? { executionProvider: input.executionProvider } : {}), progress, signal })
@@ -393,7 +398,7 @@ export function createService(opts: ServiceOptions): Service {
     async startRun(input) {
       const p = need()
       const backboneId = pickBackbone(p.db, input.backboneId)
-      return jobs.start('refine', projectJobKey(p, { ...input, backboneId }), `Refine (${input.method})`, async ({ progress, signal }) => {
+      return startProjectJob(p, 'refine', { ...input, backboneId }, `Refine (${input.method})`, async ({ progress, signal }) => {
         const { refineProject } = await import('../engine/train/project.ts')
         const { backboneId: _omit, ...rest } = input
         const { runId } = await refineProject(p.db, { ...rest, backboneId, progress, signal })
@@ -512,7 +517,7 @@ export function createService(opts: ServiceOptions): Service {
     async startValidation(input) {
       const p = need()
       const backboneId = pickBackbone(p.db, input.backboneId)
-      return jobs.start('validate', projectJobKey(p, { ...input, backboneId }), 'Validation sweep', async ({ progress, signal }) => {
+      return startProjectJob(p, 'validate', { ...input, backboneId }, 'Validation sweep', async ({ progress, signal }) => {
         const { validateProject } = await import('../engine/validate/validate.ts')
         const refineOptions = { ...(input.lambda !== undefined ? { lambda: input.lambda } : {}), ...(input.pllLoss !== undefined ? { pllLoss: input.pllLoss } : {}) }
         const { validationId } = await validateProject(
@@ -574,7 +579,7 @@ export function createService(opts: ServiceOptions): Service {
       const out = requireAbsolute(input.out, 'export destination')
       const runId = q.resolveRunId(p.db, input.runId)
       if (existsSync(out) && !input.force) throw new ContractError('conflict', `${out} already exists; choose another destination or overwrite it (force)`)
-      return jobs.start('export', projectJobKey(p, input), `Export ${input.format} to ${out}`, async ({ progress, signal }) => {
+      return startProjectJob(p, 'export', input, `Export ${input.format} to ${out}`, async ({ progress, signal }) => {
         const { exportLabels } = await import('../engine/export/export.ts')
         const r = await exportLabels(p.db, {
           format: input.format,

@@ -257,3 +257,24 @@ test('happy path: create a project, import a folder as a job with SSE progress, 
     assert.ok(!r.body.toString().includes(SECRET))
   }
 })
+
+test('happy path: the demo project via the API, with SSE progress and job:completed carrying the project', async () => {
+  const events = collectEvents(server.port, server.token, (evs) => evs.some((e) => e.job?.kind === 'demo' && e.type !== 'job:started' && e.type !== 'job:progress'))
+  await events.ready
+  const started = await api('createDemoProject', { perClass: 4, seed: 3 })
+  assert.equal(started.status, 200, JSON.stringify(started.json))
+  assert.equal(started.json.kind, 'demo')
+  const evs = await events.done
+  const mine = evs.filter((e) => e.job?.id === started.json.jobId)
+  assert.ok(mine.some((e) => e.type === 'job:progress'), 'progress received')
+  const done = mine.find((e) => e.type === 'job:completed')
+  assert.ok(done, `completed (got ${mine.map((e) => `${e.type} ${e.job.error ?? ''}`).join(', ')})`)
+  assert.equal(done.result.samples, 20)
+  assert.equal(done.result.demo, true)
+  assert.ok(evs.some((e) => e.type === 'project:opened' && e.project.path === done.result.path))
+  const cur = await api('currentProject')
+  assert.equal(cur.json.project.path, done.result.path)
+  const first = (await api('querySamples', { limit: 1 })).json.items[0]
+  const img = await raw(server.port, 'GET', `/img/${first.id}?size=thumb&token=${server.token}`)
+  assert.equal(img.status, 200)
+})
