@@ -32,7 +32,10 @@ export const useProjectStore = defineStore('project', () => {
       project.value = cur.project
       recent.value = rec.projects
     } catch (e) {
-      loadError.value = (e as Error).message
+      loadError.value =
+        (e as { code?: string }).code === 'unauthorized'
+          ? 'this page has no valid access token. Open the full address that "qc serve" printed (it ends in ?token=…).'
+          : (e as Error).message
     } finally {
       ready.value = true
     }

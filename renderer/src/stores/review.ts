@@ -5,7 +5,7 @@
  * to what it was and the error is shown.
  */
 import { defineStore } from 'pinia'
-import { ref, computed, watch, shallowRef, triggerRef } from 'vue'
+import { ref, computed, watch, shallowRef } from 'vue'
 import { api } from '../api.ts'
 import { useToastStore } from './toasts.ts'
 import type { SampleRow, SampleDetail, ReviewProgress, ReviewStatus } from '../../../shared/contract.ts'
@@ -54,6 +54,14 @@ export const useReviewStore = defineStore('review', () => {
   const reviewer = ref<string>(readReviewer())
   const pending = ref(0)
   let generation = 0
+  // Decisions go to the engine one after another, in the order they were made, so the review log
+  // (and what Z undoes) matches what the reviewer did even when keys come faster than replies.
+  let queue: Promise<unknown> = Promise.resolve()
+  function enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const next = queue.then(fn, fn)
+    queue = next.catch(() => undefined)
+    return next
+  }
 
   const current = computed<SampleRow | undefined>(() => items.value[cursor.value])
   const indexById = computed(() => {
@@ -153,8 +161,11 @@ export const useReviewStore = defineStore('review', () => {
   function replaceRow(row: SampleRow): void {
     const i = indexById.value.get(row.id)
     if (i === undefined) return
-    items.value[i] = row
-    triggerRef(items)
+    // A new array, not an in-place write: the grid's windowing reads the array through a prop,
+    // and a shallow ref only notices a new value.
+    const next = items.value.slice()
+    next[i] = row
+    items.value = next
     if (detail.value?.id === row.id) detail.value = { ...detail.value, ...row }
   }
 
@@ -170,7 +181,9 @@ export const useReviewStore = defineStore('review', () => {
     replaceRow({ ...row, status: statusOf(action), final: finalOf(row, action, classIdx) })
     pending.value++
     try {
-      const r = await api.review({ sampleId: row.id, action, classIdx, runId: runId.value ?? undefined, reviewer: reviewer.value })
+      const who = reviewer.value
+      const run = runId.value ?? undefined
+      const r = await enqueue(() => api.review({ sampleId: row.id, action, classIdx, runId: run, reviewer: who }))
       replaceRow(r.sample)
       void loadProgress()
       if (detail.value?.id === row.id) void loadDetail()
@@ -188,7 +201,8 @@ export const useReviewStore = defineStore('review', () => {
   async function undo(): Promise<void> {
     if (!reviewer.value) return
     try {
-      const r = await api.undo({ reviewer: reviewer.value })
+      const who = reviewer.value
+      const r = await enqueue(() => api.undo({ reviewer: who }))
       if (!r.sample) {
         toasts.info('Nothing to undo')
         return
@@ -212,7 +226,9 @@ export const useReviewStore = defineStore('review', () => {
     for (const r of before) replaceRow({ ...r, status: 'accepted', final: finalOf(r, 'accept') })
     pending.value++
     try {
-      const r = await api.bulkAccept({ sampleIds: ids, runId: runId.value ?? undefined, reviewer: reviewer.value })
+      const who = reviewer.value
+      const run = runId.value ?? undefined
+      const r = await enqueue(() => api.bulkAccept({ sampleIds: ids, runId: run, reviewer: who }))
       toasts.ok(`Accepted ${r.accepted} suggestion${r.accepted === 1 ? '' : 's'}${r.skipped ? `, ${r.skipped} skipped` : ''}`)
       selection.value = new Set()
       void loadProgress()

@@ -1,0 +1,290 @@
+/**
+ * The app in a real browser against the real engine: Debian's Chromium, driven by
+ * playwright-core, on web mode's server with a temporary data folder. One user journey: open the
+ * demo from the first-run screen, import a folder (with a broken file), extract features, run
+ * PLL, review by keyboard (checking the project file after each step), undo, look at the
+ * insights, and export a CSV that is checked on disk. Screenshots of each screen go to
+ * docs/screenshots/.
+ */
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import sharp from 'sharp'
+import { skipReason, startApp, screenshot, ROOT, type App } from './helpers.ts'
+
+const skip = skipReason()
+if (skip) console.log(`# skipping browser tests: ${skip}`)
+
+let app: App
+
+/** Calls the API from the test (no Origin header, the session token), as a second client would. */
+async function call<T>(method: string, input: unknown = {}): Promise<T> {
+  const res = await fetch(`${app.origin}/api/${method}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-qc-token': app.token },
+    body: JSON.stringify(input),
+  })
+  const body = (await res.json()) as T
+  if (!res.ok) throw new Error(`${method}: ${JSON.stringify(body)}`)
+  return body
+}
+
+interface EventRow {
+  id: number
+  sample_id: number
+  action: string
+  class_idx: number | null
+  undoes: number | null
+  reviewer: string
+}
+
+/** The review log as stored in the project file, read through a separate read-only connection. */
+function reviewEvents(projectFile: string): EventRow[] {
+  const db = new Database(projectFile, { readonly: true, fileMustExist: true })
+  try {
+    return db.prepare('SELECT id, sample_id, action, class_idx, undoes, reviewer FROM review_events ORDER BY id').all() as EventRow[]
+  } finally {
+    db.close()
+  }
+}
+
+async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 15000): Promise<T> {
+  const t0 = Date.now()
+  for (;;) {
+    const v = fn()
+    if (v) return v
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+/** Parses the exported CSV (no embedded newlines in this data set; quotes handled). */
+function parseCsv(text: string): string[][] {
+  return text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .filter((l) => l.length > 0)
+    .map((line) => {
+      const out: string[] = []
+      let cur = ''
+      let q = false
+      for (let i = 0; i < line.length; i++) {
+        const ch = line[i]!
+        if (q) {
+          if (ch === '"' && line[i + 1] === '"') {
+            cur += '"'
+            i++
+          } else if (ch === '"') q = false
+          else cur += ch
+        } else if (ch === '"') q = true
+        else if (ch === ',') {
+          out.push(cur)
+          cur = ''
+        } else cur += ch
+      }
+      out.push(cur)
+      return out
+    })
+}
+
+before(async () => {
+  if (skip) return
+  app = await startApp()
+})
+after(async () => {
+  if (app) await app.close()
+})
+
+test('a reviewer cleans the demo project end to end', { skip: skip ?? false, timeout: 300_000 }, async () => {
+  try {
+    await journey()
+  } catch (e) {
+    // Leave evidence for CI logs: what the page showed when the step failed.
+    mkdirSync(join(ROOT, 'test-output'), { recursive: true })
+    await app.page.screenshot({ path: join(ROOT, 'test-output', 'e2e-failure.png') }).catch(() => {})
+    console.log(`# page problems: ${app.problems.join(' | ') || 'none'}`)
+    throw e
+  }
+})
+
+async function journey(): Promise<void> {
+  const { page } = app
+  const REVIEWER = 'E2E Inspector'
+
+  // --- first run: the demo is one click away ---------------------------------------------------
+  await page.goto(app.url)
+  await page.getByRole('heading', { name: 'Welcome to Seed QC' }).waitFor()
+  assert.ok(!page.url().includes('token='), 'the token is removed from the address bar')
+  await screenshot(page, 'welcome')
+  await page.getByLabel('Demo size').selectOption('small')
+  await page.getByRole('button', { name: 'Open the demo project' }).click()
+  await page.getByTestId('project-card').waitFor({ timeout: 120_000 })
+  const { project } = await call<{ project: { path: string; samples: number; classes: { idx: number; name: string }[] } | null }>('currentProject')
+  assert.ok(project, 'the demo project is open')
+  assert.ok(project.samples > 0)
+  const classNames = project.classes.map((c) => c.name)
+
+  // --- import a folder with one good and one broken image ----------------------------------------
+  const extra = join(app.dataDir, 'extra')
+  mkdirSync(join(extra, 'ok'), { recursive: true })
+  await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 128, g: 128, b: 130 } } }).png().toFile(join(extra, 'ok', 'plain.png'))
+  writeFileSync(join(extra, 'ok', 'broken.png'), 'this is not a PNG')
+  await page.getByLabel(/Folder with one sub-folder per class/).fill(extra)
+  await page.getByRole('button', { name: 'Import', exact: true }).click()
+  const result = page.getByTestId('import-result')
+  await result.waitFor({ timeout: 60_000 })
+  assert.match(await result.innerText(), /1 added/)
+  assert.match(await result.innerText(), /1 skipped/)
+  assert.match(await result.locator('table').innerText(), /broken\.png/)
+  await screenshot(page, 'projects')
+
+  // --- pipeline: built-in backbone, extract, PLL -------------------------------------------------
+  await page.getByRole('button', { name: /Next: features and runs/ }).click()
+  await page.getByRole('heading', { name: '1 · Backbone and features' }).waitFor()
+  await page.getByRole('button', { name: 'Use the built-in backbone' }).click()
+  await page.getByRole('radio', { name: 'builtin' }).waitFor()
+  await page.getByRole('button', { name: 'Extract features' }).click()
+  const extracted = page.getByTestId('extract-result')
+  await extracted.waitFor({ timeout: 120_000 })
+  assert.match(await extracted.innerText(), new RegExp(`${project.samples + 1} computed`))
+  // PLL is preselected with automatic lambda; the advanced options stay one click away.
+  assert.ok(await page.getByRole('radio', { name: /PLL student/ }).isChecked())
+  await page.getByText('Advanced options').click()
+  await page.getByLabel('Lambda mode').waitFor()
+  await page.getByRole('button', { name: 'Run PLL student' }).click()
+  await page.getByText(/Run #\d+ \(pll\) finished/).waitFor({ timeout: 180_000 })
+  assert.match(await page.getByTestId('runs-table').innerText(), /pll/)
+  await screenshot(page, 'pipeline')
+
+  // --- review by keyboard -------------------------------------------------------------------------
+  await page.getByRole('button', { name: /Review flagged samples/ }).click()
+  await page.locator('#reviewer').fill(REVIEWER)
+  await page.keyboard.press('Enter')
+  const tiles = page.locator('[data-sample-id]')
+  await tiles.first().waitFor()
+  assert.equal(reviewEvents(project.path).length, 0)
+  const ids = await tiles.evaluateAll((els) => els.slice(0, 4).map((e) => Number(e.getAttribute('data-sample-id'))))
+  assert.equal(ids.length, 4, 'at least four flagged samples to review')
+  await page.locator('body').click({ position: { x: 5, y: 300 } }) // focus leaves the name field
+  const relabelIdx = 1
+  for (const key of ['a', 'k', String(relabelIdx + 1), 'x']) {
+    await page.keyboard.press(key)
+  }
+  const events = await until('four review events in the project file', () => {
+    const ev = reviewEvents(project.path)
+    return ev.length >= 4 && ev
+  })
+  assert.deepEqual(
+    events.map((e) => [e.sample_id, e.action, e.reviewer]),
+    [
+      [ids[0], 'accept', REVIEWER],
+      [ids[1], 'keep', REVIEWER],
+      [ids[2], 'relabel', REVIEWER],
+      [ids[3], 'exclude', REVIEWER],
+    ],
+  )
+  assert.equal(events[2]!.class_idx, relabelIdx)
+  // The progress counter follows (reviewed of flagged).
+  await page.getByTestId('review-counter').filter({ hasText: /(^|\D)4 \/ \d+/ }).waitFor()
+
+  // Z undoes the latest decision (the exclusion): an undo event pointing at it is appended.
+  await page.keyboard.press('z')
+  const afterUndo = await until('an undo event', () => {
+    const ev = reviewEvents(project.path)
+    return ev.length >= 5 && ev
+  })
+  const undo = afterUndo[4]!
+  assert.equal(undo.action, 'undo')
+  assert.equal(undo.undoes, events[3]!.id)
+  await page.getByTestId('review-counter').filter({ hasText: /(^|\D)3 \/ \d+/ }).waitFor()
+  await page.keyboard.press('?')
+  await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor()
+  await screenshot(page, 'review-help')
+  await page.keyboard.press('Escape')
+  await tiles.nth(2).click()
+  await page.getByTestId('suggested-label').waitFor()
+  await screenshot(page, 'review')
+
+  const detail = await Promise.all(ids.map((id) => call<{ path: string; given: number; refined: number }>('getSample', { sampleId: id, neighbours: 0 })))
+
+  // --- insights -----------------------------------------------------------------------------------
+  await page.getByRole('link', { name: 'Insights' }).click()
+  const matrix = page.getByTestId('confusion')
+  await matrix.waitFor()
+  await page.getByTestId('noise-estimate').waitFor()
+  await page.locator('canvas').waitFor()
+  await page.waitForTimeout(300) // the scatter plot draws on the next frame
+  await screenshot(page, 'insights')
+  // A cell opens the review filtered to those samples.
+  const d0 = detail[0]!
+  await matrix.getByRole('button', { name: new RegExp(`given ${classNames[d0.given]}, suggested ${classNames[d0.refined]}$`) }).click()
+  await page.waitForURL(/#\/review\?/)
+  assert.match(page.url(), new RegExp(`given=${d0.given}`))
+  await tiles.first().waitFor()
+
+  // --- validate -----------------------------------------------------------------------------------
+  await page.getByRole('link', { name: 'Validate' }).click()
+  await page.getByRole('heading', { name: 'PoC sweep' }).waitFor()
+  await screenshot(page, 'validate')
+
+  // --- export -------------------------------------------------------------------------------------
+  await page.getByRole('link', { name: 'Export' }).click()
+  const preview = page.getByTestId('export-preview')
+  await preview.waitFor()
+  await page.getByText('Changed labels').waitFor()
+  const out = join(app.dataDir, 'out', 'labels.csv')
+  await page.getByLabel(/Destination file/).fill(out)
+  await page.getByRole('button', { name: 'Export', exact: true }).click()
+  await page.getByTestId('export-done').waitFor({ timeout: 60_000 })
+  await screenshot(page, 'export')
+  assert.ok(existsSync(out))
+  const rows = parseCsv(readFileSync(out, 'utf8'))
+  const header = rows[0]!
+  assert.deepEqual(header.slice(0, 5), ['path', 'given_label', 'refined_label', 'confidence', 'flagged'])
+  const col = (name: string): number => {
+    const i = header.indexOf(name)
+    assert.ok(i >= 0, `column ${name}`)
+    return i
+  }
+  // With two sources (the demo and the extra folder) the export writes absolute paths.
+  const rowOf = (path: string): string[] | undefined => rows.slice(1).find((r) => r[0] === path || r[0]!.endsWith(`/${path}`))
+  const finalOf = (k: number): string | undefined => rowOf(detail[k]!.path)?.[col('final_label')]
+  assert.equal(rows.length - 1, project.samples + 1, 'every sample exported (nothing excluded)')
+  assert.equal(finalOf(0), classNames[detail[0]!.refined], 'accepted: the suggestion')
+  assert.equal(finalOf(1), classNames[detail[1]!.given], 'kept: the given label')
+  assert.equal(finalOf(2), classNames[relabelIdx], 'relabelled: the class picked with a digit')
+  assert.equal(finalOf(3), classNames[detail[3]!.given], 'exclusion undone: back to the given label, still exported')
+
+  // Writing again to the same file needs an explicit confirmation.
+  await page.getByRole('button', { name: 'Export', exact: true }).click()
+  await page.getByRole('alertdialog').waitFor({ timeout: 60_000 })
+  await page.getByRole('button', { name: 'Overwrite' }).click()
+  await page.getByTestId('export-done').waitFor({ timeout: 60_000 })
+
+  const serious = app.problems.filter((p) => !/Failed to load resource/.test(p))
+  assert.deepEqual(serious, [], 'no script errors in the page')
+}
+
+test('the page explains a missing token instead of showing a blank screen', { skip: skip ?? false, timeout: 60_000 }, async () => {
+  const page = await app.context.newPage()
+  try {
+    await page.goto(`${app.origin}/`)
+    const alert = page.getByRole('alert').first()
+    await alert.waitFor()
+    assert.match(await alert.innerText(), /token/i)
+  } finally {
+    await page.close()
+  }
+})
+
+test('dark theme keeps the review screen readable', { skip: skip ?? false, timeout: 60_000 }, async () => {
+  const { page } = app
+  await page.getByRole('link', { name: 'Review' }).click()
+  await page.locator('[data-sample-id]').first().waitFor()
+  while ((await page.locator('html').getAttribute('data-theme')) !== 'dark') await page.getByRole('button', { name: /^Theme/ }).click()
+  const bg = await page.locator('body').evaluate((b) => b.ownerDocument.defaultView!.getComputedStyle(b).backgroundColor)
+  assert.notEqual(bg, 'rgb(244, 245, 247)', 'the dark palette applies')
+  await screenshot(page, 'review-dark')
+})
