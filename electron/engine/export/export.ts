@@ -180,7 +180,8 @@ function csvText(records: ExportRecord[], extra?: { name: string; values: CsvVal
 
 /** A class name made safe as a folder name on Windows, macOS and Linux. */
 export function safeDirName(name: string): string {
-  let s = name.normalize('NFC').replace(/[<>:"/\\|?*\x00-\x1f]/g, '_').replace(/[. ]+$/, '')
+  // Control characters (code points below 32) are not allowed in Windows file names either.
+  let s = [...name.normalize('NFC')].map((ch) => (ch.charCodeAt(0) < 32 || '<>:"/\\|?*'.includes(ch) ? '_' : ch)).join('').replace(/[. ]+$/, '')
   if (s === '' || s === '.' || s === '..') s = '_'
   if (/^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i.test(s)) s = `_${s}`
   return s

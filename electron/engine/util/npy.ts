@@ -53,15 +53,13 @@ export function parseNpy(buf: Uint8Array, file = '<npy>'): NpyArray {
       if (!Number.isInteger(v) || v < 0) throw new Error(`${file}: malformed shape (${shapeText}) in .npy header`)
       return v
     })
-  let itemSize: number
-  let little: boolean
   const m = /^([<>|=])f([48])$/.exec(descr)
   if (!m) {
     throw new Error(`${file}: unsupported dtype '${descr}' (expected float32 '<f4' or float64 '<f8')`)
   }
-  itemSize = Number(m[2])
+  const itemSize = Number(m[2])
   // '=' is native order; numpy writes '<' on little-endian machines, which is all we run on.
-  little = m[1] !== '>'
+  const little = m[1] !== '>'
   const count = shape.reduce((a, b) => a * b, 1)
   const dataStart = headerStart + headerLen
   const need = count * itemSize
