@@ -283,6 +283,25 @@ test('export: preview counts match the written CSV; never overwrites without for
   assert.ok(reviewedOnly.included < preview.included)
 })
 
+test('validation sweep: a job whose cells, summary and HTML report come back through the contract', async () => {
+  const v = await finished(await svc.call('startValidation', { noiseTypes: ['symmetric'], rates: [0.2], seeds: [0], methods: ['teacher'], lambda: 0.01 }))
+  const list = (await svc.call('listValidations', {})) as { validations: { id: number; status: string }[] }
+  assert.equal(list.validations[0]?.id, v.validationId)
+  assert.equal(list.validations[0]?.status, 'done')
+  const got = (await svc.call('getValidation', { validationId: v.validationId })) as any
+  assert.equal(got.cells.length, 1)
+  assert.equal(got.cells[0].method, 'teacher')
+  assert.equal(got.cells[0].rate, 0.2)
+  const acc = got.cells[0].metrics.trustedAccuracy
+  assert.ok(acc >= 0 && acc <= 1, `trustedAccuracy ${acc}`)
+  const html = (await svc.call('validationReport', { validationId: v.validationId })) as { mime: string; content: string; filename: string }
+  assert.equal(html.mime, 'text/html')
+  assert.match(html.content, /<html/i)
+  const csv = (await svc.call('validationReport', { validationId: v.validationId, format: 'csv' })) as { content: string }
+  assert.ok(csv.content.split('\n').length >= 2)
+  await rejectsWith(svc.call('getValidation', { validationId: 999 }), 'not_found')
+})
+
 test('images: only registered samples, thumbnails cached as JPEG', async () => {
   const id = ((await svc.call('querySamples', { limit: 1 })) as { items: any[] }).items[0].id
   const file = svc.imagePath(id)
