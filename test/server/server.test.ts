@@ -278,3 +278,18 @@ test('happy path: the demo project via the API, with SSE progress and job:comple
   const img = await raw(server.port, 'GET', `/img/${first.id}?size=thumb&token=${server.token}`)
   assert.equal(img.status, 200)
 })
+
+test('cancelling a job over the API stops it and reports job:cancelled', async () => {
+  const events = collectEvents(server.port, server.token, (evs) => evs.some((e) => e.job?.kind === 'demo' && ['job:completed', 'job:failed', 'job:cancelled'].includes(e.type)))
+  await events.ready
+  const started = await api('createDemoProject', { perClass: 400, seed: 9 })
+  assert.equal(started.status, 200)
+  const cancelled = await api('cancelJob', { jobId: started.json.jobId })
+  assert.deepEqual(cancelled.json, { cancelled: true })
+  const evs = await events.done
+  const end = evs.find((e) => e.job?.id === started.json.jobId && e.type !== 'job:started' && e.type !== 'job:progress')
+  assert.equal(end.type, 'job:cancelled')
+  const jobs = await api('listJobs')
+  assert.equal(jobs.json.jobs.find((j: { id: string }) => j.id === started.json.jobId).status, 'cancelled')
+  assert.deepEqual((await api('cancelJob', { jobId: started.json.jobId })).json, { cancelled: false })
+})
