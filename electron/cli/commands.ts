@@ -123,23 +123,32 @@ async function doExtract(ctx: CommandContext, db: Db): Promise<{ backboneId: num
 async function doRefine(ctx: CommandContext, db: Db, backboneId: number | undefined, fallback: Method | 'auto' = 'pll') {
   let method = parseMethod(ctx.opts.method, fallback)
   const refineProject = await engine.refineProject()
+  const opts = refineOptions(ctx, method === 'auto' ? 'pll' : method)
+  let recommendation: unknown
   if (method === 'auto') {
+    // PLL does not win on every feature set: pick the method (and its lambda, loss, rounds) by
+    // k-fold validation on held-out given labels, and say which won.
     const { recommendMethod } = await import('../engine/train/refine.ts')
     const { loadFeatureMatrix } = await import('../engine/extract/features.ts')
     const id = backboneId ?? latestBackboneWithFeatures(db)
     const m = loadFeatureMatrix(db, id, { split: 'train' })
-    const keep = [...m.given].map((g, i) => (g >= 0 ? i : -1)).filter((i) => i >= 0)
+    const keep = [...m.given].map((g, i) => (g >= 0 && m.trusted[i]! < 0 ? i : -1)).filter((i) => i >= 0)
     const x = subsetRows(m.x, keep)
     const y = Int32Array.from(keep.map((i) => m.given[i]!))
-    const rec = await recommendMethod(x, y, listClasses(db).length, { ...refineOptions(ctx, 'pll') })
+    const rec = await recommendMethod(x, y, listClasses(db).length, opts)
     method = rec.method
-    ctx.log(`recommended method by held-out validation on the given labels: ${rec.method}`)
+    Object.assign(opts, { method: rec.method, lambda: opts.lambda === 'auto' ? rec.lambda : opts.lambda })
+    if (rec.rounds !== undefined) opts.rounds = rec.rounds
+    if (rec.pllLoss !== undefined && opts.pllLoss === 'auto') opts.pllLoss = rec.pllLoss
+    const scores = Object.entries(rec.best).map(([c, b]) => `${c} ${(100 * b.score).toFixed(1)}%`).join(', ')
+    ctx.log(`method chosen by held-out agreement with the given labels: ${rec.method}${rec.rounds ? ` (${rec.rounds} rounds)` : ''}${rec.pllLoss ? ` (${rec.pllLoss})` : ''}; ${scores}`)
+    recommendation = { method: rec.method, rounds: rec.rounds, pllLoss: rec.pllLoss, lambda: rec.lambda, best: rec.best }
   }
-  const { runId, result } = await refineProject(db, { ...refineOptions(ctx, method), backboneId })
+  const { runId, result } = await refineProject(db, { ...opts, backboneId })
   const flagged = result.flagged.reduce((a, b) => a + b, 0)
   const chosen = Object.entries(result.chosen).map(([k, v]) => `${k}=${String(v)}`).join(' ')
   ctx.log(`run ${runId} (${method}${chosen ? ', ' + chosen : ''}): ${flagged} of ${result.n} training samples flagged, ${((result.timings.total ?? 0) / 1000).toFixed(1)} s`)
-  return { runId, method, flagged, n: result.n, chosen: result.chosen, timings: result.timings, result }
+  return { runId, method, recommendation, flagged, n: result.n, chosen: result.chosen, timings: result.timings, result }
 }
 
 function latestBackboneWithFeatures(db: Db): number {
@@ -251,6 +260,9 @@ export const commands: Record<string, Command> = {
   },
 
   async run(ctx) {
+    // Check every option before the long steps start, so a typo fails in a second, not after extraction.
+    refineOptions(ctx, 'pll')
+    parseMethod(ctx.opts.method, 'auto')
     const out = ensureDir(requireOpt(ctx, 'out'))
     if (ctx.opts.features === undefined && ctx.opts.images === undefined) throw new UsageError('give --images DIR or --features FILE.npy')
     if (ctx.opts.features !== undefined && ctx.opts.labels === undefined) throw new UsageError('--features needs --labels CSV')
@@ -259,7 +271,7 @@ export const commands: Record<string, Command> = {
     try {
       const imported = await doImport({ ...ctx, opts: { ...ctx.opts, csv: undefined } }, db)
       const { backboneId } = await doExtract(ctx, db)
-      const refined = await doRefine(ctx, db, backboneId, 'pll')
+      const refined = await doRefine(ctx, db, backboneId, 'auto')
       const refinedCsv = join(out, 'refined.csv')
       await doExport({ ...ctx, opts: { ...ctx.opts, run: String(refined.runId) } }, db, refinedCsv, 'csv', true)
       const { result: _r, ...rest } = refined
@@ -288,9 +300,11 @@ export const commands: Record<string, Command> = {
   },
 
   async refine(ctx) {
+    refineOptions(ctx, 'pll')
+    parseMethod(ctx.opts.method, 'auto')
     const db = openDb(projectPath(ctx))
     try {
-      const { result: _r, ...rest } = await doRefine(ctx, db, undefined, 'pll')
+      const { result: _r, ...rest } = await doRefine(ctx, db, undefined, 'auto')
       return rest
     } finally {
       db.close()

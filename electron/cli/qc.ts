@@ -21,13 +21,14 @@ const USAGE = `qc — clean noisy labels in inspection datasets (linear probe + 
 
 Usage:
   qc demo [--out DIR]                         generate synthetic inspection data and run everything
-  qc run --images DIR [--labels CSV] --out DIR [options]
+  qc run --images DIR [--labels CSV] --out DIR [--backbone B] [--method auto|pll|teacher|sd|cl] [--seed S]
   qc run --features FILE.npy --labels CSV --out DIR [options]
       writes OUT/project.qcdb and OUT/refined.csv (path,given_label,refined_label,confidence,flagged,...)
+      --method auto (default) picks teacher, SD or PLL by held-out validation on the given labels
 
   qc import  --project P (--images DIR | --csv FILE [--images DIR] | --features NPY --labels CSV) [--split train|test]
   qc extract --project P [--backbone NAME|FILE.onnx] [--ep cpu|cuda|dml|coreml] [--batch N]
-  qc refine  --project P [--method pll|teacher|sd|cl|auto] [--rounds T] [--loss auto|gce|ce]
+  qc refine  --project P [--method auto|pll|teacher|sd|cl] [--rounds T] [--loss auto|gce|ce]
              [--lambda auto|X] [--solver lbfgs|sgd] [--engine ort|tfjs] [--seed S] [--bias] [--standardize]
   qc validate --project P --out DIR [--noise none,symmetric,asymmetric,superclass] [--rates 0.2,0.5,0.8]
              [--seeds 0,1,2] [--methods teacher,sd,pll,cl] [--rounds T]

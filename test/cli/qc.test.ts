@@ -1,0 +1,160 @@
+// The `qc` command as a user runs it: a child process, real files, real project database.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { parseCsv as parseRecords } from '../../electron/engine/util/csv.ts'
+import { writeNpy } from '../../electron/engine/util/npy.ts'
+import { generateDemo } from '../../electron/engine/demo/synth.ts'
+
+const parseCsv = (text: string): string[][] => parseRecords(text).map((r) => r.cells)
+
+const QC = new URL('../../bin/qc.mjs', import.meta.url).pathname
+
+function qc(args: string[], opts: { cwd?: string } = {}) {
+  const r = spawnSync(process.execPath, [QC, ...args], { encoding: 'utf8', cwd: opts.cwd, timeout: 240_000 })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+/** Gaussian clusters (K classes in D dims), with a fraction of labels flipped to another class. */
+function clusters(n: number, k: number, d: number, noise: number, seed: number) {
+  let s = seed >>> 0
+  const rand = () => {
+    s = (s + 0x6d2b79f5) >>> 0
+    let t = s
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand())
+  const centres = Array.from({ length: k }, () => Array.from({ length: d }, () => 2.5 * gauss()))
+  const x = new Float32Array(n * d)
+  const truth: number[] = []
+  const given: number[] = []
+  for (let i = 0; i < n; i++) {
+    const c = i % k
+    truth.push(c)
+    for (let j = 0; j < d; j++) x[i * d + j] = centres[c]![j]! + gauss()
+    given.push(rand() < noise ? (c + 1 + Math.floor(rand() * (k - 1))) % k : c)
+  }
+  return { x, truth, given }
+}
+
+test('qc run --features writes the project and refined.csv with the stable header, and finds flipped labels', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qc-cli-'))
+  const k = 4
+  const { x, truth, given } = clusters(400, k, 16, 0.3, 7)
+  const names = ['ok', 'scratch', 'dent', 'stain']
+  writeNpy(join(dir, 'x.npy'), x, [400, 16])
+  writeFileSync(join(dir, 'y.csv'), 'id,label\n' + given.map((g, i) => `part-${i},${names[g]}`).join('\n') + '\n')
+  const r = qc(['run', '--features', join(dir, 'x.npy'), '--labels', join(dir, 'y.csv'), '--out', join(dir, 'out'), '--json', '--quiet'])
+  assert.equal(r.code, 0, r.stderr)
+  const summary = JSON.parse(r.stdout) as { runId: number; method: string; flagged: number; recommendation: { method: string } }
+  // The default picks the method by held-out validation and says which.
+  assert.ok(['teacher', 'sd', 'pll'].includes(summary.method), summary.method)
+  assert.equal(summary.recommendation.method, summary.method)
+  assert.ok(existsSync(join(dir, 'out', 'project.qcdb')))
+  const rows = parseCsv(readFileSync(join(dir, 'out', 'refined.csv'), 'utf8'))
+  assert.deepEqual(rows[0]!.slice(0, 5), ['path', 'given_label', 'refined_label', 'confidence', 'flagged'])
+  const header = rows[0]!
+  const col = (name: string) => header.indexOf(name)
+  const body = rows.slice(1).filter((r) => r.length > 1)
+  assert.equal(body.length, 400)
+  // The paths are the label CSV's first column; the refined labels beat the given ones.
+  let givenOk = 0
+  let refinedOk = 0
+  for (const row of body) {
+    const i = Number(row[col('path')]!.slice('part-'.length))
+    if (row[col('given_label')] === names[truth[i]!]) givenOk++
+    if (row[col('refined_label')] === names[truth[i]!]) refinedOk++
+    assert.equal(row[col('flagged')] === '1' || row[col('flagged')] === 'true', row[col('refined_label')] !== row[col('given_label')])
+  }
+  assert.ok(givenOk / 400 < 0.75, `noise injected: ${givenOk}`)
+  assert.ok(refinedOk / 400 > 0.95, `refined labels should recover the clusters, got ${refinedOk}/400`)
+  const db = new Database(join(dir, 'out', 'project.qcdb'), { readonly: true })
+  const run = db.prepare('SELECT method, status FROM runs WHERE id = ?').get(summary.runId) as { method: string; status: string }
+  assert.deepEqual(run, { method: summary.method, status: 'done' })
+  db.close()
+})
+
+test('qc run refuses bad input with a one-line reason that names the file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qc-cli-bad-'))
+  writeFileSync(join(dir, 'bad.npy'), 'this is not numpy')
+  writeFileSync(join(dir, 'y.csv'), 'id,label\na,ok\n')
+  const r = qc(['run', '--features', join(dir, 'bad.npy'), '--labels', join(dir, 'y.csv'), '--out', join(dir, 'out')])
+  assert.equal(r.code, 1)
+  const lines = r.stderr.trim().split('\n')
+  assert.equal(lines.length, 1, r.stderr)
+  assert.match(lines[0]!, /^qc: .*bad\.npy/)
+
+  const missing = qc(['run', '--images', join(dir, 'nope'), '--out', join(dir, 'out2')])
+  assert.equal(missing.code, 1)
+  assert.match(missing.stderr, /nope/)
+
+  const usage = qc(['run', '--out', join(dir, 'o')])
+  assert.equal(usage.code, 2)
+  assert.match(usage.stderr, /--images DIR or --features/)
+  assert.equal(qc(['frobnicate']).code, 2)
+  assert.equal(qc(['refine', '--project', join(dir, 'x.qcdb'), '--lambda', 'lots']).code, 2)
+})
+
+test('qc demo runs end to end and reports given, teacher and PLL accuracy against the hidden truth', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qc-demo-'))
+  const r = qc(['demo', '--out', dir, '--per-class', '16'])
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stdout, /given labels correct \(vs hidden truth\): +\d+\.\d%/)
+  assert.match(r.stdout, /teacher labels correct: +\d+\.\d%/)
+  assert.match(r.stdout, /PLL refined labels correct: +\d+\.\d%/)
+  const rows = parseCsv(readFileSync(join(dir, 'refined.csv'), 'utf8')).filter((x) => x.length > 1)
+  assert.equal(rows.length, 1 + 16 * 5)
+  // The truth stays apart from the labels the tool sees.
+  const labels = readFileSync(join(dir, 'data', 'labels.csv'), 'utf8')
+  assert.doesNotMatch(labels, /truth/i)
+  const info = qc(['info', '--project', join(dir, 'project.qcdb'), '--json'])
+  assert.equal(info.code, 0, info.stderr)
+  const parsed = JSON.parse(info.stdout) as { samples: number; runs: { method: string; status: string }[] }
+  assert.equal(parsed.samples, 80)
+  assert.deepEqual(
+    parsed.runs.map((x) => [x.method, x.status]),
+    [
+      ['teacher', 'done'],
+      ['pll', 'done'],
+    ],
+  )
+})
+
+test('Ctrl-C during extraction stops cleanly with exit 130, and the same command resumes without recomputing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qc-sigint-'))
+  const demo = await generateDemo(join(dir, 'data'), { perClass: 40, seed: 3 })
+  const project = join(dir, 'p.qcdb')
+  assert.equal(qc(['import', '--project', project, '--csv', demo.labelsCsv, '--images', demo.imagesRoot, '--quiet']).code, 0)
+  const child = spawn(process.execPath, [QC, 'extract', '--project', project, '--batch', '8', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  const code = await new Promise<number | null>((resolve) => {
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString()
+      // Interrupt once some features are stored.
+      if (/"done":\s*(1[6-9]|[2-9]\d)/.test(stderr) && !child.killed) child.kill('SIGINT')
+    })
+    child.on('exit', (c) => resolve(c))
+  })
+  const db = new Database(project, { readonly: true })
+  const stored = (db.prepare('SELECT count(*) AS n FROM features').get() as { n: number }).n
+  db.close()
+  if (code === 0) {
+    // The machine was fast enough to finish before the signal: nothing to resume, still consistent.
+    assert.equal(stored, 200)
+    return
+  }
+  assert.equal(code, 130, stderr)
+  assert.match(stderr, /cancelled/)
+  assert.ok(stored > 0 && stored < 200, `partial features kept: ${stored}`)
+  const again = qc(['extract', '--project', project, '--json', '--quiet'])
+  assert.equal(again.code, 0, again.stderr)
+  const res = JSON.parse(again.stdout) as { summary: { computed: number; reused: number } }
+  assert.equal(res.summary.computed, 200 - stored)
+  assert.equal(res.summary.reused, stored)
+})
