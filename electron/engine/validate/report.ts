@@ -519,7 +519,8 @@ export function toHtml(result: ValidationResult, opts: HtmlOptions = {}): string
     }
     body.push(`<div class="figs">${figs.join('')}</div>`)
   }
-  body.push(`<p class="muted">Points are means over ${cfg.seeds.length} seed(s); bars show ± one standard deviation.</p>`)
+  const nSeeds = Math.max(0, ...result.summary.map((s) => s.n))
+  body.push(`<p class="muted">Points are means over ${nSeeds === 1 ? 'one seed' : `${nSeeds} seeds`}; bars show ± one standard deviation over seeds.</p>`)
 
   // --- confusion matrices
   const cc = opts.confusion
