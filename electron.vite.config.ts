@@ -4,13 +4,17 @@
  *   (out/main/engine.js); dependencies stay external, native addons above all (better-sqlite3,
  *   onnxruntime-node, sharp, @tensorflow/*), and load from node_modules (asar-unpacked).
  * - preload: sandboxed, so it must be one self-contained CommonJS file (zod bundled in).
- * - renderer: the same Vue app and plugins as web mode (vite.web.config.ts), rooted at renderer/.
+ * - renderer: the same Vue app, root and plugins as web mode (taken from vite.web.config.ts), built
+ *   to out/renderer.
  */
 import { defineConfig } from 'electron-vite'
-import vue from '@vitejs/plugin-vue'
 import { fileURLToPath } from 'node:url'
+import type { UserConfig } from 'vite'
+// The web build's config is the one source of the renderer's root and plugins.
+import webConfig from './vite.web.config.ts'
 
 const r = (p: string): string => fileURLToPath(new URL(p, import.meta.url))
+const web = webConfig as UserConfig
 const native = ['better-sqlite3', 'onnxruntime-node', 'onnxruntime-common', 'sharp', /^@img\//, /^@tensorflow\//, 'electron']
 
 export default defineConfig({
@@ -36,9 +40,9 @@ export default defineConfig({
     },
   },
   renderer: {
-    root: r('./renderer'),
+    root: web.root ?? r('./renderer'),
     base: './',
-    plugins: [vue()],
+    plugins: web.plugins ?? [],
     build: {
       outDir: r('./out/renderer'),
       rollupOptions: { input: r('./renderer/index.html') },
