@@ -105,8 +105,13 @@ export async function startApp(opts: { width?: number; height?: number; colorSch
   }
 }
 
-/** Saves a screenshot of the page to docs/screenshots/<name>.png. */
+/**
+ * Saves a screenshot of the page to docs/screenshots/<name>.png, after closing the notices in the
+ * corner (with their own Dismiss buttons) so they do not cover the screen being documented.
+ */
 export async function screenshot(page: Page, name: string): Promise<string> {
+  const dismiss = page.getByRole('button', { name: 'Dismiss' })
+  while ((await dismiss.count()) > 0) await dismiss.first().click()
   const file = join(SCREENSHOTS, `${name}.png`)
   mkdirSync(dirname(file), { recursive: true })
   await page.screenshot({ path: file })

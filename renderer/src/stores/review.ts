@@ -212,7 +212,7 @@ export const useReviewStore = defineStore('review', () => {
       if (i !== undefined) cursor.value = i
       void loadProgress()
       void loadDetail()
-      toasts.info(`Undone: ${r.undone?.action ?? 'decision'} on ${r.sample.path}`)
+      toasts.info(`Undone your last decision on ${r.sample.path}`)
     } catch (e) {
       toasts.error(e, 'Undo')
     }
