@@ -484,6 +484,11 @@ export const contract = {
   // --- validation ----------------------------------------------------------------------------
   /** Starts a PoC validation sweep (a job; result: { validationId }). */
   startValidation: m(ValidationConfig, JobRef, 'validate'),
+  /**
+   * Resumes a sweep that stopped (cancelled, failed, or interrupted by a crash): finished cells are
+   * kept and only the missing ones run (a job; result: { validationId }).
+   */
+  resumeValidation: m(z.object({ validationId: Id }), JobRef, 'validate'),
   /** Validation sweeps of the open project, newest first. */
   listValidations: m(Empty, z.object({ validations: z.array(ValidationInfo) })),
   /** A sweep's results, one cell per method x noise type x rate x seed. */

@@ -528,6 +528,17 @@ export function createService(opts: ServiceOptions): Service {
         return { validationId }
       })
     },
+    async resumeValidation(input) {
+      const p = need()
+      const row = p.db.prepare('SELECT id FROM validations WHERE id = ?').get(input.validationId) as { id: number } | undefined
+      if (!row) throw new ContractError('not_found', `no validation with id ${input.validationId} in this project`)
+      return startProjectJob(p, 'validate', { resume: input.validationId }, `Resume validation ${input.validationId}`, async ({ progress, signal }) => {
+        const { validateProject } = await import('../engine/validate/validate.ts')
+        // The stored config is used; the one passed here is ignored by validateProject when resuming.
+        const { validationId } = await validateProject(p.db, { noiseTypes: [], rates: [], seeds: [], methods: [] }, { validationId: input.validationId, progress, signal })
+        return { validationId }
+      })
+    },
     async listValidations() {
       const { db } = need()
       const rows = db.prepare('SELECT id, status, params, started_at, finished_at FROM validations ORDER BY id DESC').all() as { id: number; status: 'running' | 'done' | 'failed' | 'cancelled'; params: string; started_at: string; finished_at: string | null }[]

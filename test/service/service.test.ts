@@ -300,6 +300,10 @@ test('validation sweep: a job whose cells, summary and HTML report come back thr
   const csv = (await svc.call('validationReport', { validationId: v.validationId, format: 'csv' })) as { content: string }
   assert.ok(csv.content.split('\n').length >= 2)
   await rejectsWith(svc.call('getValidation', { validationId: 999 }), 'not_found')
+  // Resuming a finished sweep runs nothing and returns the same validation.
+  const resumed = await finished(await svc.call('resumeValidation', { validationId: v.validationId }))
+  assert.equal(resumed.validationId, v.validationId)
+  await rejectsWith(svc.call('resumeValidation', { validationId: 999 }), 'not_found')
 })
 
 test('images: only registered samples, thumbnails cached as JPEG', async () => {
