@@ -36,6 +36,7 @@ const out: Record<string, unknown> = { started: new Date().toISOString(), quick 
 
 const FMNIST = process.env.FMNIST_DIR ?? '/tmp/fmnist'
 const K = 10
+const FMNIST_CLASSES = ['t-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle-boot']
 
 function loadFmnist() {
   if (!existsSync(`${FMNIST}/train_x.npy`)) {
@@ -43,13 +44,19 @@ function loadFmnist() {
     const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../shared/datasets/fashion-mnist.mjs', import.meta.url)), FMNIST, '--no-images'], { stdio: 'inherit' })
     if (r.status !== 0) throw new Error(`could not convert Fashion-MNIST into ${FMNIST}`)
   }
+  // The converter writes class names (id,label); the class index is the position in its list.
   const labels = (f: string) =>
     Int32Array.from(
       readFileSync(f, 'utf8')
         .trim()
         .split('\n')
         .slice(1)
-        .map((l) => Number(l.split(',')[1])),
+        .map((l, i) => {
+          const name = l.split(',')[1]!.trim()
+          const c = /^\d+$/.test(name) ? Number(name) : FMNIST_CLASSES.indexOf(name)
+          if (c < 0 || c >= K) throw new Error(`${f}: line ${i + 2}: unknown class '${name}'`)
+          return c
+        }),
     )
   const tx = readNpy(`${FMNIST}/train_x.npy`)
   const sx = readNpy(`${FMNIST}/test_x.npy`)
