@@ -1,14 +1,11 @@
 /**
  * `qc serve [--port N] [--host H] [--allow-remote] [--data-dir DIR] [--no-build]`: web mode from
- * the command line. Builds the renderer first when dist/web is missing (a fresh clone), prints the
- * URL with its token, and runs until interrupted.
+ * the command line. Prints the URL with its token and runs until interrupted; on a fresh clone the
+ * server builds the renderer in the background (startServer's autoBuild) unless --no-build.
  */
-import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { defaultWebRoot, isLoopback, startServer } from './server.ts'
+import { isLoopback, startServer } from './server.ts'
 
 /** Default port of `qc serve`; when taken (and no --port was given) a free one is used. */
 export const DEFAULT_PORT = 4317
@@ -59,21 +56,12 @@ export async function serveCommand(args: string[]): Promise<number> {
     console.error(`qc serve: ${(e as Error).message}`)
     return 2
   }
-  const webRoot = defaultWebRoot()
-  if (a.build && !existsSync(join(webRoot, 'index.html'))) {
-    const repo = fileURLToPath(new URL('../..', import.meta.url))
-    console.error('Building the web app (first run)...')
-    const r = spawnSync(process.execPath, [join(repo, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'vite.web.config.ts', '--logLevel', 'warn'], { cwd: repo, stdio: 'inherit' })
-    if (r.status !== 0) {
-      console.error('qc serve: building the web app failed (see above); the API still works')
-    }
-  }
   let server
   try {
-    server = await startServer({ port: a.port ?? DEFAULT_PORT, host: a.host, allowRemote: a.allowRemote, dataDir: a.dataDir })
+    server = await startServer({ port: a.port ?? DEFAULT_PORT, host: a.host, allowRemote: a.allowRemote, dataDir: a.dataDir, autoBuild: a.build })
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE' && a.port === undefined) {
-      server = await startServer({ port: 0, host: a.host, allowRemote: a.allowRemote, dataDir: a.dataDir })
+      server = await startServer({ port: 0, host: a.host, allowRemote: a.allowRemote, dataDir: a.dataDir, autoBuild: a.build })
     } else {
       console.error(`qc serve: ${(e as Error).message}`)
       return 1

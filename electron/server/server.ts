@@ -13,6 +13,7 @@
  * resolved inside the web root only; images are named by sample id only, never by path.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { spawn } from 'node:child_process'
 import { createReadStream, existsSync, statSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -33,6 +34,12 @@ export interface ServerOptions {
   allowRemote?: boolean
   /** Built renderer folder. Default: <repo>/dist/web. */
   webRoot?: string
+  /**
+   * When the default web root has no build yet (a fresh clone), build it in the background
+   * (`vite build --config vite.web.config.ts`) while a self-reloading "building" page is served.
+   * Default: true when `webRoot` is not given.
+   */
+  autoBuild?: boolean
   /** Fixed token (tests); default 32 random bytes, hex. */
   token?: string
   /** Use this service instead of creating one over dataDir. */
@@ -77,6 +84,30 @@ const MIME: Record<string, string> = {
 /** Default location of the built renderer: <repo>/dist/web. */
 export function defaultWebRoot(): string {
   return resolve(fileURLToPath(new URL('../../dist/web', import.meta.url)))
+}
+
+/**
+ * Builds the web renderer in a child process (vite build), resolving with its exit code. Used when
+ * `npm run serve` runs on a fresh clone before anyone ran `npm run build:web`.
+ */
+export function buildWebApp(log: (m: string) => void): Promise<number> {
+  const repo = fileURLToPath(new URL('../..', import.meta.url))
+  const vite = join(repo, 'node_modules', 'vite', 'bin', 'vite.js')
+  log('Building the web app (first start, about a minute)...')
+  return new Promise((ok) => {
+    const child = spawn(process.execPath, [vite, 'build', '--config', 'vite.web.config.ts', '--logLevel', 'error'], { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'] })
+    let err = ''
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()))
+    child.on('error', (e) => {
+      log(`building the web app failed: ${e.message}`)
+      ok(1)
+    })
+    child.on('exit', (code) => {
+      if (code === 0) log('Web app built.')
+      else log(`building the web app failed (exit ${code}): ${err.trim().split('\n').slice(-5).join('\n')}`)
+      ok(code ?? 1)
+    })
+  })
 }
 
 /** True for addresses that only this machine can reach. */
@@ -155,6 +186,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const csp = contentSecurityPolicy({ mode: 'web' })
   const streams = new Set<ServerResponse>()
   let port = 0
+  let building = false
 
   /** Origins this server accepts: its own (by IP and by 'localhost' on loopback). */
   function originAllowed(origin: string, hostHeader: string | undefined): boolean {
@@ -241,8 +273,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       else return sendError(res, 'not_found', 'not found')
     }
     if (!existsSync(file)) {
-      const msg = `<!doctype html><meta charset="utf-8"><title>Seed QC</title><p>The web app is not built yet: run <code>npm run build:web</code>, then reload.</p>`
-      res.writeHead(503, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': csp })
+      const msg = building
+        ? `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="3"><title>Seed QC</title><p>Building the web app (first start)... this page reloads itself.</p>`
+        : `<!doctype html><meta charset="utf-8"><title>Seed QC</title><p>The web app is not built yet: run <code>npm run build:web</code>, then reload.</p>`
+      res.writeHead(503, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': csp, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' })
       res.end(msg)
       return
     }
@@ -313,7 +347,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   if (!isLoopback(host)) {
     warn(`WARNING: serving on ${host}:${port}, reachable from other machines. Anyone with the URL (and its token) can read and change your projects. Traffic is not encrypted.`)
   }
-  if (!existsSync(join(webRoot, 'index.html'))) warn(`note: ${webRoot}${sep}index.html not found; build the web app with \`npm run build:web\``)
+  if (!existsSync(join(webRoot, 'index.html'))) {
+    if (opts.autoBuild ?? opts.webRoot === undefined) {
+      building = true
+      void buildWebApp(warn).finally(() => (building = false))
+    } else warn(`note: ${webRoot}${sep}index.html not found; build the web app with \`npm run build:web\``)
+  }
 
   return {
     url: `${origin}/?token=${token}`,
