@@ -96,8 +96,18 @@ function appVersion(): string {
   }
 }
 
-interface Prepared {
-  rows: (LabelRow & { sourceKind: SourceKind; sourceRoot: string; sourcePath: string })[]
+/** The source of a sample: kind, root and the stored path. */
+export interface SampleSource {
+  kind: SourceKind
+  root: string
+  path: string
+}
+
+/** What an export would write (see prepareExport). */
+export interface Prepared {
+  rows: LabelRow[]
+  /** Where each sample comes from, by sample id. */
+  sources: Map<number, SampleSource>
   records: ExportRecord[]
   excluded: number
   runId: number | null
@@ -107,14 +117,13 @@ interface Prepared {
 /** Computes what an export would contain (also used for the export screen's preview counts). */
 export function prepareExport(db: Db, opts: Omit<ExportOptions, 'format' | 'out'> & { format?: ExportFormat; out?: string }): Prepared {
   const cur = currentLabels(db, { runId: opts.runId, autoAccept: opts.autoAccept })
-  const src = new Map(
-    (db.prepare('SELECT s.id, s.path, src.kind, src.root FROM samples s JOIN sources src ON src.id = s.source_id').all() as {
-      id: number
-      path: string
-      kind: SourceKind
-      root: string
-    }[]).map((r) => [r.id, r]),
-  )
+  const src = new Map<number, SampleSource>()
+  for (const [id, path, kind, root] of db
+    .prepare('SELECT s.id, s.path, src.kind, src.root FROM samples s JOIN sources src ON src.id = s.source_id')
+    .raw(true)
+    .all() as [number, string, SourceKind, string][]) {
+    src.set(id, { kind, root, path })
+  }
   let excluded = 0
   const kept = cur.rows.filter((r) => {
     if (opts.onlyReviewed && r.status === 'unreviewed') return false
@@ -124,13 +133,10 @@ export function prepareExport(db: Db, opts: Omit<ExportOptions, 'format' | 'out'
     }
     return true
   })
-  const rows = kept.map((r) => {
-    const s = src.get(r.sampleId)!
-    return { ...r, sourceKind: s.kind, sourceRoot: s.root, sourcePath: s.path }
-  })
-  const oneSource = new Set(rows.map((r) => r.sourceRoot + '\0' + r.sourceKind)).size <= 1
+  const rows = kept
+  const oneSource = new Set(rows.map((r) => src.get(r.sampleId)!.root + '\0' + src.get(r.sampleId)!.kind)).size <= 1
   const records: ExportRecord[] = rows.map((r) => ({
-    path: r.sourceKind === 'embeddings' || oneSource ? r.path : (sampleFile({ sourceKind: r.sourceKind, sourceRoot: r.sourceRoot, path: r.path }) ?? r.path),
+    path: oneSource || src.get(r.sampleId)!.kind === 'embeddings' ? r.path : (sampleFile({ sourceKind: 'images', sourceRoot: src.get(r.sampleId)!.root, path: r.path }) ?? r.path),
     given_label: r.givenLabel,
     refined_label: r.refinedLabel,
     confidence: round6(r.confidence),
@@ -170,7 +176,7 @@ export function prepareExport(db: Db, opts: Omit<ExportOptions, 'format' | 'out'
       : 'review decision; else given label',
     counts: { samples: records.length, excluded, changed: rows.filter((r) => r.final !== null && r.final !== r.given).length },
   }
-  return { rows, records, excluded, runId: cur.runId, provenance }
+  return { rows, sources: src, records, excluded, runId: cur.runId, provenance }
 }
 
 function csvText(records: ExportRecord[], extra?: { name: string; values: CsvValue[] }): string {
@@ -208,7 +214,7 @@ export async function exportLabels(db: Db, opts: ExportOptions): Promise<ExportR
 }
 
 async function exportImageFolder(p: Prepared, out: string, opts: ExportOptions, base: Omit<ExportResult, 'written' | 'skipped'>): Promise<ExportResult> {
-  if (p.rows.some((r) => r.sourceKind === 'embeddings')) {
+  if (p.rows.some((r) => p.sources.get(r.sampleId)!.kind === 'embeddings')) {
     throw new Error(`${out}: an ImageFolder export needs images; this project's samples are embeddings (export csv or json)`)
   }
   await mkdir(dirname(out), { recursive: true })
@@ -251,7 +257,8 @@ async function exportImageFolder(p: Prepared, out: string, opts: ExportOptions, 
         const ext = extname(name)
         fileName = `${name.slice(0, name.length - ext.length)}-${r.sampleId}${ext}`
       }
-      const src = sampleFile({ sourceKind: r.sourceKind, sourceRoot: r.sourceRoot, path: r.sourcePath })!
+      const from = p.sources.get(r.sampleId)!
+      const src = sampleFile({ sourceKind: from.kind, sourceRoot: from.root, path: from.path })!
       const dst = resolve(tmp, dir, fileName)
       try {
         if (opts.link === 'hardlink') {

@@ -222,36 +222,25 @@ export function currentLabels(db: Db, opts: { runId?: number; autoAccept?: boole
   const classes = listClasses(db)
   const nameOf = new Map(classes.map((c) => [c.idx, c.name]))
   const name = (i: number | null) => (i === null ? null : (nameOf.get(i) ?? null))
+  // Raw rows (arrays) and one object per sample: this runs over every sample of the project.
   const rows = db
     .prepare(
-      `SELECT s.id AS sampleId, s.path, s.split, s.hash, g.idx AS given,
-              p.refined_idx AS refined, p.prob AS confidence, p.flagged, p.rank,
-              p.top1_idx AS top1, p.top1_prob AS top1Prob, p.top2_idx AS top2, p.top2_prob AS top2Prob
+      `SELECT s.id, s.path, s.split, s.hash, g.idx, p.refined_idx, p.prob, p.flagged, p.rank,
+              p.top1_idx, p.top1_prob, p.top2_idx, p.top2_prob
        FROM samples s
        LEFT JOIN classes g ON g.id = s.given_class_id
        LEFT JOIN predictions p ON p.sample_id = s.id AND p.run_id = ?
        ORDER BY s.id`,
     )
-    .all(runId) as {
-    sampleId: number
-    path: string
-    split: 'train' | 'test'
-    hash: string
-    given: number | null
-    refined: number | null
-    confidence: number | null
-    flagged: number | null
-    rank: number | null
-    top1: number | null
-    top1Prob: number | null
-    top2: number | null
-    top2Prob: number | null
-  }[]
+    .raw(true)
+    .all(runId) as [number, string, 'train' | 'test', string, number | null, number | null, number | null, number | null, number | null, number | null, number | null, number | null, number | null][]
   const state = reviewState(db)
-  const out: LabelRow[] = rows.map((r) => {
-    const st = state.get(r.sampleId)
+  const out: LabelRow[] = new Array(rows.length)
+  for (let i = 0; i < rows.length; i++) {
+    const [sampleId, path, split, hash, given, refined, confidence, flaggedInt, rank, top1, top1Prob, top2, top2Prob] = rows[i]!
+    const st = state.get(sampleId)
     const status: ReviewStatus = st?.status ?? 'unreviewed'
-    const flagged = r.flagged === null ? null : r.flagged === 1
+    const flagged = flaggedInt === null ? null : flaggedInt === 1
     let final: number | null
     let finalSource: LabelRow['finalSource']
     if (status === 'excluded') {
@@ -260,21 +249,32 @@ export function currentLabels(db: Db, opts: { runId?: number; autoAccept?: boole
     } else if (status !== 'unreviewed') {
       final = st!.finalIdx
       finalSource = 'review'
-    } else if (opts.autoAccept && flagged && r.refined !== null) {
-      final = r.refined
+    } else if (opts.autoAccept && flagged && refined !== null) {
+      final = refined
       finalSource = 'refined'
     } else {
-      final = r.given
+      final = given
       finalSource = 'given'
     }
     const reviewed = status !== 'unreviewed'
-    return {
-      ...r,
-      givenLabel: name(r.given),
-      refinedLabel: name(r.refined),
+    out[i] = {
+      sampleId,
+      path,
+      split,
+      hash,
+      given,
+      givenLabel: name(given),
+      refined,
+      refinedLabel: name(refined),
+      confidence,
       flagged,
-      top1Label: name(r.top1),
-      top2Label: name(r.top2),
+      rank,
+      top1,
+      top1Label: name(top1),
+      top1Prob,
+      top2,
+      top2Label: name(top2),
+      top2Prob,
       final,
       finalLabel: name(final),
       status,
@@ -282,7 +282,7 @@ export function currentLabels(db: Db, opts: { runId?: number; autoAccept?: boole
       reviewer: reviewed ? st!.reviewer : null,
       reviewedAt: reviewed ? st!.at : null,
     }
-  })
+  }
   return { runId, classes: classes.map((c) => c.name), rows: out }
 }
 
