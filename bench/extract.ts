@@ -104,7 +104,7 @@ async function main(): Promise<void> {
   } else if (which !== 'builtin') {
     modelFile = resolve(which)
   }
-  const defaultLimit = modelFile ? 800 : 2000
+  const defaultLimit = modelFile ? 480 : 2000
   const limit = Number(opt('limit', String(defaultLimit)))
   const dir = imagesDir(limit)
   const files = listImages(dir).slice(0, limit)
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < batch; i++) await preprocessImage(files[(b * batch + i) % files.length]!, bb.spec, buf, i * bb.inputSize)
       pre.push(buf)
     }
-    const bareImages = Math.max(batch * 8, Math.min(distinct, 400))
+    const bareImages = Math.max(batch * 8, Math.min(distinct, 320))
     const bare1 = await bare(bb, pre, batch, bareImages)
     const r = await extractFeatures(db, { backbone: row.id, loaded: bb, batchSize: batch })
     const pipeline = r.computed / r.seconds

@@ -288,17 +288,19 @@ export async function createSession(
   if (!ep) throw new Error(`unknown execution provider '${opts.executionProvider}' (choose cpu, cuda, dml or coreml)`)
   const base: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' }
   if (opts.intraOpThreads) base.intraOpNumThreads = opts.intraOpThreads
-  const create = (providers: string[]): Promise<ort.InferenceSession> =>
-    typeof model === 'string'
-      ? ort.InferenceSession.create(model, { ...base, executionProviders: providers })
-      : ort.InferenceSession.create(model, { ...base, executionProviders: providers })
+  // A provider that fails to load makes onnxruntime print its own error line; the fallback
+  // message below says it better, so the attempt runs with onnxruntime's logging at 'fatal'.
+  const create = (providers: string[], quiet = false): Promise<ort.InferenceSession> => {
+    const o: ort.InferenceSession.SessionOptions = { ...base, executionProviders: providers, ...(quiet ? { logSeverityLevel: 4 as const } : {}) }
+    return typeof model === 'string' ? ort.InferenceSession.create(model, o) : ort.InferenceSession.create(model, o)
+  }
   if (ep !== 'cpu') {
     const available = availableExecutionProviders()
     if (!available.includes(ep)) {
       log(`execution provider '${ep}' is not available in this onnxruntime-node build (it has: ${available.join(', ')}); using cpu`)
     } else {
       try {
-        return { session: await create([ep]), executionProvider: ep }
+        return { session: await create([ep], true), executionProvider: ep }
       } catch (e) {
         log(`execution provider '${ep}' failed to start (${(e as Error).message.split('\n')[0]}); using cpu`)
       }

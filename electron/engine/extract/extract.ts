@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import type { Db } from '../store/db.ts'
 import { vecToBlob } from '../store/db.ts'
 import { CancelledError, type Progress } from '../jobs/progress.ts'
-import { loadBackbone, type LoadedBackbone, type Logger } from '../backbone/backbone.ts'
+import { getBackbone, loadBackbone, type LoadedBackbone, type Logger } from '../backbone/backbone.ts'
 import { decodeImagePixels, pixelsToTensor, type DecodeOptions } from '../backbone/preprocess.ts'
 
 export interface ExtractOptions {
@@ -50,7 +50,7 @@ export interface ExtractResult {
   reused: number
   failed: ExtractFailure[]
   seconds: number
-  /** Execution provider actually used. */
+  /** Execution provider actually used ('none' when there was nothing to compute and no model was loaded). */
   executionProvider: string
 }
 
@@ -68,9 +68,9 @@ interface Job {
 }
 
 interface Prepared {
+  /** Input tensor data of the jobs that decoded, back to back. */
   batch: Float32Array
   jobs: Job[]
-  failed: ExtractFailure[]
 }
 
 /**
@@ -82,12 +82,13 @@ interface Prepared {
 export async function extractFeatures(db: Db, opts: ExtractOptions): Promise<ExtractResult> {
   const t0 = performance.now()
   const log = opts.log ?? ((m: string) => console.warn(m))
-  const bb = opts.loaded ?? (await loadBackbone(db, opts.backbone, { executionProvider: opts.executionProvider, log }))
-  const ownBackbone = !opts.loaded
+  const row = opts.loaded ? undefined : getBackbone(db, opts.backbone)
+  const backboneId = opts.loaded?.id ?? row?.id
+  if (backboneId === undefined) throw new Error(`no backbone '${opts.backbone}' in this project`)
+  // The model is loaded only when there is something to compute: a rerun over a finished project
+  // should not pay for hashing and loading a large model.
+  let bb: LoadedBackbone | undefined = opts.loaded
   try {
-    let batchSize = Math.max(1, Math.floor(opts.batchSize ?? 32))
-    if (bb.fixedBatch) batchSize = Math.max(bb.fixedBatch, Math.floor(batchSize / bb.fixedBatch) * bb.fixedBatch)
-
     const idFilter = opts.sampleIds ? new Set(opts.sampleIds) : undefined
     const rows = db
       .prepare(
@@ -97,7 +98,7 @@ export async function extractFeatures(db: Db, opts: ExtractOptions): Promise<Ext
          WHERE src.kind = 'images'
          ORDER BY s.id`,
       )
-      .all(bb.id) as { id: number; hash: string; root: string; path: string; have: number }[]
+      .all(backboneId) as { id: number; hash: string; root: string; path: string; have: number }[]
     let reused = 0
     const byHash = new Map<string, Job>()
     for (const r of rows) {
@@ -116,13 +117,15 @@ export async function extractFeatures(db: Db, opts: ExtractOptions): Promise<Ext
     const failed: ExtractFailure[] = []
     let computed = 0
     let doneSamples = 0
+    let executionProvider = bb?.executionProvider ?? 'none'
+    let name = bb?.name ?? row?.name ?? String(backboneId)
     const result = (): ExtractResult => ({
-      backboneId: bb.id,
+      backboneId,
       computed,
       reused,
       failed,
       seconds: (performance.now() - t0) / 1000,
-      executionProvider: bb.executionProvider,
+      executionProvider,
     })
     const report = (): void => {
       const dt = (performance.now() - t0) / 1000
@@ -133,19 +136,25 @@ export async function extractFeatures(db: Db, opts: ExtractOptions): Promise<Ext
         total: totalSamples,
         rate,
         etaSeconds: rate && rate > 0 ? (totalSamples - doneSamples) / rate : undefined,
-        message: `${bb.name}: ${computed} computed, ${failed.length} failed`,
+        message: `${name}: ${computed} computed, ${failed.length} failed`,
       })
     }
     report()
     if (jobs.length === 0) return result()
+    if (!bb) bb = await loadBackbone(db, backboneId, { executionProvider: opts.executionProvider, log })
+    const model = bb
+    executionProvider = model.executionProvider
+    name = model.name
+    let batchSize = Math.max(1, Math.floor(opts.batchSize ?? 32))
+    if (model.fixedBatch) batchSize = Math.max(model.fixedBatch, Math.floor(batchSize / model.fixedBatch) * model.fixedBatch)
 
     const insert = db.prepare('INSERT OR IGNORE INTO features (hash, backbone_id, vec) VALUES (?, ?, ?)')
     const store = db.transaction((hashes: string[], feats: Float32Array) => {
-      for (let i = 0; i < hashes.length; i++) insert.run(hashes[i], bb.id, vecToBlob(feats.subarray(i * bb.dim, (i + 1) * bb.dim)))
+      for (let i = 0; i < hashes.length; i++) insert.run(hashes[i], model.id, vecToBlob(feats.subarray(i * model.dim, (i + 1) * model.dim)))
     })
 
     const prepare = async (slice: Job[]): Promise<Prepared> => {
-      const batch = new Float32Array(slice.length * bb.inputSize)
+      const batch = new Float32Array(slice.length * model.inputSize)
       const ok: boolean[] = await Promise.all(
         slice.map(async (job, i) => {
           const file = job.paths[0]!
@@ -158,10 +167,10 @@ export async function extractFeatures(db: Db, opts: ExtractOptions): Promise<Ext
             if (createHash('sha256').update(bytes).digest('hex') !== job.hash) {
               throw new Error(`${file}: file changed since import (content hash differs); import it again`)
             }
-            const px = await decodeImagePixels(bytes, bb.spec, opts.decode).catch((e: Error) => {
+            const px = await decodeImagePixels(bytes, model.spec, opts.decode).catch((e: Error) => {
               throw new Error(e.message.replace(/^<buffer>/, file))
             })
-            pixelsToTensor(px, bb.spec, batch, i * bb.inputSize)
+            pixelsToTensor(px, model.spec, batch, i * model.inputSize)
             return true
           } catch (e) {
             const msg = (e as Error).message
@@ -172,16 +181,16 @@ export async function extractFeatures(db: Db, opts: ExtractOptions): Promise<Ext
         }),
       )
       const good = slice.filter((_, i) => ok[i])
-      if (good.length === slice.length) return { batch, jobs: good, failed: [] }
+      if (good.length === slice.length) return { batch, jobs: good }
       // Compact the batch so that only decoded images are run.
-      const packed = new Float32Array(good.length * bb.inputSize)
+      const packed = new Float32Array(good.length * model.inputSize)
       let o = 0
       slice.forEach((_, i) => {
         if (!ok[i]) return
-        packed.set(batch.subarray(i * bb.inputSize, (i + 1) * bb.inputSize), o * bb.inputSize)
+        packed.set(batch.subarray(i * model.inputSize, (i + 1) * model.inputSize), o * model.inputSize)
         o++
       })
-      return { batch: packed, jobs: good, failed: [] }
+      return { batch: packed, jobs: good }
     }
 
     const slices: Job[][] = []
@@ -191,18 +200,15 @@ export async function extractFeatures(db: Db, opts: ExtractOptions): Promise<Ext
       const cur = await next!
       // Start decoding the next batch before this one goes into inference.
       next = b + 1 < slices.length && !opts.signal?.aborted ? prepare(slices[b + 1]!) : undefined
-      const failedInBatch = slices[b]!.length - cur.jobs.length
       if (cur.jobs.length > 0) {
-        const feats = await bb.embed(cur.batch, cur.jobs.length)
+        const feats = await model.embed(cur.batch, cur.jobs.length)
         store(
           cur.jobs.map((j) => j.hash),
           feats,
         )
         computed += cur.jobs.length
       }
-      doneSamples += cur.jobs.reduce((a, j) => a + j.paths.length, 0)
-      doneSamples += slices[b]!.filter((j) => !cur.jobs.includes(j)).reduce((a, j) => a + j.paths.length, 0)
-      void failedInBatch
+      doneSamples += slices[b]!.reduce((a, j) => a + j.paths.length, 0)
       report()
       if (opts.signal?.aborted) {
         // Let an in-flight decode settle so its errors are not unhandled; its work is dropped.
@@ -212,6 +218,6 @@ export async function extractFeatures(db: Db, opts: ExtractOptions): Promise<Ext
     }
     return result()
   } finally {
-    if (ownBackbone) await bb.release()
+    if (bb && !opts.loaded) await bb.release()
   }
 }
