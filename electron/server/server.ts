@@ -269,7 +269,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (file === null) return sendError(res, 'bad_request', 'malformed or forbidden path')
     if (!existsSync(file) || !statSync(file).isFile()) {
       // Client-side routes (no extension) get the app; missing assets get 404.
-      if (extname(file) === '') file = join(webRoot, 'index.html')
+      const index = join(webRoot, 'index.html')
+      if (extname(file) === '' || file === index) file = index
       else return sendError(res, 'not_found', 'not found')
     }
     if (!existsSync(file)) {
