@@ -82,7 +82,16 @@ export async function importEmbeddings(db: Db, npyFile: string, labelsCsv: strin
       continue
     }
     const v = arr.data.subarray(i * d, (i + 1) * d)
-    if (!v.every(Number.isFinite)) {
+    let finite = true
+    for (let j = 0; j < d; j++) {
+      const t = v[j]!
+      // NaN and +-Infinity fail this; it is much cheaper than a callback per value.
+      if (!(t - t === 0)) {
+        finite = false
+        break
+      }
+    }
+    if (!finite) {
       skips.push({ path: id, reason: `row ${i} of ${basename(npyAbs)} has NaN or infinite values` })
       continue
     }

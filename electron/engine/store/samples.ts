@@ -7,7 +7,18 @@
  * label CSV's first column (an id or a path) and names no file.
  */
 import { join, sep } from 'node:path'
+import type { Statement } from 'better-sqlite3'
 import { now, type Db } from './db.ts'
+
+/** Prepared statements per connection: per-row helpers are called in loops over every sample. */
+const cache = new WeakMap<Db, Map<string, Statement>>()
+function stmt(db: Db, sql: string): Statement {
+  let m = cache.get(db)
+  if (!m) cache.set(db, (m = new Map()))
+  let st = m.get(sql)
+  if (!st) m.set(sql, (st = db.prepare(sql)))
+  return st
+}
 
 export type SourceKind = 'images' | 'embeddings'
 export type Split = 'train' | 'test'
@@ -111,7 +122,7 @@ function sampleWhere(f: SampleFilter): { where: string; args: (string | number)[
 
 /** One sample by id, or undefined. */
 export function getSample(db: Db, id: number): SampleRow | undefined {
-  return db.prepare(`${SAMPLE_SELECT} WHERE s.id = ?`).get(id) as SampleRow | undefined
+  return stmt(db, `${SAMPLE_SELECT} WHERE s.id = ?`).get(id) as SampleRow | undefined
 }
 
 /** One sample by (source, path), or undefined. */
@@ -154,11 +165,11 @@ export interface NewSample {
 /** Inserts a sample; returns its id. */
 export function insertSample(db: Db, s: NewSample): number {
   return Number(
-    db
-      .prepare(
-        `INSERT INTO samples (source_id, path, hash, size, width, height, split, given_class_id, trusted_class_id, added_at)
+    stmt(
+      db,
+      `INSERT INTO samples (source_id, path, hash, size, width, height, split, given_class_id, trusted_class_id, added_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
+    )
       .run(s.sourceId, s.path, s.hash, s.size, s.width ?? null, s.height ?? null, s.split, s.givenClassId, s.trustedClassId ?? null, now())
       .lastInsertRowid,
   )
@@ -188,12 +199,12 @@ export function samplesByPath(db: Db, sourceId: number): Map<string, StoredSampl
 
 /** Records new content for a sample whose file changed in place. */
 export function updateSampleContent(db: Db, id: number, c: { hash: string; size: number; width?: number | null; height?: number | null }): void {
-  db.prepare('UPDATE samples SET hash = ?, size = ?, width = ?, height = ? WHERE id = ?').run(c.hash, c.size, c.width ?? null, c.height ?? null, id)
+  stmt(db, 'UPDATE samples SET hash = ?, size = ?, width = ?, height = ? WHERE id = ?').run(c.hash, c.size, c.width ?? null, c.height ?? null, id)
 }
 
 /** Sets a sample's split and labels (a re-import whose manifest changed them). */
 export function updateSampleLabels(db: Db, id: number, l: { split: Split; givenClassId: number | null; trustedClassId: number | null }): void {
-  db.prepare('UPDATE samples SET split = ?, given_class_id = ?, trusted_class_id = ? WHERE id = ?').run(l.split, l.givenClassId, l.trustedClassId, id)
+  stmt(db, 'UPDATE samples SET split = ?, given_class_id = ?, trusted_class_id = ? WHERE id = ?').run(l.split, l.givenClassId, l.trustedClassId, id)
 }
 
 export interface SkippedRow {
