@@ -16,7 +16,7 @@ import { ContractError, contract, isMethodName, type EngineEvent, type ImportRes
 import { CancelledError } from '../engine/jobs/progress.ts'
 import { getMeta, openDb, setMeta, type Db } from '../engine/store/db.ts'
 import { listImports, listSkipped } from '../engine/store/samples.ts'
-import { FeatureCache, nearestNeighbours, pca2 } from './embedding.ts'
+import { FeatureCache, nearestNeighbours } from './embedding.ts'
 import { imageForSample, sampleImageFile, type ImageFile } from './images.ts'
 import { JobManager, type JobContext } from './job-manager.ts'
 import * as q from './queries.ts'
@@ -502,7 +502,7 @@ export function createService(opts: ServiceOptions): Service {
         const run = runId !== null ? (db.prepare('SELECT backbone_id AS b FROM runs WHERE id = ?').get(runId) as { b: number | null } | undefined) : undefined
         backboneId = run?.b ?? pickBackbone(db, undefined)
       }
-      const { ids, xy, explained } = pca2(features.get(db, backboneId), input.maxPoints)
+      const { ids, xy, explained } = features.pca(db, backboneId, input.maxPoints)
       const rows = q.rowsByIds(db, ids, runId)
       const points = ids.map((id, i) => ({ id, x: xy[i * 2]!, y: xy[i * 2 + 1]!, given: rows.get(id)?.given ?? null, refined: rows.get(id)?.refined ?? null }))
       return { backboneId, explainedVariance: explained, points }
