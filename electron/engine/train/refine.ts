@@ -312,7 +312,7 @@ export interface Recommendation {
 }
 
 /**
- * Recommends the method (teacher, SD after 1..rounds rounds, PLL with either loss) and its lambda
+ * Recommends the method (teacher, SD after 1..maxRounds rounds (default 2), PLL with either loss) and its lambda
  * by k-fold validation on held-out given labels (selection.ts explains why that is honest). PLL
  * does not win on every feature set, and the teacher with a good lambda can win: this says so.
  */
@@ -325,7 +325,7 @@ export async function recommendMethod(
   checkInputs(x, y, k)
   const engine = await createEngine(opts.engine ?? 'ort', { executionProvider: opts.executionProvider })
   try {
-    const maxRounds = opts.maxRounds ?? 3
+    const maxRounds = opts.maxRounds ?? 2
     const candidates: Candidate[] = ['teacher', ...Array.from({ length: maxRounds }, (_, i) => `sd${i + 1}` as Candidate), 'pll-ce', 'pll-gce']
     const sel = await selectByValidation(engine, x, y, k, {
       candidates,

@@ -43,11 +43,11 @@ export interface RefineOptions {
   maxIter?: number
   /** SGD recipe: epochs (default 200, the paper's recipe). */
   epochs?: number
-  /** Lambda grid for automatic selection (default 1e-2 .. 1e-5, half-decade steps). */
+  /** Lambda grid for automatic selection (default 3e-2 .. 3e-5, half-decade steps). */
   lambdas?: number[]
-  /** Rows used by automatic selection (a seeded subsample when there are more; default 20000). */
+  /** Rows used by automatic selection (a seeded subsample when there are more; default 10000). */
   selectionRows?: number
-  /** L-BFGS iteration cap of each selection fit (default 100). */
+  /** L-BFGS iteration cap of each selection fit (default 60). */
   selectionMaxIter?: number
   signal?: AbortSignal
   progress?: Progress
