@@ -10,7 +10,7 @@
  *
  * Flags: --quick (10k training rows, fewer SGD epochs, smaller scaling), --sections a,b,...,
  * --seeds N, --lambda L (fixed-lambda rows), --rows N (training rows), --sgd-epochs E,
- * --sgd-rows N, --noise SUBSTRING (e.g. 'symmetric 0.8'), --scaling-ns 10000,50000, --json FILE. Timings on a shared machine move by 2x: ratios within one run count.
+ * --sgd-rows N, --noise NAME (e.g. 'symmetric 0.8'), --scaling-ns 10000,50000, --json FILE. Timings on a shared machine move by 2x: ratios within one run count.
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
@@ -112,7 +112,7 @@ async function sectionFmnist(engine: ComputeEngine) {
   const results: Record<string, unknown>[] = []
   for (const noise of NOISES) {
     const name = `${noise.type} ${noise.rate}`
-    if (only && !name.includes(only)) continue
+    if (only && name !== only) continue
     for (let seed = 0; seed < seeds; seed++) {
       const noisy = injectNoise(y, K, { type: noise.type, rate: noise.rate, seed, groups: noise.type === 'superclass' ? groups : undefined })
       const rowsOut: (string | number)[][] = []
