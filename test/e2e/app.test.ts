@@ -199,6 +199,23 @@ async function journey(): Promise<void> {
   assert.equal(undo.action, 'undo')
   assert.equal(undo.undoes, events[3]!.id)
   await page.getByTestId('review-counter').filter({ hasText: /(^|\D)3 \/ \d+/ }).waitFor()
+  // Enter jumps to the next sample nobody has reviewed.
+  const cur = page.locator('.tile.cur')
+  const before = Number(await cur.getAttribute('data-sample-id'))
+  await page.keyboard.press('Enter')
+  await page.locator(`.tile.cur:not([data-sample-id="${before}"])`).waitFor()
+  const next = Number(await cur.getAttribute('data-sample-id'))
+  assert.ok(!ids.slice(0, 3).includes(next), 'Enter skips reviewed samples')
+  await page.getByText('Status: not reviewed').waitFor()
+
+  // The grid is windowed: with every sample listed, only the rows in view exist in the page.
+  await page.getByLabel('Flagged', { exact: true }).selectOption('all')
+  await page.getByText(`${project.samples + 1} samples`, { exact: true }).waitFor()
+  const rendered = await tiles.count()
+  assert.ok(rendered > 0 && rendered < project.samples + 1, `${rendered} tiles in the DOM for ${project.samples + 1} samples`)
+  await page.getByLabel('Flagged', { exact: true }).selectOption('yes')
+  await page.getByText(/^\d+ samples$/).waitFor()
+
   await page.keyboard.press('?')
   await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor()
   await screenshot(page, 'review-help')
@@ -227,6 +244,17 @@ async function journey(): Promise<void> {
   // --- validate -----------------------------------------------------------------------------------
   await page.getByRole('link', { name: 'Validate' }).click()
   await page.getByRole('heading', { name: 'PoC sweep' }).waitFor()
+  // The demo keeps a trusted subset: a small sweep (teacher at two symmetric noise rates) runs
+  // end to end and fills the chart and the table.
+  await page.getByRole('checkbox', { name: 'pll' }).uncheck()
+  await page.getByLabel(/Noise rates/).fill('0.3, 0.6')
+  await page.getByLabel('Seeds').fill('0')
+  await page.getByRole('button', { name: 'Run sweep' }).click()
+  const table = page.getByTestId('validation-table')
+  await table.waitFor({ timeout: 240_000 })
+  assert.match(await table.innerText(), /symmetric\s+0\.3\s+teacher/)
+  assert.match(await table.innerText(), /symmetric\s+0\.6\s+teacher/)
+  await page.waitForTimeout(300) // the chart draws on the next frame
   await screenshot(page, 'validate')
 
   // --- export -------------------------------------------------------------------------------------
