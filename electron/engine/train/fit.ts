@@ -89,6 +89,8 @@ export interface FitOptions {
   seed?: number
   signal?: AbortSignal
   progress?: Progress
+  /** SGD only: called after every epoch (e.g. to score a held-out slice and keep the best epoch). */
+  onEpoch?: (epoch: number, w: Float64Array) => void | Promise<void>
 }
 
 /** Sets the targets and solves the regularised problem from `w0`. */
@@ -111,6 +113,7 @@ export async function fitTargets(
       signal: opts.signal,
       progress: opts.progress,
       phase,
+      onEpoch: opts.onEpoch,
     })
   }
   return lbfgs((w) => problem.lossGrad(w, lambda), w0, {

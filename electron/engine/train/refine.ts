@@ -164,16 +164,54 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
 
   if (method === 'cl') return runCl(engine, x, y, k, opts, { lambda, bias, std, fo, timings, details, chosen, t0 })
 
-  // 2. The teacher on the given labels.
-  const problem = new LinearProblem(await engine.load(x, k), bias, std)
+  // 2. The teacher on the given labels. With the SGD recipe and its validation stopping rule, the
+  // fits see all but one fold, and that fold's given labels pick the epoch (selection.ts explains
+  // why agreement with held-out noisy labels is an honest criterion).
+  const sgdStop = solver === 'sgd' ? (opts.sgdStop ?? 'validation') : undefined
+  let fitX = x
+  let fitY = y
+  let stopper: ((phase: string) => EpochKeeper) | undefined
+  if (sgdStop === 'validation') {
+    const { train, heldOut } = kFold(n, opts.folds ?? 5, seed)[0]!
+    fitX = selectRows(x, train)
+    fitY = Int32Array.from(train, (i) => y[i]!)
+    const xh = selectRows(x, heldOut)
+    const yh = Int32Array.from(heldOut, (i) => y[i]!)
+    const stops: Record<string, number> = {}
+    details.sgdStopping = { rule: 'best epoch on a held-out fold of the given labels', heldOut: heldOut.length, epochs: stops }
+    stopper = (phase) => {
+      const keep: EpochKeeper = {
+        best: -1,
+        epoch: 0,
+        w: undefined,
+        onEpoch: async (epoch, w) => {
+          const a = accuracy(await predictModel(engine, { d: x.d, k, bias, std, w }, xh), yh, k)
+          if (a > keep.best) {
+            keep.best = a
+            keep.epoch = epoch
+            keep.w = Float64Array.from(w)
+          }
+          stops[phase] = keep.epoch
+        },
+      }
+      return keep
+    }
+  }
+  chosen.sgdStop = sgdStop
+  const fitWith = async (targets: Float32Array, loss: 'ce' | 'gce', w0: Float64Array, extra: Partial<FitOptions>, phase: string) => {
+    const keep = stopper?.(phase)
+    const r = await fitTargets(problem, targets, loss, lambda, w0, { ...fo, ...extra, onEpoch: keep?.onEpoch }, phase)
+    return keep?.w ? { w: keep.w, info: { ...r.info, reason: `best held-out epoch ${keep.epoch}` } } : r
+  }
+  const problem = new LinearProblem(await engine.load(fitX, k), bias, std)
   let model: LinearModel
   let probs: Float32Array
   try {
     let ts = Date.now()
-    const teacher = await fitTargets(problem, oneHot(y, k), 'ce', lambda, new Float64Array(problem.size), fo, 'teacher')
+    const teacher = await fitWith(oneHot(fitY, k), 'ce', new Float64Array(problem.size), {}, 'teacher')
     const teacherProbs = await problem.probs(teacher.w)
     timings.teacher = Date.now() - ts
-    details.teacher = { ...infoOf(teacher.info), trainAgreement: accuracy(teacherProbs, y, k) }
+    details.teacher = { ...infoOf(teacher.info), trainAgreement: accuracy(teacherProbs, fitY, k) }
     model = problem.model(teacher.w)
     probs = teacherProbs
     if (method === 'sd') {
@@ -186,10 +224,10 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
       let w = teacher.w
       for (let r = 1; r <= rounds; r++) {
         const w0 = solver === 'lbfgs' ? w : new Float64Array(problem.size)
-        const s = await fitTargets(problem, probs, 'ce', lambda, w0, { ...fo, seed: (fo.seed ?? 0) + r }, `sd round ${r}`)
+        const s = await fitWith(probs, 'ce', w0, { seed: (fo.seed ?? 0) + r }, `sd round ${r}`)
         w = s.w
         probs = await problem.probs(w)
-        perRound.push({ round: r, ...infoOf(s.info), trainAgreement: accuracy(probs, y, k) })
+        perRound.push({ round: r, ...infoOf(s.info), trainAgreement: accuracy(probs, fitY, k) })
       }
       model = problem.model(w)
       timings.sd = Date.now() - ts
@@ -201,16 +239,18 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
       ts = Date.now()
       const t2 = twoHotTopTwo(teacherProbs, k)
       const w0 = pllLoss === 'gce' || solver === 'lbfgs' ? teacher.w : new Float64Array(problem.size)
-      const s = await fitTargets(problem, t2, pllLoss, lambda, w0, { ...fo, seed: (fo.seed ?? 0) + 1 }, 'pll')
+      const s = await fitWith(t2, pllLoss, w0, { seed: (fo.seed ?? 0) + 1 }, 'pll')
       probs = await problem.probs(s.w)
       model = problem.model(s.w)
       timings.pll = Date.now() - ts
-      details.pll = { ...infoOf(s.info), trainAgreement: accuracy(probs, y, k) }
+      details.pll = { ...infoOf(s.info), trainAgreement: accuracy(probs, fitY, k) }
     }
     details.evaluations = problem.evaluations
   } finally {
     await problem.dispose()
   }
+  // Fitted on a subset (SGD stopping rule): outputs for every training row from the final model.
+  if (fitX !== x) probs = await predictModel(engine, model, x)
   const refined = topTwo(probs, k).top1
   const certainty = new Float32Array(n)
   for (let i = 0; i < n; i++) certainty[i] = probs[i * k + refined[i]!]!
@@ -226,6 +266,13 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
     timings,
     predict: (xo) => predictModel(engine, finalModel, xo),
   }
+}
+
+interface EpochKeeper {
+  best: number
+  epoch: number
+  w: Float64Array | undefined
+  onEpoch: (epoch: number, w: Float64Array) => Promise<void>
 }
 
 interface ClContext {

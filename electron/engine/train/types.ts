@@ -43,6 +43,13 @@ export interface RefineOptions {
   maxIter?: number
   /** SGD recipe: epochs (default 200, the paper's recipe). */
   epochs?: number
+  /**
+   * SGD only: 'validation' (default) trains on all but one fold and keeps, per fit, the epoch
+   * whose weights agree best with that fold's held-out given labels (an honest stopping rule in
+   * place of the test-set epoch the paper reports); 'last' trains on everything and keeps the
+   * last epoch (the recipe's "final").
+   */
+  sgdStop?: 'validation' | 'last'
   /** Lambda grid for automatic selection (default 3e-2 .. 3e-5, half-decade steps). */
   lambdas?: number[]
   /** Rows used by automatic selection (a seeded subsample when there are more; default 10000). */

@@ -107,6 +107,15 @@ test('the SGD recipe runs through the same engine and is deterministic for a see
   const b = await refineArrays(data.x, data.noisy, K, o)
   assert.deepEqual(a.probs, b.probs)
   assert.ok(accuracy(a.probs, data.truth, K) > 0.6)
+  // Default stopping rule: the best epoch on a held-out fold of the given labels.
+  assert.equal(a.chosen.sgdStop, 'validation')
+  const stop = a.details.sgdStopping as { heldOut: number; epochs: Record<string, number> }
+  assert.equal(stop.heldOut, 80) // one fold of 5
+  assert.ok(stop.epochs.teacher! >= 1 && stop.epochs.teacher! <= 3)
+  assert.equal(a.probs.length, data.x.n * K) // outputs for every row, not only the fitted ones
+  const last = await refineArrays(data.x, data.noisy, K, { ...o, method: 'pll', sgdStop: 'last' })
+  assert.equal(last.chosen.sgdStop, 'last')
+  assert.equal(last.details.sgdStopping, undefined)
 })
 
 test('bad input gets a clear error; an aborted signal cancels', async () => {
