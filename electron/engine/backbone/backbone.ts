@@ -19,7 +19,7 @@ import { catalogue, downloadCatalogueModel } from './catalogue.ts'
 import { DEFAULT_INPUT_SIZE, imagenetSpec, inputSize, parsePreprocess, type Layout, type PreprocessSpec } from './preprocess.ts'
 
 export type BackboneKind = 'builtin' | 'catalogue' | 'file'
-export type ExecutionProviderName = 'cpu' | 'cuda' | 'dml' | 'coreml'
+export type ExecutionProviderName = 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu'
 
 /** What inspecting an ONNX file found out. */
 export interface ModelInfo {
@@ -264,7 +264,9 @@ export function availableExecutionProviders(): string[] {
   }
 }
 
-const EP_ALIASES: Record<string, string> = { cpu: 'cpu', cuda: 'cuda', dml: 'dml', directml: 'dml', coreml: 'coreml' }
+// 'webgpu' is bundled with onnxruntime-node 1.30 (Dawn: Vulkan on Linux, D3D12 on Windows, Metal on
+// macOS); 'cuda' needs the CUDA provider libraries that onnxruntime-node's installer downloads.
+const EP_ALIASES: Record<string, string> = { cpu: 'cpu', cuda: 'cuda', dml: 'dml', directml: 'dml', coreml: 'coreml', webgpu: 'webgpu' }
 
 export interface SessionOptions {
   executionProvider?: string
@@ -285,7 +287,7 @@ export async function createSession(
   const log = opts.log ?? ((m: string) => console.warn(m))
   const requested = (opts.executionProvider ?? 'cpu').toLowerCase()
   const ep = EP_ALIASES[requested]
-  if (!ep) throw new Error(`unknown execution provider '${opts.executionProvider}' (choose cpu, cuda, dml or coreml)`)
+  if (!ep) throw new Error(`unknown execution provider '${opts.executionProvider}' (choose cpu, cuda, dml, coreml or webgpu)`)
   const base: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' }
   if (opts.intraOpThreads) base.intraOpNumThreads = opts.intraOpThreads
   // A provider that fails to load makes onnxruntime print its own error line; the fallback
