@@ -121,12 +121,19 @@ export function sessionOptions(opts: EngineOptions): ort.InferenceSession.Sessio
   return o
 }
 
-async function createSession(bytes: Uint8Array, opts: EngineOptions): Promise<ort.InferenceSession> {
+/**
+ * Creates a session on the requested execution provider; when that provider is not available in
+ * this onnxruntime build (e.g. 'cuda' with the CPU-only package), falls back to the CPU and says
+ * so through `onFallback` (the engine's `backend` string records it).
+ */
+async function createSession(bytes: Uint8Array, opts: EngineOptions, onFallback: (why: string) => void): Promise<ort.InferenceSession> {
+  const ep = opts.executionProvider ?? 'cpu'
   try {
     return await ort.InferenceSession.create(bytes, sessionOptions(opts))
   } catch (e) {
-    const ep = opts.executionProvider ?? 'cpu'
-    throw new Error(`onnxruntime could not create the training graph on execution provider '${ep}': ${(e as Error).message}`)
+    if (ep === 'cpu') throw new Error(`onnxruntime could not create the training graph: ${(e as Error).message}`)
+    onFallback((e as Error).message)
+    return ort.InferenceSession.create(bytes, sessionOptions({ ...opts, executionProvider: 'cpu' }))
   }
 }
 
@@ -141,10 +148,15 @@ interface Block {
 export async function createOrtEngine(opts: EngineOptions = {}): Promise<ComputeEngine> {
   const blockRows = Math.max(1, opts.blockRows ?? 4096)
   const sessions = new Map<string, Promise<ort.InferenceSession>>()
+  const ep = opts.executionProvider ?? 'cpu'
+  let backend = `onnxruntime ${ep}`
+  const onFallback = (why: string) => {
+    backend = `onnxruntime cpu (execution provider '${ep}' unavailable: ${why.split('\n')[0]})`
+  }
   const session = (key: string, build: () => Uint8Array): Promise<ort.InferenceSession> => {
     let s = sessions.get(key)
     if (!s) {
-      s = createSession(build(), opts)
+      s = createSession(build(), opts, onFallback)
       sessions.set(key, s)
     }
     return s
@@ -176,7 +188,9 @@ export async function createOrtEngine(opts: EngineOptions = {}): Promise<Compute
 
   const engine: ComputeEngine = {
     name: 'ort',
-    backend: `onnxruntime ${opts.executionProvider ?? 'cpu'}`,
+    get backend() {
+      return backend
+    },
     async load(x: FeatureMatrix, k: number): Promise<EngineData> {
       const { n, d } = x
       if (x.data.length !== n * d) throw new Error(`feature matrix: expected ${n} x ${d} values, got ${x.data.length}`)

@@ -255,6 +255,7 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
   const certainty = new Float32Array(n)
   for (let i = 0; i < n; i++) certainty[i] = probs[i * k + refined[i]!]!
   timings.total = Date.now() - t0
+  details.engine = engine.backend // after the fits: records a CPU fallback
   const finalModel = model
   return {
     method,
@@ -322,6 +323,7 @@ async function runCl(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: 
     folds,
   }
   c.chosen.folds = folds
+  c.details.engine = engine.backend
   c.timings.total = Date.now() - c.t0
   return {
     method: 'cl',
