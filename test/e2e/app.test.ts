@@ -295,6 +295,42 @@ async function journey(): Promise<void> {
   assert.deepEqual(serious, [], 'no script errors in the page')
 }
 
+test('bulk accept of a shift-click selection; a decision the engine refuses is rolled back', { skip: skip ?? false, timeout: 120_000 }, async () => {
+  const { page } = app
+  const { project } = await call<{ project: { path: string } }>('currentProject')
+  await page.getByRole('link', { name: 'Review' }).click()
+  await page.getByLabel('Status', { exact: true }).selectOption('unreviewed')
+  const tiles = page.locator('[data-sample-id]')
+  await tiles.nth(2).waitFor()
+  const picked = await tiles.evaluateAll((els) => els.slice(0, 3).map((e) => Number(e.getAttribute('data-sample-id'))))
+  const before = reviewEvents(project.path).length
+
+  // A failed save: the tile shows the decision at once, then goes back, and the error is shown.
+  await page.route('**/api/review', (route) =>
+    route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: { code: 'internal', message: 'disk full' } }) }),
+  )
+  await tiles.first().click()
+  await page.keyboard.press('k')
+  await page.getByRole('alert').filter({ hasText: /not saved.*disk full/ }).waitFor()
+  await page.locator(`[data-sample-id="${picked[0]}"].unreviewed`).waitFor()
+  assert.equal(reviewEvents(project.path).length, before, 'nothing was written')
+  await page.unroute('**/api/review')
+  await page.getByRole('button', { name: 'Dismiss' }).first().click()
+
+  // Shift-click selects a range; Shift+A accepts the suggestion for all of it in one call.
+  await tiles.first().click()
+  await tiles.nth(2).click({ modifiers: ['Shift'] })
+  await page.getByRole('button', { name: /Accept 3 selected/ }).waitFor()
+  await page.keyboard.press('Shift+A')
+  const events = await until('three bulk accepts', () => {
+    const ev = reviewEvents(project.path)
+    return ev.length >= before + 3 && ev
+  })
+  const added = events.slice(before)
+  assert.deepEqual(added.map((e) => e.action), ['accept', 'accept', 'accept'])
+  assert.deepEqual(added.map((e) => e.sample_id).sort(), [...picked].sort())
+})
+
 test('the page explains a missing token instead of showing a blank screen', { skip: skip ?? false, timeout: 60_000 }, async () => {
   const page = await app.context.newPage()
   try {
