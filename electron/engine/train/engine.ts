@@ -85,8 +85,8 @@ export interface Standardization {
 }
 
 /**
- * Mean and standard deviation per feature (population std; a constant feature gets scale 1 so
- * it maps to 0 instead of dividing by zero). Two passes, float64.
+ * Mean and standard deviation per feature (population std, floored; see below). Two passes,
+ * float64.
  */
 export function computeStandardization(x: FeatureMatrix): Standardization {
   const { data, n, d } = x
@@ -105,10 +105,18 @@ export function computeStandardization(x: FeatureMatrix): Standardization {
     }
   }
   const scale = new Float64Array(d)
+  let meanStd = 0
   for (let j = 0; j < d; j++) {
-    const s = Math.sqrt(v[j]! / Math.max(1, n))
-    scale[j] = s > 1e-8 ? s : 1
+    scale[j] = Math.sqrt(v[j]! / Math.max(1, n))
+    meanStd += scale[j]! / d
   }
+  // Floor at a tenth of the average std: a feature that is almost always constant (a border pixel
+  // that lights up in a handful of images) would otherwise be blown up by 1/std, and the model
+  // would memorise the few samples where it is non-zero. Standardisation stays off by default: on
+  // Fashion-MNIST pixels (10k rows, symmetric 0.8, PLL) it lost 1 to 25 points at lambda 1e-2 and
+  // 1e-3, while a bias gained under 1 point.
+  const floor = Math.max(1e-8, 0.1 * meanStd)
+  for (let j = 0; j < d; j++) scale[j] = Math.max(scale[j]!, floor)
   return { mean, scale }
 }
 
