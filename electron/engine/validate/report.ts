@@ -378,6 +378,7 @@ svg text{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,s
 .shade{fill:#fdecee}.shadet{font-size:10px;fill:#b00020}
 .hc{stroke:#fff}.hv{font-size:11px;fill:#111}.hv.inv{fill:#fff}
 .muted{color:#666;font-size:13px}
+.tie{font-weight:400;color:#666;font-size:13px}
 dl.defs dt{font-weight:600;margin-top:6px}dl.defs dd{margin:0 0 0 16px}
 @media print{body{padding:0;font-size:12px;max-width:none}h2{break-after:avoid}.callout,table,tr{break-inside:avoid}a{color:inherit}}
 `
@@ -440,6 +441,12 @@ export function toHtml(result: ValidationResult, opts: HtmlOptions = {}): string
     const rows = result.best.map((b) => {
       const teacher = result.summary.find((s) => s.noiseType === b.noiseType && s.rate === b.rate && s.method === 'teacher')
       const bestRow = result.summary.find((s) => s.noiseType === b.noiseType && s.rate === b.rate && s.method === b.method)!
+      // A win by less than the seeds' spread is a tie in practice: say so next to the name.
+      const runnerUp = result.summary
+        .filter((s) => s.noiseType === b.noiseType && s.rate === b.rate && s.method !== b.method && s.mean.trustedAccuracy !== undefined)
+        .sort((x, y) => y.mean.trustedAccuracy! - x.mean.trustedAccuracy!)[0]
+      const spread = Math.max(bestRow.std.trustedAccuracy ?? 0, runnerUp?.std.trustedAccuracy ?? 0)
+      const clear = !runnerUp || b.trustedAccuracy - runnerUp.mean.trustedAccuracy! > spread
       const model = modelOf(b.noiseType, b.rate)
       const delta =
         teacher && b.method !== 'teacher' && teacher.mean.trustedAccuracy !== undefined
@@ -447,7 +454,7 @@ export function toHtml(result: ValidationResult, opts: HtmlOptions = {}): string
           : b.method === 'teacher'
             ? 'the teacher itself'
             : '–'
-      return `<tr${model && !model.identifiable ? ' class="ni"' : ''}><td class="l">${esc(noiseLabel(b.noiseType, b.rate))}${model && !model.identifiable ? ' (not identifiable)' : ''}</td><td class="l best">${esc(methodName(b.method))}</td><td>${pct(b.trustedAccuracy)}</td><td>${esc(delta)}</td><td>${pct(bestRow.mean.givenAccuracy)}</td><td>${pct(bestRow.mean.recovery)}</td></tr>`
+      return `<tr${model && !model.identifiable ? ' class="ni"' : ''}><td class="l">${esc(noiseLabel(b.noiseType, b.rate))}${model && !model.identifiable ? ' (not identifiable)' : ''}</td><td class="l best">${esc(methodName(b.method))}${clear ? '' : `<span class="tie"> (tie with ${esc(methodName(runnerUp!.method))}: within the seeds' spread)</span>`}</td><td>${pct(b.trustedAccuracy)}</td><td>${esc(delta)}</td><td>${pct(bestRow.mean.givenAccuracy)}</td><td>${pct(bestRow.mean.recovery)}</td></tr>`
     })
     body.push(
       `<table class="glance"><thead><tr><th class="l">Noise</th><th class="l">Best method</th><th>Trusted accuracy %</th><th>vs teacher</th><th>Training labels correct before %</th><th>after %</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
