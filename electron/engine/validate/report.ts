@@ -365,6 +365,7 @@ table{border-collapse:collapse;margin:8px 0;font-size:13px}
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:right;vertical-align:top}
 th{background:#f2f2f2}
 td.l,th.l{text-align:left}
+.summary td,.glance td:not(:nth-child(2)),.cells td:not(:last-child){white-space:nowrap}
 tr.ni td{background:#fff5f5}
 .best{font-weight:700}
 .figs{display:flex;flex-wrap:wrap;gap:12px}
