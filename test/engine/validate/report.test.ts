@@ -141,3 +141,21 @@ test('a validation that failed before its first cell gets a clear error, not a c
     assert.throws(() => f(stored), /nothing to report \(the validation failed: no trusted split/)
   }
 })
+
+test('a best method ahead by less than the spread over seeds is called a tie', async () => {
+  const r = await sweep()
+  const b = r.best.find((x) => x.noiseType === 'symmetric' && x.rate === 0.2)!
+  const rows = r.summary.filter((s) => s.noiseType === 'symmetric' && s.rate === 0.2)
+  const best = rows.find((s) => s.method === b.method)!
+  const others = rows.filter((s) => s !== best)
+  const glanceRow = (html: string) => html.split('<tr').find((t) => t.includes('<td class="l">symmetric 0.2</td><td class="l best">'))!
+  // runner-up 0.1 points behind with a 3-point spread: a tie
+  for (const s of others) s.mean.trustedAccuracy = b.trustedAccuracy - 0.03
+  others[0]!.mean.trustedAccuracy = b.trustedAccuracy - 0.001
+  others[0]!.std.trustedAccuracy = 0.03
+  assert.match(glanceRow(toHtml(r)), /tie with /)
+  // clearly ahead: 3 points with no spread
+  others[0]!.mean.trustedAccuracy = b.trustedAccuracy - 0.03
+  for (const s of rows) s.std.trustedAccuracy = 0
+  assert.doesNotMatch(glanceRow(toHtml(r)), /tie with /)
+})
