@@ -329,6 +329,13 @@ test('bulk accept of a shift-click selection; a decision the engine refuses is r
   const added = events.slice(before)
   assert.deepEqual(added.map((e) => e.action), ['accept', 'accept', 'accept'])
   assert.deepEqual(added.map((e) => e.sample_id).sort(), [...picked].sort())
+
+  // A link to one sample (as the embedding map and the neighbours make) opens it, flagged or not.
+  const { items } = await call<{ items: { id: number; path: string }[] }>('querySamples', { flagged: false, limit: 1 })
+  const target = items[0]!
+  await page.goto(`${app.origin}/#/review?sample=${target.id}`)
+  await page.locator(`.tile.cur[data-sample-id="${target.id}"]`).waitFor()
+  await page.getByText(target.path, { exact: true }).waitFor()
 })
 
 test('the page explains a missing token instead of showing a blank screen', { skip: skip ?? false, timeout: 60_000 }, async () => {
