@@ -10,7 +10,7 @@
  *
  * Flags: --quick (10k training rows, fewer SGD epochs, smaller scaling), --sections a,b,...,
  * --seeds N, --lambda L (fixed-lambda rows), --rows N (training rows), --sgd-epochs E,
- * --sgd-rows N, --noise NAME (e.g. 'symmetric 0.8'), --scaling-ns 10000,50000, --json FILE. Timings on a shared machine move by 2x: ratios within one run count.
+ * --sgd-rows N, --seed-start S, --no-fixed (auto only), --noise NAME (e.g. 'symmetric 0.8'), --scaling-ns 10000,50000, --json FILE. Timings on a shared machine move by 2x: ratios within one run count.
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
@@ -105,6 +105,8 @@ async function sectionFmnist(engine: ComputeEngine) {
   const rows = Number(opt('rows', quick ? '10000' : '60000'))
   const { x, y } = subsample(data.train, data.ytrain, rows)
   const seeds = Number(opt('seeds', '1'))
+  const seedStart = Number(opt('seed-start', '0'))
+  const fixed = !flag('no-fixed')
   const lambda = Number(opt('lambda', '5e-4'))
   const only = opt('noise', '')
   const groups = superclassGroups(x, y, K)
@@ -113,7 +115,7 @@ async function sectionFmnist(engine: ComputeEngine) {
   for (const noise of NOISES) {
     const name = `${noise.type} ${noise.rate}`
     if (only && name !== only) continue
-    for (let seed = 0; seed < seeds; seed++) {
+    for (let seed = seedStart; seed < seedStart + seeds; seed++) {
       const noisy = injectNoise(y, K, { type: noise.type, rate: noise.rate, seed, groups: noise.type === 'superclass' ? groups : undefined })
       const rowsOut: (string | number)[][] = []
       const rec: Record<string, unknown> = { noise: name, seed, lambda, rows: x.n }
@@ -124,32 +126,35 @@ async function sectionFmnist(engine: ComputeEngine) {
         rec[label] = { test, recovery, ms, evals }
         return test
       }
-      // Fixed lambda: teacher, SD 1..4 (each round from the previous round's softmax), PLL both losses.
-      const problem = new LinearProblem(await engine.load(x, K), false)
-      const fo: FitOptions = { solver: 'lbfgs', maxIter: 300 }
-      let t = Date.now()
-      const teacher = await fitTargets(problem, oneHot(noisy, K), 'ce', lambda, new Float64Array(problem.size), fo, 'teacher')
-      const teacherMs = Date.now() - t
-      await evalW('teacher', teacher.w, problem, teacherMs, teacher.info.evaluations)
-      const tProbs = await problem.probs(teacher.w)
-      let prev = tProbs
-      let w = teacher.w
-      let sdMs = teacherMs
-      for (let r = 1; r <= 4; r++) {
+      let t = 0
+      if (fixed) {
+        // Fixed lambda: teacher, SD 1..4 (each round from the previous round's softmax), PLL both losses.
+        const problem = new LinearProblem(await engine.load(x, K), false)
+        const fo: FitOptions = { solver: 'lbfgs', maxIter: 300 }
         t = Date.now()
-        const s = await fitTargets(problem, prev, 'ce', lambda, w, fo, `sd${r}`)
-        sdMs += Date.now() - t
-        w = s.w
-        prev = await problem.probs(w)
-        await evalW(`SD ${r}`, w, problem, sdMs, s.info.evaluations)
+        const teacher = await fitTargets(problem, oneHot(noisy, K), 'ce', lambda, new Float64Array(problem.size), fo, 'teacher')
+        const teacherMs = Date.now() - t
+        await evalW('teacher', teacher.w, problem, teacherMs, teacher.info.evaluations)
+        const tProbs = await problem.probs(teacher.w)
+        let prev = tProbs
+        let w = teacher.w
+        let sdMs = teacherMs
+        for (let r = 1; r <= 4; r++) {
+          t = Date.now()
+          const s = await fitTargets(problem, prev, 'ce', lambda, w, fo, `sd${r}`)
+          sdMs += Date.now() - t
+          w = s.w
+          prev = await problem.probs(w)
+          await evalW(`SD ${r}`, w, problem, sdMs, s.info.evaluations)
+        }
+        for (const loss of ['ce', 'gce'] as const) {
+          t = Date.now()
+          const s = await fitTargets(problem, twoHotTopTwo(tProbs, K), loss, lambda, teacher.w, fo, `pll-${loss}`)
+          const ms = Date.now() - t
+          await evalW(`PLL ${loss}`, s.w, problem, teacherMs + ms, s.info.evaluations)
+        }
+        await problem.dispose()
       }
-      for (const loss of ['ce', 'gce'] as const) {
-        t = Date.now()
-        const s = await fitTargets(problem, twoHotTopTwo(tProbs, K), loss, lambda, teacher.w, fo, `pll-${loss}`)
-        const ms = Date.now() - t
-        await evalW(`PLL ${loss}`, s.w, problem, teacherMs + ms, s.info.evaluations)
-      }
-      await problem.dispose()
       // Automatic: recommend a method on held-out noisy labels, then run it with its lambda.
       t = Date.now()
       const r = await recommendMethod(x, noisy, K, { seed })
