@@ -149,3 +149,13 @@ test('k-fold splits are disjoint and cover every row', () => {
   }
   assert.equal(seen.size, 103)
 })
+
+test('the tfjs engine gives the same refinement as the ort engine', async () => {
+  const a = await refineArrays(data.x, data.noisy, K, { method: 'pll', pllLoss: 'gce', lambda: 1e-2, engine: 'ort' })
+  const b = await refineArrays(data.x, data.noisy, K, { method: 'pll', pllLoss: 'gce', lambda: 1e-2, engine: 'tfjs' })
+  assert.equal(a.chosen.engine, 'ort')
+  assert.equal(b.chosen.engine, 'tfjs')
+  let maxDiff = 0
+  for (let i = 0; i < a.probs.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a.probs[i]! - b.probs[i]!))
+  assert.ok(maxDiff < 1e-3, `probabilities differ by ${maxDiff}`)
+})
