@@ -7,12 +7,10 @@ import { createClient, type Client, type Transport } from '../../shared/transpor
 import { createWebTransport } from './transport/http.ts'
 import { createIpcTransport, preloadBridge } from './transport/ipc.ts'
 
-function chooseTransport(): Transport {
-  const bridge = preloadBridge()
-  return bridge ? createIpcTransport(bridge) : createWebTransport()
-}
-
-export const transport: Transport = chooseTransport()
+const bridge = preloadBridge()
+/** 'electron' inside the desktop window (preload present), 'web' in a browser. */
+export const mode: 'electron' | 'web' = bridge ? 'electron' : 'web'
+export const transport: Transport = bridge ? createIpcTransport(bridge) : createWebTransport()
 /** One async function per contract method, inputs and outputs validated against the contract. */
 export const api: Client = createClient(transport)
 

@@ -222,6 +222,9 @@ async function journey(): Promise<void> {
   await page.keyboard.press('Escape')
   await tiles.nth(2).click()
   await page.getByTestId('suggested-label').waitFor()
+  await page.getByRole('region', { name: 'Top candidates' }).waitFor()
+  await page.getByRole('heading', { name: 'Nearest neighbours' }).waitFor()
+  await page.getByRole('heading', { name: 'History' }).waitFor()
   await screenshot(page, 'review')
 
   const detail = await Promise.all(ids.map((id) => call<{ path: string; given: number; refined: number }>('getSample', { sampleId: id, neighbours: 0 })))
@@ -256,6 +259,12 @@ async function journey(): Promise<void> {
   assert.match(await table.innerText(), /symmetric\s+0\.6\s+teacher/)
   await page.waitForTimeout(300) // the chart draws on the next frame
   await screenshot(page, 'validate')
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Save HTML report' }).click()])
+  const reportFile = join(app.dataDir, 'report.html')
+  await download.saveAs(reportFile)
+  const html = readFileSync(reportFile, 'utf8')
+  assert.match(html, /<html/i)
+  assert.match(html, /teacher/)
 
   // --- export -------------------------------------------------------------------------------------
   await page.getByRole('link', { name: 'Export' }).click()
