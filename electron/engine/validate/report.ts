@@ -32,6 +32,7 @@ const CSV_METRICS: [MetricName, string][] = [
   ['flaggedFraction', 'flagged_fraction'],
   ['flaggedPrecision', 'flagged_precision'],
   ['flaggedRecall', 'flagged_recall'],
+  ['estimatedNoiseRate', 'estimated_noise_rate'],
   ['seconds', 'seconds'],
 ]
 
@@ -467,6 +468,11 @@ export function toHtml(result: ValidationResult, opts: HtmlOptions = {}): string
       `<p>${ranked.map(([m, n]) => `${esc(methodName(m))} wins ${n} of ${result.best.length} settings`).join('; ')}. Differences smaller than the spread over seeds (± in the tables) are not meaningful.</p>`,
     )
   }
+  for (const s of result.summary) {
+    if (s.noiseType !== 'none' || s.mean.estimatedNoiseRate === undefined) continue
+    const known = s.mean.noiseRate !== undefined ? ` (the true share is ${pct(s.mean.noiseRate)}%)` : ''
+    body.push(`<p>Confident learning estimates that <strong>${pct(s.mean.estimatedNoiseRate)}%</strong> of the given training labels are wrong${known}.</p>`)
+  }
   const failed = result.cells.filter((c) => c.error)
   if (failed.length) {
     body.push(
@@ -554,16 +560,17 @@ export function toHtml(result: ValidationResult, opts: HtmlOptions = {}): string
 
   // --- all numbers
   body.push('<h2>All results (mean ± standard deviation over seeds, in %)</h2>')
+  const hasEstimate = result.summary.some((s) => s.mean.estimatedNoiseRate !== undefined)
   const sumRows = result.summary.map((s) => {
     const model = modelOf(s.noiseType, s.rate)
     const key = `${s.noiseType}|${s.rate}|${s.method}`
     const best = result.best.some((b) => b.noiseType === s.noiseType && b.rate === s.rate && b.method === s.method)
     const cell = (m: MetricName) => metricCell(s.mean[m], s.std[m], ` data-key="${esc(key)}" data-metric="${m}"`)
     const secs = s.mean.seconds
-    return `<tr${model && !model.identifiable ? ' class="ni"' : ''}><td class="l">${esc(noiseLabel(s.noiseType, s.rate))}</td><td class="l${best ? ' best' : ''}">${esc(methodName(s.method))}</td>${cell('trustedAccuracy')}${cell('recovery')}${cell('flaggedPrecision')}${cell('flaggedRecall')}${cell('flaggedFraction')}${cell('noiseRate')}<td data-key="${esc(key)}" data-metric="seconds"${secs !== undefined ? ` data-value="${secs}"` : ''}>${secs === undefined ? '–' : secs.toFixed(secs < 10 ? 2 : 1)}</td><td>${s.n}</td><td class="l">${model ? (model.identifiable ? 'yes' : '<strong>no</strong>') : '–'}</td></tr>`
+    return `<tr${model && !model.identifiable ? ' class="ni"' : ''}><td class="l">${esc(noiseLabel(s.noiseType, s.rate))}</td><td class="l${best ? ' best' : ''}">${esc(methodName(s.method))}</td>${cell('trustedAccuracy')}${cell('recovery')}${cell('flaggedPrecision')}${cell('flaggedRecall')}${cell('flaggedFraction')}${cell('noiseRate')}${hasEstimate ? cell('estimatedNoiseRate') : ''}<td data-key="${esc(key)}" data-metric="seconds"${secs !== undefined ? ` data-value="${secs}"` : ''}>${secs === undefined ? '–' : secs.toFixed(secs < 10 ? 2 : 1)}</td><td>${s.n}</td><td class="l">${model ? (model.identifiable ? 'yes' : '<strong>no</strong>') : '–'}</td></tr>`
   })
   body.push(
-    `<table class="summary"><thead><tr><th class="l">Noise</th><th class="l">Method</th><th>Trusted accuracy</th><th>Label recovery</th><th>Flag precision</th><th>Flag recall</th><th>Flagged</th><th>Injected noise</th><th>Time (s)</th><th>Seeds</th><th class="l">Identifiable</th></tr></thead><tbody>${sumRows.join('')}</tbody></table>`,
+    `<table class="summary"><thead><tr><th class="l">Noise</th><th class="l">Method</th><th>Trusted accuracy</th><th>Label recovery</th><th>Flag precision</th><th>Flag recall</th><th>Flagged</th><th>Injected noise</th>${hasEstimate ? '<th>Noise estimated (CL)</th>' : ''}<th>Time (s)</th><th>Seeds</th><th class="l">Identifiable</th></tr></thead><tbody>${sumRows.join('')}</tbody></table>`,
   )
   body.push('<h3>Every run</h3>')
   const cellRows = result.cells.map((c) => {
@@ -605,6 +612,7 @@ export function toHtml(result: ValidationResult, opts: HtmlOptions = {}): string
 <dt>Label recovery</dt><dd>Share of training samples whose cleaned label equals the true label (known only when the noise was injected on purpose).</dd>
 <dt>Flag precision / recall</dt><dd>A sample is flagged when the cleaned label differs from the label it was given. Precision: of the flagged samples, the share whose given label was really wrong. Recall: of the really wrong labels, the share that got flagged.</dd>
 <dt>Injected noise</dt><dd>Share of training labels actually changed by the noise draw.</dd>
+<dt>Noise estimated (CL)</dt><dd>Confident learning's own estimate, from the labels and features alone, of the share of wrong labels; on your real labels (no injected noise) it is the best available guess of how noisy they are.</dd>
 <dt>Noise types</dt><dd>Symmetric: a wrong label is drawn uniformly from the other classes. Asymmetric: extra weight on one "next" class. Superclass: labels are only swapped inside groups of look-alike classes, found by clustering how similar the classes' features are.</dd>
 <dt>Identifiable</dt><dd>Whether, for every class, the right label stays more likely than any single wrong label. If not, the wrong label is the majority and no cleaning method can tell.</dd>
 <dt>Methods</dt><dd>Teacher: a linear classifier trained on the given labels. SD round t: t rounds of self-distillation, each trained on the previous round's outputs. PLL student: one student trained on the teacher's top two classes. Confident learning: flags labels the model confidently disagrees with.</dd>

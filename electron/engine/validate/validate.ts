@@ -84,6 +84,8 @@ export const METRICS = [
   'flaggedFraction',
   'flaggedPrecision',
   'flaggedRecall',
+  /** Confident learning's own estimate of the share of wrong given labels (cl cells only). */
+  'estimatedNoiseRate',
   'seconds',
 ] as const
 export type MetricName = (typeof METRICS)[number]
@@ -297,6 +299,12 @@ export function labelMetrics(
   return out
 }
 
+/** Confident learning's noise-rate estimate when the refine result carries one (details.cl.noiseRate). */
+function clEstimate(r: RefineResult): Partial<Record<MetricName, number>> {
+  const cl = r.details?.cl as { noiseRate?: unknown } | undefined
+  return typeof cl?.noiseRate === 'number' && Number.isFinite(cl.noiseRate) ? { estimatedNoiseRate: cl.noiseRate } : {}
+}
+
 /** Mean and sample standard deviation (n - 1; 0 for a single value) per metric over seeds. */
 export function summarize(cells: CellResult[]): SummaryRow[] {
   const groups = new Map<string, CellResult[]>()
@@ -444,7 +452,7 @@ export async function runValidation(
         rate: u.rate,
         seed: u.seed,
         method: u.label,
-        metrics: { trustedAccuracy: ok / pred.length, ...labelMetrics(r.refined, noisy, truth), seconds },
+        metrics: { trustedAccuracy: ok / pred.length, ...labelMetrics(r.refined, noisy, truth), ...clEstimate(r), seconds },
         identifiable: model ? model.identifiable : null,
         chosen: plain(r.chosen ?? {}),
         confusionTrain: truth ? confusion(truth, r.refined, k) : null,

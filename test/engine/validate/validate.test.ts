@@ -341,6 +341,12 @@ test('real engine: every method runs, cleans symmetric noise, and is scored on t
     assert.ok(c.metrics.flaggedPrecision! > 0.5, `${c.key}: ${JSON.stringify(c.metrics)}`)
   }
   assert.equal(r.cells.find((c) => c.method === 'sd-2')!.chosen.rounds, 2)
+  // confident learning's noise estimate is kept, and is in the neighbourhood of what was injected
+  for (const c of r.cells.filter((x) => x.method === 'cl')) {
+    const est = c.metrics.estimatedNoiseRate!
+    assert.ok(Math.abs(est - c.metrics.noiseRate!) < 0.15, `${c.key}: estimated ${est}, injected ${c.metrics.noiseRate}`)
+  }
+  assert.ok(r.cells.filter((x) => x.method !== 'cl').every((c) => c.metrics.estimatedNoiseRate === undefined))
   assert.equal(r.complete, true)
 })
 
