@@ -159,3 +159,21 @@ test('a best method ahead by less than the spread over seeds is called a tie', a
   for (const s of rows) s.std.trustedAccuracy = 0
   assert.doesNotMatch(glanceRow(toHtml(r)), /tie with /)
 })
+
+test('labels-as-given mode reports confident learning noise estimate in plain words', async () => {
+  const tr = gaussianClusters(160, 4, 5, 31)
+  const te = gaussianClusters(80, 4, 5, 32, tr.centres)
+  const withEstimate: typeof standInRefine = async (x, y, k, o) => ({ ...(await standInRefine(x, y, k, o)), details: { cl: { noiseRate: 0.123 } } })
+  const r = await runValidation(
+    { train: { x: tr.x, yGiven: tr.y }, trusted: { x: te.x, y: te.y }, classNames: NAMES },
+    { noiseTypes: ['none'], rates: [], seeds: [0], methods: ['cl'] },
+    { refine: withEstimate },
+  )
+  assert.equal(r.cells[0]!.metrics.estimatedNoiseRate, 0.123)
+  const html = toHtml(r)
+  checkWellFormed(html)
+  assert.ok(html.includes('Confident learning estimates that <strong>12.3%</strong> of the given training labels are wrong.'))
+  assert.ok(html.includes('<th>Noise estimated (CL)</th>'))
+  const recs = parseCsv(toCsv(r))
+  assert.equal(recs[1]!.cells[recs[0]!.cells.indexOf('estimated_noise_rate')], '0.123')
+})
