@@ -156,6 +156,8 @@ async function journey(): Promise<void> {
   await page.getByRole('button', { name: 'Run PLL student' }).click()
   await page.getByText(/Run #\d+ \(pll\) finished/).waitFor({ timeout: 180_000 })
   assert.match(await page.getByTestId('runs-table').innerText(), /pll/)
+  await page.getByTestId('runs-table').getByRole('button', { name: 'Details' }).first().click()
+  await page.getByRole('heading', { name: 'Per class' }).waitFor()
   await screenshot(page, 'pipeline')
 
   // --- review by keyboard -------------------------------------------------------------------------
