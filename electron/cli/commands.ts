@@ -80,10 +80,11 @@ async function doImport(ctx: CommandContext, db: Db): Promise<Record<string, unk
   const split = ctx.opts.split as 'train' | 'test' | undefined
   if (split !== undefined && split !== 'train' && split !== 'test') throw new UsageError('--split must be train or test')
   const common = { split, progress: ctx.progress, signal: ctx.signal }
-  let summary: { added: number; existing: number; skipped: { path: string; reason: string }[] }
+  let summary: { added: number; existing: number; skipped: { path: string; reason: string }[]; notes?: string[] }
   if (typeof ctx.opts.features === 'string') {
     const labels = requireOpt(ctx, 'labels')
-    summary = await (await engine.importEmbeddings())(db, resolve(ctx.opts.features), resolve(labels), common)
+    const backbone = typeof ctx.opts.backbone === 'string' ? ctx.opts.backbone : undefined
+    summary = await (await engine.importEmbeddings())(db, resolve(ctx.opts.features), resolve(labels), { ...common, backbone })
   } else if (typeof ctx.opts.csv === 'string' || (typeof ctx.opts.labels === 'string' && typeof ctx.opts.images === 'string')) {
     const csv = (ctx.opts.csv ?? ctx.opts.labels) as string
     const images = typeof ctx.opts.images === 'string' ? resolve(ctx.opts.images) : undefined
@@ -94,6 +95,7 @@ async function doImport(ctx: CommandContext, db: Db): Promise<Record<string, unk
     throw new UsageError('name what to import: --images DIR, --csv FILE [--images DIR], or --features NPY --labels CSV')
   }
   ctx.log(`imported: ${summary.added} new, ${summary.existing} already in the project, ${summary.skipped.length} skipped`)
+  for (const note of summary.notes ?? []) ctx.log(`  note: ${note}`)
   const reasons = new Map<string, number>()
   for (const s of summary.skipped) reasons.set(s.reason, (reasons.get(s.reason) ?? 0) + 1)
   for (const s of summary.skipped.slice(0, 10)) ctx.log(`  skipped ${s.path}: ${s.reason}`)
@@ -103,8 +105,13 @@ async function doImport(ctx: CommandContext, db: Db): Promise<Record<string, unk
 
 /** Which backbone the features come from: the embeddings import, the named one, or the built-in. */
 async function doExtract(ctx: CommandContext, db: Db): Promise<{ backboneId: number; summary: unknown }> {
-  const emb = db.prepare("SELECT id FROM backbones WHERE kind = 'embeddings' ORDER BY id DESC LIMIT 1").get() as { id: number } | undefined
-  if (emb && ctx.opts.backbone === undefined) return { backboneId: emb.id, summary: { computed: 0, reused: 0, note: 'own embeddings' } }
+  const named = typeof ctx.opts.backbone === 'string' ? ctx.opts.backbone : undefined
+  const emb = (
+    named === undefined
+      ? db.prepare("SELECT id FROM backbones WHERE kind = 'embeddings' ORDER BY id DESC LIMIT 1").get()
+      : db.prepare("SELECT id FROM backbones WHERE kind = 'embeddings' AND name = ?").get(named)
+  ) as { id: number } | undefined
+  if (emb) return { backboneId: emb.id, summary: { computed: 0, reused: 0, note: 'own embeddings: nothing to extract' } }
   const bb = await engine.backbone()
   const row = await bb.ensureBackbone(db, (ctx.opts.backbone as string | undefined) ?? 'builtin')
   const batchSize = numberOpt(ctx, 'batch')

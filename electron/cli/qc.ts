@@ -26,7 +26,7 @@ Usage:
       writes OUT/project.qcdb and OUT/refined.csv (path,given_label,refined_label,confidence,flagged,...)
       --method auto (default) picks teacher, SD or PLL by held-out validation on the given labels
 
-  qc import  --project P (--images DIR | --csv FILE [--images DIR] | --features NPY --labels CSV) [--split train|test]
+  qc import  --project P (--images DIR | --csv FILE [--images DIR] | --features NPY --labels CSV [--backbone SPACE]) [--split train|test]
   qc extract --project P [--backbone NAME|FILE.onnx] [--ep cpu|cuda|dml|coreml] [--batch N]
   qc refine  --project P [--method auto|pll|teacher|sd|cl] [--rounds T] [--loss auto|gce|ce]
              [--lambda auto|X] [--solver lbfgs|sgd] [--engine ort|tfjs] [--seed S] [--bias] [--standardize]

@@ -20,27 +20,52 @@ export interface EmbeddingsImportSummary extends ImportSummary {
 }
 
 /**
- * Registers (or finds) the 'embeddings' backbone for a .npy file: name `embeddings:<file name>`
- * (a suffix keeps two files with one name apart), dim D, model_path = the .npy.
+ * Finds or registers the 'embeddings' backbone (the feature space) for a .npy file.
+ * - `name` given: that backbone (created if new; an existing one must be embeddings of dim D).
+ * - the same file imported before: its backbone.
+ * - else the newest embeddings backbone of the same dim D, so that a train .npy and a test .npy
+ *   from one model land in one feature space (training and validation need both);
+ * - else a new one named `embeddings:<file name>`.
+ * Returns the id and, when an existing space was reused for a new file, a note saying so.
  */
-function ensureEmbeddingsBackbone(db: Db, npyAbs: string, dim: number): number {
-  const row = db.prepare("SELECT id, dim FROM backbones WHERE kind = 'embeddings' AND model_path = ?").get(npyAbs) as { id: number; dim: number } | undefined
-  if (row) {
-    if (row.dim !== dim) throw new Error(`${npyAbs}: has ${dim} columns but was imported before with ${row.dim}; import it into a new project`)
-    return row.id
+function ensureEmbeddingsBackbone(db: Db, npyAbs: string, dim: number, name?: string): { id: number; note?: string } {
+  const check = (row: { id: number; dim: number; kind: string; name: string }): { id: number } => {
+    if (row.kind !== 'embeddings') throw new Error(`backbone '${row.name}' is an image model, not an embeddings space: choose another name for ${npyAbs}`)
+    if (row.dim !== dim) throw new Error(`${npyAbs}: has ${dim} columns but backbone '${row.name}' has ${row.dim}; use another --backbone name or a new project`)
+    return { id: row.id }
   }
-  const base = `embeddings:${basename(npyAbs)}`
-  let name = base
-  for (let i = 2; db.prepare('SELECT 1 FROM backbones WHERE name = ?').get(name); i++) name = `${base}#${i}`
-  return Number(
-    db
-      .prepare("INSERT INTO backbones (name, kind, model_path, dim, created_at) VALUES (?, 'embeddings', ?, ?, ?)")
-      .run(name, npyAbs, dim, now()).lastInsertRowid,
-  )
+  if (name) {
+    const byName = db.prepare('SELECT id, dim, kind, name FROM backbones WHERE name = ?').get(name) as { id: number; dim: number; kind: string; name: string } | undefined
+    if (byName) return check(byName)
+  } else {
+    const sameFile = db.prepare("SELECT id, dim, kind, name FROM backbones WHERE kind = 'embeddings' AND model_path = ?").get(npyAbs) as
+      | { id: number; dim: number; kind: string; name: string }
+      | undefined
+    if (sameFile) return check(sameFile)
+    const sameDim = db.prepare("SELECT id, name FROM backbones WHERE kind = 'embeddings' AND dim = ? ORDER BY id DESC LIMIT 1").get(dim) as
+      | { id: number; name: string }
+      | undefined
+    if (sameDim) return { id: sameDim.id, note: `${basename(npyAbs)} joins the feature space '${sameDim.name}' (same ${dim} columns); pass a backbone name to keep it apart` }
+  }
+  const base = name ?? `embeddings:${basename(npyAbs)}`
+  let unique = base
+  for (let i = 2; db.prepare('SELECT 1 FROM backbones WHERE name = ?').get(unique); i++) unique = `${base}#${i}`
+  return {
+    id: Number(
+      db
+        .prepare("INSERT INTO backbones (name, kind, model_path, dim, created_at) VALUES (?, 'embeddings', ?, ?, ?)")
+        .run(unique, npyAbs, dim, now()).lastInsertRowid,
+    ),
+  }
+}
+
+export interface EmbeddingsImportOptions extends ImportOptions {
+  /** Name of the feature space (backbone) these embeddings belong to; see ensureEmbeddingsBackbone. */
+  backbone?: string
 }
 
 /** Imports N x D embeddings with their labels; rows with non-finite values or a repeated id are skipped. */
-export async function importEmbeddings(db: Db, npyFile: string, labelsCsv: string, opts: ImportOptions = {}): Promise<EmbeddingsImportSummary> {
+export async function importEmbeddings(db: Db, npyFile: string, labelsCsv: string, opts: EmbeddingsImportOptions = {}): Promise<EmbeddingsImportSummary> {
   const npyAbs = resolve(npyFile)
   const csvAbs = resolve(labelsCsv)
   const arr = readNpy(npyAbs)
@@ -59,7 +84,8 @@ export async function importEmbeddings(db: Db, npyFile: string, labelsCsv: strin
   const iTrusted = table.col('trusted_label')
   const fallback = opts.split ?? 'train'
   const sourceId = ensureSource(db, 'embeddings', npyAbs)
-  const backboneId = db.transaction(() => ensureEmbeddingsBackbone(db, npyAbs, d))()
+  const space = db.transaction(() => ensureEmbeddingsBackbone(db, npyAbs, d, opts.backbone))()
+  const backboneId = space.id
   const skips: { path: string; reason: string }[] = []
   const candidates: Candidate[] = []
   const vecs: Float32Array[] = []
@@ -113,5 +139,5 @@ export async function importEmbeddings(db: Db, npyFile: string, labelsCsv: strin
     candidates.forEach((c, j) => ins.run(c.hash, backboneId, vecToBlob(vecs[j]!)))
   })()
   const summary = await run.run(candidates, skips)
-  return { ...summary, backboneId, dim: d }
+  return { ...summary, notes: space.note ? [...summary.notes, space.note] : summary.notes, backboneId, dim: d }
 }
