@@ -279,7 +279,9 @@ export type ReviewProgress = z.infer<typeof ReviewProgress>
 
 /** Sweep configuration for a PoC validation: inject noise into trusted labels and compare methods. */
 export const ValidationConfig = z.object({
-  noiseTypes: z.array(z.enum(['symmetric', 'asymmetric', 'superclass'])).min(1),
+  /** 'none' measures the labels as given against the trusted split (the "trusted subset" PoC);
+   * the others inject that noise into the training labels first. */
+  noiseTypes: z.array(z.enum(['none', 'symmetric', 'asymmetric', 'superclass'])).min(1),
   rates: z.array(z.number().min(0).max(0.95)).min(1),
   seeds: z.array(z.number().int().min(0)).min(1),
   methods: z.array(Method).min(1),
