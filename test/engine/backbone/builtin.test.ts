@@ -166,3 +166,33 @@ test('the shipped built-in: deterministic bytes, zero-mean unit-norm filters, an
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('a project registered with the built-in still loads it from another install (resources elsewhere)', async () => {
+  const { openDb } = await import('../../../electron/engine/store/db.ts')
+  const { ensureBackbone, loadBackbone } = await import('../../../electron/engine/backbone/backbone.ts')
+  const a = mkdtempSync(join(tmpdir(), 'qc-res-a-'))
+  const b = mkdtempSync(join(tmpdir(), 'qc-res-b-'))
+  const saved = process.env.QC_RESOURCES
+  try {
+    process.env.QC_RESOURCES = a
+    const db = openDb(join(a, 'p.qcdb'))
+    const row = await ensureBackbone(db, 'builtin')
+    assert.equal(row.kind, 'builtin')
+    assert.equal(row.dim, builtinDim())
+    assert.ok(row.modelPath?.startsWith(a))
+    assert.equal((await ensureBackbone(db, 'builtin')).id, row.id)
+    // Another install: its resources folder is elsewhere and has no model file yet.
+    process.env.QC_RESOURCES = b
+    const bb = await loadBackbone(db, 'builtin')
+    assert.equal(bb.dim, builtinDim())
+    const out = await bb.embed(new Float32Array(bb.inputSize).fill(0.5), 1)
+    assert.equal(out.length, builtinDim())
+    await bb.release()
+    db.close()
+  } finally {
+    if (saved === undefined) delete process.env.QC_RESOURCES
+    else process.env.QC_RESOURCES = saved
+    rmSync(a, { recursive: true, force: true })
+    rmSync(b, { recursive: true, force: true })
+  }
+})
