@@ -76,6 +76,12 @@ test('colour to 1 channel is luma; gray to 3 channels is replicated; alpha is fl
     const rgb = await decodeImagePixels(gfile, base)
     assert.deepEqual([...rgb], [0, 0, 0, 50, 50, 50, 100, 100, 100, 200, 200, 200])
 
+    // A 16-bit grayscale PNG (as line cameras write) comes out as the same 8-bit levels.
+    const g16 = join(dir, 'gray16.png')
+    await sharp(Buffer.from([0, 50, 100, 200]), { raw: { width: 2, height: 2, channels: 1 } }).toColourspace('grey16').png().toFile(g16)
+    assert.equal((await sharp(g16).metadata()).depth, 'ushort')
+    assert.deepEqual([...(await decodeImagePixels(g16, base))], [0, 0, 0, 50, 50, 50, 100, 100, 100, 200, 200, 200])
+
     // Fully transparent black pixel becomes white; opaque stays.
     const afile = await png(dir, 'alpha.png', [0, 0, 0, 0, 0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255], 2, 2, 4)
     const flat = await decodeImagePixels(afile, base)
