@@ -111,6 +111,15 @@ test('EXIF orientation is applied and the centre crop keeps the middle', async (
     const wide = await png(dir, 'wide.png', cols, 6, 2, 1)
     const crop = await decodeImagePixels(wide, { ...base, channels: 1, mean: [0], std: [1], resize: 'shorter-side-then-center-crop' })
     assert.deepEqual([...crop], [80, 120, 80, 120])
+
+    // cropFraction 0.5 (like torchvision's Resize(256) + CenterCrop(224), at 0.875): an 8x8 image
+    // with distinct values is already at the resize target, so the crop is its middle 4x4.
+    const grid: number[] = Array.from({ length: 64 }, (_, i) => i * 4)
+    const sq = await png(dir, 'sq.png', grid, 8, 8, 1)
+    const mid = await decodeImagePixels(sq, { ...base, width: 4, height: 4, channels: 1, mean: [0], std: [1], resize: 'shorter-side-then-center-crop', cropFraction: 0.5 })
+    const want: number[] = []
+    for (let y = 2; y < 6; y++) for (let x = 2; x < 6; x++) want.push((y * 8 + x) * 4)
+    assert.deepEqual([...mid], want)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
