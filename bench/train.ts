@@ -10,7 +10,7 @@
  *
  * Flags: --quick (10k training rows, fewer SGD epochs, smaller scaling), --sections a,b,...,
  * --seeds N, --lambda L (fixed-lambda rows), --rows N (training rows), --sgd-epochs E,
- * --sgd-rows N, --seed-start S, --no-fixed (auto only), --noise NAME (e.g. 'symmetric 0.8'), --scaling-ns 10000,50000, --json FILE. Timings on a shared machine move by 2x: ratios within one run count.
+ * --sgd-rows N, --lambda-scaling n|none, --method-rule one-se|best, --seed-start S, --no-fixed (auto only), --noise NAME (e.g. 'symmetric 0.8'), --scaling-ns 10000,50000, --json FILE. Timings on a shared machine move by 2x: ratios within one run count.
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
@@ -157,7 +157,13 @@ async function sectionFmnist(engine: ComputeEngine) {
       }
       // Automatic: recommend a method on held-out noisy labels, then run it with its lambda.
       t = Date.now()
-      const r = await recommendMethod(x, noisy, K, { seed })
+      const scaling = opt('lambda-scaling', '')
+      const rule = opt('method-rule', '')
+      const r = await recommendMethod(x, noisy, K, {
+        seed,
+        ...(scaling ? { selectionLambdaScaling: scaling as 'n' | 'none' } : {}),
+        ...(rule ? { methodRule: rule as 'one-se' | 'best' } : {}),
+      })
       const recMs = Date.now() - t
       // Auto PLL = what refineArrays({ method: 'pll' }) selects: the best PLL candidate of the same
       // validation (same seed, folds, subsample and lambda path, so the same scores).

@@ -142,6 +142,7 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
       folds: opts.folds ?? 3,
       maxRows: opts.selectionRows,
       maxIter: opts.selectionMaxIter,
+      lambdaScaling: opts.selectionLambdaScaling,
       seed,
       bias,
       std,
@@ -354,6 +355,10 @@ export interface Recommendation {
   lambda: number
   /** Held-out agreement with the given labels of the winner. */
   score: number
+  /** The top-scoring candidate (the winner unless the one-standard-error rule chose a simpler one). */
+  top: { candidate: Candidate; lambda: number; score: number }
+  /** Standard error of the top score. */
+  se: number
   /** Best lambda and score per candidate ('teacher', 'sd1'.., 'pll-ce', 'pll-gce'). */
   best: Record<string, { lambda: number; score: number }>
   scores: SelectionScore[]
@@ -369,7 +374,7 @@ export async function recommendMethod(
   x: FeatureMatrix,
   y: Int32Array,
   k: number,
-  opts: Partial<RefineOptions> & { maxRounds?: number } = {},
+  opts: Partial<RefineOptions> & { maxRounds?: number; methodRule?: 'one-se' | 'best' } = {},
 ): Promise<Recommendation> {
   checkInputs(x, y, k)
   const engine = await createEngine(opts.engine ?? 'ort', { executionProvider: opts.executionProvider })
@@ -382,6 +387,8 @@ export async function recommendMethod(
       folds: opts.folds ?? 3,
       maxRows: opts.selectionRows,
       maxIter: opts.selectionMaxIter,
+      lambdaScaling: opts.selectionLambdaScaling,
+      methodRule: opts.methodRule ?? 'best',
       seed: opts.seed ?? 0,
       bias: opts.bias ?? false,
       std: opts.standardize ? computeStandardization(x) : undefined,
@@ -389,7 +396,7 @@ export async function recommendMethod(
       progress: opts.progress,
     })
     const w = sel.winner
-    const rec: Recommendation = { method: 'teacher', lambda: w.lambda, score: w.score, best: sel.best, scores: sel.scores, ms: sel.ms }
+    const rec: Recommendation = { method: 'teacher', lambda: w.lambda, score: w.score, top: sel.top, se: sel.se, best: sel.best, scores: sel.scores, ms: sel.ms }
     if (w.candidate.startsWith('sd')) {
       rec.method = 'sd'
       rec.rounds = Number(w.candidate.slice(2))

@@ -49,6 +49,24 @@ export interface SelectionOptions {
   seed?: number
   bias?: boolean
   std?: Standardization
+  /**
+   * How a grid lambda is used on a fold. 'n' (default): the fold's fit uses
+   * lambda * n / n_fold, i.e. the total strength n * lambda of the sum-form objective
+   * sum_i l_i + (n lambda / 2) |W|^2 is held fixed, so the grid value is the lambda for the final
+   * fit on all n rows (a Gaussian prior on W gives exactly that MAP scaling; it is why
+   * scikit-learn's C = 1 / (n lambda) carries from cross-validation folds to the full fit).
+   * 'none': the fold uses the grid lambda as it is (fits on fewer rows then favour a larger lambda
+   * than the full fit needs).
+   */
+  lambdaScaling?: 'n' | 'none'
+  /**
+   * How the winner among candidates is picked. 'one-se': the first candidate in list
+   * order (teacher, SD rounds, PLL: simplest first) whose best score is within one standard error
+   * of the top score, SE = sqrt(s (1 - s) / held-out count) (Breiman et al.'s one-standard-error
+   * rule: differences smaller than the validation noise do not justify the extra method).
+   * 'best' (default): the top score.
+   */
+  methodRule?: 'one-se' | 'best'
   signal?: AbortSignal
   progress?: Progress
 }
@@ -65,8 +83,12 @@ export interface SelectionResult {
   scores: SelectionScore[]
   /** Best lambda per candidate. */
   best: Record<string, { lambda: number; score: number }>
-  /** The candidate with the highest score (ties: the earlier, simpler one in the list). */
+  /** The chosen candidate (see `methodRule`). */
   winner: { candidate: Candidate; lambda: number; score: number }
+  /** The candidate with the highest score. */
+  top: { candidate: Candidate; lambda: number; score: number }
+  /** Standard error of the top score. */
+  se: number
   rows: number
   folds: number
   ms: number
@@ -141,6 +163,7 @@ export async function selectByValidation(
     const xh = selectRows(xs, heldOut)
     const yh = Int32Array.from(heldOut, (i) => ys[i]!)
     const problem = new LinearProblem(await engine.load(xt, k), opts.bias ?? false, opts.std)
+    const foldScale = (opts.lambdaScaling ?? 'none') === 'n' ? x.n / xt.n : 1
     try {
       const warm = new Map<string, Float64Array>()
       const zero = () => new Float64Array(problem.size)
@@ -153,7 +176,9 @@ export async function selectByValidation(
       const teacherT = oneHot(yt, k)
       for (const lambda of lambdas) {
         if (opts.signal?.aborted) throw new CancelledError('selection')
-        const teacher = await fitTargets(problem, teacherT, 'ce', lambda, warm.get('teacher') ?? zero(), fitOpts, 'select')
+        // `lambda` names the grid point (the final fit's lambda); `lf` is what this fold fits with.
+        const lf = lambda * foldScale
+        const teacher = await fitTargets(problem, teacherT, 'ce', lf, warm.get('teacher') ?? zero(), fitOpts, 'select')
         warm.set('teacher', teacher.w)
         if (candidates.includes('teacher')) await score('teacher', lambda, teacher.w)
         const needProbs = maxSd > 0 || candidates.some((c) => c.startsWith('pll'))
@@ -164,7 +189,7 @@ export async function selectByValidation(
           for (let r = 1; r <= maxSd; r++) {
             // Warm start: each round's objective is strictly convex, so the start only changes
             // the time to the same optimum.
-            const s = await fitTargets(problem, prev, 'ce', lambda, warm.get(`sd${r}`) ?? prevW, fitOpts, 'select')
+            const s = await fitTargets(problem, prev, 'ce', lf, warm.get(`sd${r}`) ?? prevW, fitOpts, 'select')
             warm.set(`sd${r}`, s.w)
             if (candidates.includes(`sd${r}`)) await score(`sd${r}`, lambda, s.w)
             if (r < maxSd) prev = await problem.probs(s.w)
@@ -174,13 +199,13 @@ export async function selectByValidation(
         if (candidates.includes('pll-ce') || candidates.includes('pll-gce')) {
           const t2 = twoHotTopTwo(teacherProbs!, k)
           if (candidates.includes('pll-ce')) {
-            const s = await fitTargets(problem, t2, 'ce', lambda, warm.get('pll-ce') ?? teacher.w, fitOpts, 'select')
+            const s = await fitTargets(problem, t2, 'ce', lf, warm.get('pll-ce') ?? teacher.w, fitOpts, 'select')
             warm.set('pll-ce', s.w)
             await score('pll-ce', lambda, s.w)
           }
           if (candidates.includes('pll-gce')) {
             // Non-convex: start from the teacher's weights as the authors' code does.
-            const s = await fitTargets(problem, t2, 'gce', lambda, teacher.w, fitOpts, 'select')
+            const s = await fitTargets(problem, t2, 'gce', lf, teacher.w, fitOpts, 'select')
             await score('pll-gce', lambda, s.w)
           }
         }
@@ -193,7 +218,7 @@ export async function selectByValidation(
   }
   const scores: SelectionScore[] = []
   const best: SelectionResult['best'] = {}
-  let winner: SelectionResult['winner'] | undefined
+  let top: SelectionResult['top'] | undefined
   for (const c of candidates) {
     for (const lambda of lambdas) {
       const pf = perFold.get(key(c, lambda)) ?? []
@@ -202,7 +227,17 @@ export async function selectByValidation(
       // Strict '>' keeps the larger lambda on ties (the path runs from strong to weak).
       if (!best[c] || s > best[c]!.score) best[c] = { lambda, score: s }
     }
-    if (!winner || best[c]!.score > winner.score) winner = { candidate: c, ...best[c]! }
+    if (!top || best[c]!.score > top.score) top = { candidate: c, ...best[c]! }
   }
-  return { scores, best, winner: winner!, rows: xs.n, folds, ms: Date.now() - t0 }
+  const se = Math.sqrt((top!.score * (1 - top!.score)) / Math.max(1, xs.n))
+  let winner = top!
+  if ((opts.methodRule ?? 'best') === 'one-se') {
+    for (const c of candidates) {
+      if (best[c]!.score >= top!.score - se) {
+        winner = { candidate: c, ...best[c]! }
+        break
+      }
+    }
+  }
+  return { scores, best, winner, top: top!, se, rows: xs.n, folds, ms: Date.now() - t0 }
 }

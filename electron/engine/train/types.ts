@@ -56,6 +56,8 @@ export interface RefineOptions {
   selectionRows?: number
   /** L-BFGS iteration cap of each selection fit (default 60). */
   selectionMaxIter?: number
+  /** How a grid lambda carries from a fold's fit to the full fit (see selection.ts). */
+  selectionLambdaScaling?: 'n' | 'none'
   signal?: AbortSignal
   progress?: Progress
 }
