@@ -216,7 +216,8 @@ async function journey(): Promise<void> {
   const rendered = await tiles.count()
   assert.ok(rendered > 0 && rendered < project.samples + 1, `${rendered} tiles in the DOM for ${project.samples + 1} samples`)
   await page.getByLabel('Flagged', { exact: true }).selectOption('yes')
-  await page.getByText(/^\d+ samples$/).waitFor()
+  const flaggedTotal = /\/ (\d+)/.exec(await page.getByTestId('review-counter').innerText())?.[1]
+  await page.getByText(`${flaggedTotal} samples`, { exact: true }).waitFor()
 
   await page.keyboard.press('?')
   await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor()
@@ -312,7 +313,13 @@ test('bulk accept of a shift-click selection; a decision the engine refuses is r
   await page.getByRole('link', { name: 'Review' }).click()
   await page.getByLabel('Status', { exact: true }).selectOption('unreviewed')
   const tiles = page.locator('[data-sample-id]')
-  await tiles.nth(2).waitFor()
+  // Wait for the filtered list to replace the previous one: every tile shown is unreviewed.
+  for (let t0 = Date.now(); ; ) {
+    const classes = await tiles.evaluateAll((els) => els.map((e) => e.getAttribute('class') ?? ''))
+    if (classes.length > 2 && classes.every((c) => c.includes('unreviewed'))) break
+    if (Date.now() - t0 > 15_000) throw new Error('the status filter did not apply')
+    await page.waitForTimeout(100)
+  }
   const picked = await tiles.evaluateAll((els) => els.slice(0, 3).map((e) => Number(e.getAttribute('data-sample-id'))))
   const before = reviewEvents(project.path).length
 
