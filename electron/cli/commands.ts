@@ -96,6 +96,10 @@ async function doImport(ctx: CommandContext, db: Db): Promise<Record<string, unk
   }
   ctx.log(`imported: ${summary.added} new, ${summary.existing} already in the project, ${summary.skipped.length} skipped`)
   for (const note of summary.notes ?? []) ctx.log(`  note: ${note}`)
+  if (summary.added + summary.existing === 0 && summary.skipped.length > 0) {
+    const first = summary.skipped[0]!
+    throw new Error(`nothing could be imported: all ${summary.skipped.length} entries were skipped (first: ${first.path}: ${first.reason})`)
+  }
   const reasons = new Map<string, number>()
   for (const s of summary.skipped) reasons.set(s.reason, (reasons.get(s.reason) ?? 0) + 1)
   for (const s of summary.skipped.slice(0, 10)) ctx.log(`  skipped ${s.path}: ${s.reason}`)
@@ -153,7 +157,10 @@ async function doRefine(ctx: CommandContext, db: Db, backboneId: number | undefi
   }
   const { runId, result } = await refineProject(db, { ...opts, backboneId })
   const flagged = result.flagged.reduce((a, b) => a + b, 0)
-  const chosen = Object.entries(result.chosen).map(([k, v]) => `${k}=${String(v)}`).join(' ')
+  const chosen = Object.entries(result.chosen)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(' ')
   ctx.log(`run ${runId} (${method}${chosen ? ', ' + chosen : ''}): ${flagged} of ${result.n} training samples flagged, ${((result.timings.total ?? 0) / 1000).toFixed(1)} s`)
   return { runId, method, recommendation, flagged, n: result.n, chosen: result.chosen, timings: result.timings, result }
 }
@@ -235,11 +242,15 @@ export const commands: Record<string, Command> = {
       const { backboneId } = await doExtract({ ...ctx, opts: { ...ctx.opts, backbone: undefined } }, db)
       const teacher = await doRefine({ ...ctx, opts: { ...ctx.opts, method: 'teacher' } }, db, backboneId)
       const pll = await doRefine({ ...ctx, opts: { ...ctx.opts, method: 'pll' } }, db, backboneId)
+      // The run the review starts from: the method that wins the held-out validation on the
+      // given labels (the latest finished run is the app's default).
+      const chosen = await doRefine({ ...ctx, opts: { ...ctx.opts, method: 'auto' } }, db, backboneId)
       const refinedCsv = join(out, 'refined.csv')
-      await doExport(ctx, db, refinedCsv, 'csv', true)
+      await doExport({ ...ctx, opts: { ...ctx.opts, run: String(chosen.runId) } }, db, refinedCsv, 'csv', true)
       const given = truthAccuracy(db, demo.truthCsv, givenLabels(db))
       const teacherAcc = truthAccuracy(db, demo.truthCsv, runLabels(db, teacher.runId))
       const pllAcc = truthAccuracy(db, demo.truthCsv, runLabels(db, pll.runId))
+      const chosenAcc = truthAccuracy(db, demo.truthCsv, runLabels(db, chosen.runId))
       const summary = {
         project: projectFile,
         refinedCsv,
@@ -248,15 +259,18 @@ export const commands: Record<string, Command> = {
         givenLabelAccuracy: given,
         teacherAccuracy: teacherAcc,
         pllAccuracy: pllAcc,
-        flagged: pll.flagged,
-        pllRunId: pll.runId,
+        chosenMethod: chosen.method,
+        chosenAccuracy: chosenAcc,
+        flagged: chosen.flagged,
+        runIds: { teacher: teacher.runId, pll: pll.runId, chosen: chosen.runId },
       }
       ctx.log('')
       ctx.log(`Demo summary (${demo.n} synthetic images, classes: ${demo.classes.join(', ')})`)
       ctx.log(`  given labels correct (vs hidden truth): ${pct(given)}`)
       ctx.log(`  teacher labels correct:                 ${pct(teacherAcc)}`)
       ctx.log(`  PLL refined labels correct:             ${pct(pllAcc)}`)
-      ctx.log(`  flagged for review: ${pll.flagged}`)
+      ctx.log(`  chosen by validation (${chosen.method}):`.padEnd(42) + ` ${pct(chosenAcc)}`)
+      ctx.log(`  flagged for review (${chosen.method} run ${chosen.runId}): ${chosen.flagged}`)
       ctx.log(`  project: ${projectFile}`)
       ctx.log(`  refined labels: ${refinedCsv}`)
       ctx.log(`  review them in the app: qc serve, then open the project`)

@@ -108,6 +108,7 @@ test('qc demo runs end to end and reports given, teacher and PLL accuracy agains
   assert.match(r.stdout, /given labels correct \(vs hidden truth\): +\d+\.\d%/)
   assert.match(r.stdout, /teacher labels correct: +\d+\.\d%/)
   assert.match(r.stdout, /PLL refined labels correct: +\d+\.\d%/)
+  assert.match(r.stdout, /chosen by validation \((teacher|sd|pll)\): +\d+\.\d%/)
   const rows = parseCsv(readFileSync(join(dir, 'refined.csv'), 'utf8')).filter((x) => x.length > 1)
   assert.equal(rows.length, 1 + 16 * 5)
   // The truth stays apart from the labels the tool sees.
@@ -122,6 +123,7 @@ test('qc demo runs end to end and reports given, teacher and PLL accuracy agains
     [
       ['teacher', 'done'],
       ['pll', 'done'],
+      [parsed.runs[2]!.method, 'done'],
     ],
   )
 })
