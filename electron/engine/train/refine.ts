@@ -369,6 +369,8 @@ export interface Recommendation {
  * Recommends the method (teacher, SD after 1..maxRounds rounds (default 2), PLL with either loss) and its lambda
  * by k-fold validation on held-out given labels (selection.ts explains why that is honest). PLL
  * does not win on every feature set, and the teacher with a good lambda can win: this says so.
+ * By default the simplest candidate within one standard error of the top score wins
+ * (`methodRule: 'one-se'`); `rec.top` is the raw top scorer.
  */
 export async function recommendMethod(
   x: FeatureMatrix,
@@ -388,7 +390,7 @@ export async function recommendMethod(
       maxRows: opts.selectionRows,
       maxIter: opts.selectionMaxIter,
       lambdaScaling: opts.selectionLambdaScaling,
-      methodRule: opts.methodRule ?? 'best',
+      methodRule: opts.methodRule ?? 'one-se',
       seed: opts.seed ?? 0,
       bias: opts.bias ?? false,
       std: opts.standardize ? computeStandardization(x) : undefined,

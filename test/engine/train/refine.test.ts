@@ -97,8 +97,15 @@ test('recommendMethod scores teacher, SD rounds and PLL and names the winner', a
   assert.ok(['teacher', 'sd', 'pll'].includes(rec.method))
   assert.deepEqual(Object.keys(rec.best).sort(), ['pll-ce', 'pll-gce', 'sd1', 'sd2', 'teacher'])
   const best = Math.max(...Object.values(rec.best).map((b) => b.score))
-  assert.equal(rec.score, best)
+  assert.equal(rec.top.score, best)
+  // One-standard-error rule: the winner is within one SE of the top, and no simpler candidate is.
+  assert.ok(rec.score >= best - rec.se && rec.se > 0 && rec.se < 0.05)
+  const order = ['teacher', 'sd1', 'sd2', 'pll-ce', 'pll-gce']
+  const winnerKey = rec.method === 'teacher' ? 'teacher' : rec.method === 'sd' ? `sd${rec.rounds}` : `pll-${rec.pllLoss}`
+  for (const c of order.slice(0, order.indexOf(winnerKey))) assert.ok(rec.best[c]!.score < best - rec.se, `${c} is simpler and within 1 SE`)
   assert.ok(rec.score > 0.4 && rec.score <= 1)
+  const top = await recommendMethod(data.x, data.noisy, K, { lambdas: [1e-2, 1e-3], maxRounds: 2, selectionMaxIter: 40, methodRule: 'best' })
+  assert.equal(top.score, best)
 })
 
 test('the SGD recipe runs through the same engine and is deterministic for a seed', async () => {
