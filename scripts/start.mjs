@@ -23,7 +23,15 @@ function electronBinary() {
   }
 }
 
-const bin = electronBinary()
+let bin = electronBinary()
+if (!bin && !process.env.ELECTRON_SKIP_BINARY_DOWNLOAD) {
+  // package.json's allowScripts keeps npm from running Electron's download at install time (it
+  // fails where downloads are blocked, and would fail the whole install). Fetch it now, once.
+  console.error('Downloading the Electron binary (first start only)...')
+  const installer = join(root, 'node_modules', 'electron', 'install.js')
+  if (existsSync(installer)) spawnSync(process.execPath, [installer], { cwd: join(root, 'node_modules', 'electron'), stdio: 'inherit' })
+  bin = electronBinary()
+}
 if (!bin) {
   console.error(
     [
@@ -33,8 +41,8 @@ if (!bin) {
       '  npm run serve',
       'then open the http://127.0.0.1:...?token=... address it prints.',
       '',
-      'To get the desktop app, install Electron where downloads are allowed:',
-      '  npx electron --version   (or: rm -rf node_modules/electron && npm install)',
+      'To get the desktop app, run `npm start` again on a machine that can download Electron',
+      '(it runs node_modules/electron/install.js once).',
     ].join('\n'),
   )
   process.exit(1)
