@@ -24,11 +24,26 @@ export default tseslint.config(
   {
     languageOptions: {
       globals: {
-        console: 'readonly', process: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly',
-        clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', fetch: 'readonly',
-        window: 'readonly', document: 'readonly', localStorage: 'readonly', AbortController: 'readonly',
-        AbortSignal: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', performance: 'readonly',
-        structuredClone: 'readonly', queueMicrotask: 'readonly', setImmediate: 'readonly',
+        console: 'readonly',
+        process: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        fetch: 'readonly',
+        window: 'readonly',
+        document: 'readonly',
+        localStorage: 'readonly',
+        AbortController: 'readonly',
+        AbortSignal: 'readonly',
+        TextEncoder: 'readonly',
+        TextDecoder: 'readonly',
+        performance: 'readonly',
+        structuredClone: 'readonly',
+        queueMicrotask: 'readonly',
+        setImmediate: 'readonly',
       },
     },
     rules: {
@@ -46,25 +61,37 @@ export default tseslint.config(
   {
     files: ['shared/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [...nodeOnly, { group: ['**/electron/**', '**/renderer/**'], message: 'shared/ is the contract: it imports nothing from the other layers.' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...nodeOnly,
+            { group: ['**/electron/**', '**/renderer/**'], message: 'shared/ is the contract: it imports nothing from the other layers.' },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['renderer/**/*.{ts,vue}'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [...nodeOnly, { group: ['**/electron/**'], message: 'renderer/ talks to the engine only through shared/.' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [...nodeOnly, { group: ['**/electron/**'], message: 'renderer/ talks to the engine only through shared/.' }],
+        },
+      ],
     },
   },
   {
     files: ['electron/engine/**/*.ts', 'electron/cli/**/*.ts', 'electron/server/**/*.ts', 'electron/service/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [{ group: ['electron', 'electron/*'], message: 'engine, CLI, server and service run in plain Node: never import electron.' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['electron', 'electron/*'], message: 'engine, CLI, server and service run in plain Node: never import electron.' }],
+        },
+      ],
     },
   },
 )

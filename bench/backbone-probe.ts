@@ -31,7 +31,9 @@ const opt = (name: string, def: string): string => {
 const dataDir = opt('data', '/tmp/fmnist')
 const nTrain = Number(opt('train', '20000'))
 const only = opt('only', '').split(',').filter(Boolean)
-const inputs = opt('inputs', 'gray,colour').split(',').map((s) => s === 'colour')
+const inputs = opt('inputs', 'gray,colour')
+  .split(',')
+  .map((s) => s === 'colour')
 const LAMBDA = 1e-3
 const K = 10
 
@@ -195,7 +197,11 @@ function lossGraph(d: number): Uint8Array {
 void floatTensor
 
 /** L-BFGS (Nocedal & Wright, Algorithm 7.4, memory 10) with Armijo backtracking. */
-async function lbfgs(f: (w: Float64Array) => Promise<{ loss: number; grad: Float64Array }>, w0: Float64Array, maxIter: number): Promise<Float64Array> {
+async function lbfgs(
+  f: (w: Float64Array) => Promise<{ loss: number; grad: Float64Array }>,
+  w0: Float64Array,
+  maxIter: number,
+): Promise<Float64Array> {
   const m = 10
   let w = w0
   let { loss, grad } = await f(w)

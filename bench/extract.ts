@@ -71,7 +71,9 @@ function resnet18(): string | null {
     if (r.status === 0 && existsSync(file)) return file
     if (py === 'python3') {
       const why = (r.stderr || r.error?.message || '').trim().split('\n').at(-1)
-      console.log(`ResNet-18 export unavailable (${why}); install python3-torchvision python3-onnx for the realistic workload. Using the built-in backbone.`)
+      console.log(
+        `ResNet-18 export unavailable (${why}); install python3-torchvision python3-onnx for the realistic workload. Using the built-in backbone.`,
+      )
     }
   }
   return null
@@ -127,7 +129,9 @@ async function main(): Promise<void> {
       ? await registerBackbone(db, { name: 'bench', kind: 'file', modelPath: modelFile, preprocess: imagenetSpec(224) })
       : await ensureBackbone(db, 'builtin')
     const bb = await loadBackbone(db, row.id)
-    console.log(`model: ${label}; ${files.length} images (${distinct} distinct) from ${dir}; batch ${batch}; ep ${bb.executionProvider}; ${ort.env.versions?.common ?? ''}`)
+    console.log(
+      `model: ${label}; ${files.length} images (${distinct} distinct) from ${dir}; batch ${batch}; ep ${bb.executionProvider}; ${ort.env.versions?.common ?? ''}`,
+    )
 
     // Pre-decoded tensors for the bare measurement: a handful of real batches, reused.
     const pre: Float32Array[] = []
@@ -145,8 +149,12 @@ async function main(): Promise<void> {
     await bb.release()
     db.close()
     if (r.failed.length) console.log(`failed: ${r.failed.length} (first: ${r.failed[0]!.path}: ${r.failed[0]!.reason})`)
-    console.log(`pipeline (read+decode+resize+normalise+infer+store): ${pipeline.toFixed(1)} images/s (${r.computed} images in ${r.seconds.toFixed(1)} s)`)
-    console.log(`bare session.run on pre-decoded tensors:             ${bareRate.toFixed(1)} images/s (before ${bare1.toFixed(1)}, after ${bare2.toFixed(1)})`)
+    console.log(
+      `pipeline (read+decode+resize+normalise+infer+store): ${pipeline.toFixed(1)} images/s (${r.computed} images in ${r.seconds.toFixed(1)} s)`,
+    )
+    console.log(
+      `bare session.run on pre-decoded tensors:             ${bareRate.toFixed(1)} images/s (before ${bare1.toFixed(1)}, after ${bare2.toFixed(1)})`,
+    )
     console.log(`ratio pipeline / bare: ${(pipeline / bareRate).toFixed(3)} (goal >= 0.8)`)
   } finally {
     rmSync(work, { recursive: true, force: true })

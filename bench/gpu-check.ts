@@ -64,7 +64,9 @@ async function backbone(): Promise<void> {
   const tc = await time(5, async () => (await cpu.run(feeds(cpu)))[cpu.outputNames[0]!]!.data as Float32Array)
   const tg = await time(5, async () => (await gpu.run(feeds(gpu)))[gpu.outputNames[0]!]!.data as Float32Array)
   const diff = maxRelDiff(tc.last, tg.last)
-  console.log(`backbone builtin (${builtinDim()}-d, batch ${batch}): cpu ${(batch / tc.seconds).toFixed(0)} img/s, ${EP} ${(batch / tg.seconds).toFixed(0)} img/s, ratio ${(tc.seconds / tg.seconds).toFixed(2)}x; max |diff| ${diff.maxAbs.toExponential(2)} (relative ${diff.rel.toExponential(2)})`)
+  console.log(
+    `backbone builtin (${builtinDim()}-d, batch ${batch}): cpu ${(batch / tc.seconds).toFixed(0)} img/s, ${EP} ${(batch / tg.seconds).toFixed(0)} img/s, ratio ${(tc.seconds / tg.seconds).toFixed(2)}x; max |diff| ${diff.maxAbs.toExponential(2)} (relative ${diff.rel.toExponential(2)})`,
+  )
 }
 
 async function gradient(): Promise<void> {
@@ -84,14 +86,18 @@ async function gradient(): Promise<void> {
     await data.setTargets(t, 'ce')
     const res = await time(5, () => data.sums(w, b))
     results[ep] = { s: res.seconds, gw: res.last.gw, loss: res.last.loss }
-    console.log(`gradient ${N}x${D}, K=${K} on ${engine.backend}: ${(res.seconds * 1000).toFixed(1)} ms/eval, ${(flops / res.seconds / 1e9).toFixed(1)} GFLOP/s`)
+    console.log(
+      `gradient ${N}x${D}, K=${K} on ${engine.backend}: ${(res.seconds * 1000).toFixed(1)} ms/eval, ${(flops / res.seconds / 1e9).toFixed(1)} GFLOP/s`,
+    )
     await data.dispose()
     await engine.dispose()
   }
   const c = results.cpu!
   const g = results[EP]!
   const diff = maxRelDiff(c.gw, g.gw)
-  console.log(`gradient agreement cpu vs ${EP}: loss ${c.loss.toFixed(4)} vs ${g.loss.toFixed(4)}, gradient max relative diff ${diff.rel.toExponential(2)}; speed ratio ${(c.s / g.s).toFixed(2)}x`)
+  console.log(
+    `gradient agreement cpu vs ${EP}: loss ${c.loss.toFixed(4)} vs ${g.loss.toFixed(4)}, gradient max relative diff ${diff.rel.toExponential(2)}; speed ratio ${(c.s / g.s).toFixed(2)}x`,
+  )
 }
 
 async function refine(): Promise<void> {
@@ -116,7 +122,9 @@ async function refine(): Promise<void> {
     const res = await refineArrays(fm, y, K, { method: 'pll', lambda: 1e-3, pllLoss: 'gce', executionProvider: ep })
     out[ep] = { refined: res.refined, s: (performance.now() - t0) / 1000 }
     const acc = res.refined.reduce((a, v, i) => a + (v === truth[i] ? 1 : 0), 0) / n
-    console.log(`refine teacher+PLL (n=${n}, d=${d}, symmetric 0.6) on ${ep}: ${out[ep]!.s.toFixed(1)} s, refined labels correct ${(100 * acc).toFixed(1)}% (given ${(100 * y.reduce((a, v, i) => a + (v === truth[i] ? 1 : 0), 0) / n).toFixed(1)}%)`)
+    console.log(
+      `refine teacher+PLL (n=${n}, d=${d}, symmetric 0.6) on ${ep}: ${out[ep]!.s.toFixed(1)} s, refined labels correct ${(100 * acc).toFixed(1)}% (given ${((100 * y.reduce((a, v, i) => a + (v === truth[i] ? 1 : 0), 0)) / n).toFixed(1)}%)`,
+    )
   }
   const a = out.cpu!.refined
   const b = out[EP]!.refined

@@ -41,7 +41,11 @@ const FMNIST_CLASSES = ['t-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sand
 function loadFmnist() {
   if (!existsSync(`${FMNIST}/train_x.npy`)) {
     console.log(`converting Fashion-MNIST into ${FMNIST} ...`)
-    const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../shared/datasets/fashion-mnist.mjs', import.meta.url)), FMNIST, '--no-images'], { stdio: 'inherit' })
+    const r = spawnSync(
+      process.execPath,
+      [fileURLToPath(new URL('../../shared/datasets/fashion-mnist.mjs', import.meta.url)), FMNIST, '--no-images'],
+      { stdio: 'inherit' },
+    )
     if (r.status !== 0) throw new Error(`could not convert Fashion-MNIST into ${FMNIST}`)
   }
   // The converter writes class names (id,label); the class index is the position in its list.
@@ -185,17 +189,37 @@ async function sectionFmnist(engine: ComputeEngine) {
       }
       const label = `auto: ${r.method}${r.rounds ? ' ' + r.rounds : ''}${r.pllLoss ? ' ' + r.pllLoss : ''}, lambda ${r.lambda}`
       rowsOut.push([label, pct(autoTest), pct(autoRec), `${sec(recMs + autoFitMs)} (select ${sec(recMs)})`, ''])
-      rowsOut.push([`auto PLL: ${pllChoice.pllLoss}, lambda ${pllChoice.lambda}`, pct(autoPllTest), pct(accuracy(autoPll.probs, y, K)), `${sec(recMs + autoPllFitMs)} (select ${sec(recMs)})`, ''])
-      const scoreLine = Object.entries(r.best).map(([c, b]) => `${c} ${pct(b.score)}@${b.lambda}`).join(', ')
+      rowsOut.push([
+        `auto PLL: ${pllChoice.pllLoss}, lambda ${pllChoice.lambda}`,
+        pct(autoPllTest),
+        pct(accuracy(autoPll.probs, y, K)),
+        `${sec(recMs + autoPllFitMs)} (select ${sec(recMs)})`,
+        '',
+      ])
+      const scoreLine = Object.entries(r.best)
+        .map(([c, b]) => `${c} ${pct(b.score)}@${b.lambda}`)
+        .join(', ')
       console.log(`held-out agreement with the noisy labels (best lambda per candidate): ${scoreLine}`)
-      rec.auto = { method: r.method, rounds: r.rounds, pllLoss: r.pllLoss, lambda: r.lambda, test: autoTest, recovery: autoRec, fitMs: autoFitMs, selectMs: recMs, best: r.best }
+      rec.auto = {
+        method: r.method,
+        rounds: r.rounds,
+        pllLoss: r.pllLoss,
+        lambda: r.lambda,
+        test: autoTest,
+        recovery: autoRec,
+        fitMs: autoFitMs,
+        selectMs: recMs,
+        best: r.best,
+      }
       rec.autoPll = { ...pllChoice, test: autoPllTest, fitMs: autoPllFitMs }
       results.push(rec)
       const ref = REFERENCE_FINAL[name]!
       console.log(`\n### ${name}, seed ${seed} (fixed lambda ${lambda}; reference final: teacher ${ref.teacher}, PLL ${ref.pll})`)
       table(['model', 'test %', 'train recovery %', 'wall s (cumulative from teacher)', 'evals'], rowsOut)
       const goal = Math.max(ref.teacher, ref.pll, name === 'symmetric 0.8' ? 75 : 0)
-      console.log(`auto vs goal (>= reference final${name === 'symmetric 0.8' ? ', >= 75' : ''}): ${pct(autoTest)} vs ${goal} -> ${100 * autoTest >= goal ? 'met' : 'NOT met'}`)
+      console.log(
+        `auto vs goal (>= reference final${name === 'symmetric 0.8' ? ', >= 75' : ''}): ${pct(autoTest)} vs ${goal} -> ${100 * autoTest >= goal ? 'met' : 'NOT met'}`,
+      )
     }
   }
   out.fmnist = results
@@ -220,22 +244,34 @@ async function sectionSgd(engine: ComputeEngine) {
   const lbfgsPll = await test(pll.w)
   // SGD recipe: `epochs` epochs each for teacher and PLL, timed; 200 epochs extrapolated linearly.
   t = Date.now()
-  const st = await fitTargets(problem, oneHot(noisy, K), 'ce', lambda, new Float64Array(problem.size), { solver: 'sgd', epochs, seed: 0 }, 'sgd teacher')
+  const st = await fitTargets(
+    problem,
+    oneHot(noisy, K),
+    'ce',
+    lambda,
+    new Float64Array(problem.size),
+    { solver: 'sgd', epochs, seed: 0 },
+    'sgd teacher',
+  )
   const sp = await fitTargets(problem, twoHotTopTwo(await problem.probs(st.w), K), 'gce', lambda, st.w, { solver: 'sgd', epochs, seed: 1 }, 'sgd pll')
   const sgdMs = Date.now() - t
   const sgdTeacher = await test(st.w)
   const sgdPll = await test(sp.w)
-  const extrap = (sgdMs * 200) / epochs * (60000 / x.n)
+  const extrap = ((sgdMs * 200) / epochs) * (60000 / x.n)
   await problem.dispose()
   table(
     ['solver', 'teacher test %', 'PLL test %', 'wall s (teacher + PLL)'],
     [
       ['L-BFGS (to the optimum, <= 300 it.)', pct(lbfgsTeacher), pct(lbfgsPll), sec(lbfgsMs)],
       [`SGD recipe, ${epochs} epochs each (measured)`, pct(sgdTeacher), pct(sgdPll), sec(sgdMs)],
-      ...(epochs < 200 || x.n < 60000 ? [[`SGD recipe, 200 epochs each on 60k rows (EXTRAPOLATED linearly)`, 'see reference', 'see reference', sec(extrap)]] : []),
+      ...(epochs < 200 || x.n < 60000
+        ? [[`SGD recipe, 200 epochs each on 60k rows (EXTRAPOLATED linearly)`, 'see reference', 'see reference', sec(extrap)]]
+        : []),
     ],
   )
-  console.log(`L-BFGS speed-up over the SGD recipe (200 epochs${epochs < 200 || x.n < 60000 ? ', extrapolated' : ''}): ${(extrap / (lbfgsMs * (60000 / x.n))).toFixed(1)}x (goal >= 30x)`)
+  console.log(
+    `L-BFGS speed-up over the SGD recipe (200 epochs${epochs < 200 || x.n < 60000 ? ', extrapolated' : ''}): ${(extrap / (lbfgsMs * (60000 / x.n))).toFixed(1)}x (goal >= 30x)`,
+  )
   out.sgd = { rows: x.n, epochs, lambda, lbfgsMs, lbfgsTeacher, lbfgsPll, sgdMs, sgdTeacher, sgdPll, sgd200ExtrapolatedMs: extrap }
 }
 
@@ -287,7 +323,9 @@ async function sectionThroughput() {
     await eng.dispose()
   }
   table(['what', 'ms per call', 'GFLOP/s'], rows)
-  console.log(`gradient evaluation at ${((100 * res.ortGradGflops!) / res.bareMatmulGflops!).toFixed(0)}% of bare MatMul throughput (goal >= 50%); 4ndK flops per gradient evaluation, 2ndK per MatMul`)
+  console.log(
+    `gradient evaluation at ${((100 * res.ortGradGflops!) / res.bareMatmulGflops!).toFixed(0)}% of bare MatMul throughput (goal >= 50%); 4ndK flops per gradient evaluation, 2ndK per MatMul`,
+  )
   out.throughput = res
 }
 
@@ -309,16 +347,32 @@ async function scalingChild(n: number) {
   const t = Date.now()
   const r = await refineArrays({ data, n, d }, y, K, { method: 'pll', lambda: 1e-3, pllLoss: 'gce', maxIter: 50 })
   const ms = Date.now() - t
-  console.log(JSON.stringify({ n, d, ms, evaluations: r.details.evaluations, featureBytes: data.byteLength, rssBefore: rss0, rssAfterData: afterData, maxRss: process.resourceUsage().maxRSS * 1024 }))
+  console.log(
+    JSON.stringify({
+      n,
+      d,
+      ms,
+      evaluations: r.details.evaluations,
+      featureBytes: data.byteLength,
+      rssBefore: rss0,
+      rssAfterData: afterData,
+      maxRss: process.resourceUsage().maxRSS * 1024,
+    }),
+  )
 }
 
 function sectionScaling() {
-  const ns = opt('scaling-ns', quick ? '10000,50000' : '10000,50000,200000').split(',').map(Number)
+  const ns = opt('scaling-ns', quick ? '10000,50000' : '10000,50000,200000')
+    .split(',')
+    .map(Number)
   console.log(`\n## Scaling: synthetic D = 512, K = 10, teacher + PLL (gce), 50 L-BFGS iterations each, one child process per N`)
   const rows: (string | number)[][] = []
   const res: unknown[] = []
   for (const n of ns) {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--scaling-child', String(n)], { encoding: 'utf8', maxBuffer: 1 << 24 })
+    const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--scaling-child', String(n)], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+    })
     const line = r.stdout.trim().split('\n').pop() ?? ''
     let j: { n: number; ms: number; evaluations: number; featureBytes: number; maxRss: number; rssBefore: number; rssAfterData: number }
     try {
@@ -329,9 +383,21 @@ function sectionScaling() {
     }
     res.push(j)
     const mb = (b: number) => (b / 2 ** 20).toFixed(0)
-    rows.push([n, sec(j.ms), j.evaluations, ((j.ms / j.evaluations) * (1e6 / n)).toFixed(1), mb(j.featureBytes), mb(j.rssBefore), mb(j.maxRss), ((j.maxRss - j.rssBefore) / j.featureBytes).toFixed(2)])
+    rows.push([
+      n,
+      sec(j.ms),
+      j.evaluations,
+      ((j.ms / j.evaluations) * (1e6 / n)).toFixed(1),
+      mb(j.featureBytes),
+      mb(j.rssBefore),
+      mb(j.maxRss),
+      ((j.maxRss - j.rssBefore) / j.featureBytes).toFixed(2),
+    ])
   }
-  table(['N', 'wall s', 'evals', 'ms per eval per 1M rows', 'features MiB', 'RSS before features MiB', 'peak RSS MiB', '(peak - before) / features'], rows)
+  table(
+    ['N', 'wall s', 'evals', 'ms per eval per 1M rows', 'features MiB', 'RSS before features MiB', 'peak RSS MiB', '(peak - before) / features'],
+    rows,
+  )
   out.scaling = res
 }
 

@@ -366,13 +366,21 @@ const Reviewer = z.string().trim().min(1).max(100)
 export const contract = {
   // --- app -----------------------------------------------------------------------------------
   /** Application name, version, and whether it runs in the browser (web mode) or in Electron. */
-  appInfo: m(Empty, z.object({ name: z.string(), version: z.string(), mode: z.enum(['web', 'electron']), dataDir: z.string(), platform: z.string() })),
+  appInfo: m(
+    Empty,
+    z.object({ name: z.string(), version: z.string(), mode: z.enum(['web', 'electron']), dataDir: z.string(), platform: z.string() }),
+  ),
 
   // --- projects ------------------------------------------------------------------------------
   /** Recently opened projects, most recent first. */
   listRecentProjects: m(Empty, z.object({ projects: z.array(RecentProject) })),
   /** Creates an empty project file and opens it. `path` (absolute .qcdb) or `name` (placed in the app's data folder). */
-  createProject: m(z.object({ path: z.string().min(1).optional(), name: z.string().trim().min(1).max(120).optional() }).refine((v) => v.path || v.name, 'path or name is required'), ProjectInfo),
+  createProject: m(
+    z
+      .object({ path: z.string().min(1).optional(), name: z.string().trim().min(1).max(120).optional() })
+      .refine((v) => v.path || v.name, 'path or name is required'),
+    ProjectInfo,
+  ),
   /** Opens an existing project file (closing the one open before). */
   openProject: m(z.object({ path: z.string().min(1) }), ProjectInfo),
   /** Closes the open project (running jobs on it are cancelled). */
@@ -380,7 +388,15 @@ export const contract = {
   /** The open project, or null. */
   currentProject: m(Empty, z.object({ project: ProjectInfo.nullable() })),
   /** Generates the synthetic demo data set, creates a project for it, imports it and opens it (a job; result: ProjectInfo). */
-  createDemoProject: m(z.object({ perClass: z.number().int().min(4).max(2000).optional(), seed: z.number().int().min(0).optional(), noiseRate: z.number().min(0).max(0.9).optional() }), JobRef, 'demo'),
+  createDemoProject: m(
+    z.object({
+      perClass: z.number().int().min(4).max(2000).optional(),
+      seed: z.number().int().min(0).optional(),
+      noiseRate: z.number().min(0).max(0.9).optional(),
+    }),
+    JobRef,
+    'demo',
+  ),
 
   // --- import --------------------------------------------------------------------------------
   /** Imports an ImageFolder tree (`root/<class>/<image>`) into the open project (a job; result: ImportResult). */
@@ -392,7 +408,10 @@ export const contract = {
   /** Imports recorded in the open project, newest first. */
   listImports: m(Empty, z.object({ imports: z.array(ImportInfo) })),
   /** Files an import skipped, with reasons. */
-  listSkipped: m(z.object({ importId: Id, offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(5000).default(500) }), z.object({ total: z.number().int(), skipped: z.array(Skipped) })),
+  listSkipped: m(
+    z.object({ importId: Id, offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(5000).default(500) }),
+    z.object({ total: z.number().int(), skipped: z.array(Skipped) }),
+  ),
 
   // --- backbones -----------------------------------------------------------------------------
   /** Backbones registered in the open project. */
@@ -410,7 +429,11 @@ export const contract = {
 
   // --- extraction ----------------------------------------------------------------------------
   /** Computes features for every sample that lacks them (resumable; a job; result: ExtractResult). */
-  extractFeatures: m(z.object({ backboneId: Id.optional(), batchSize: z.number().int().min(1).max(1024).optional(), executionProvider: z.string().optional() }), JobRef, 'extract'),
+  extractFeatures: m(
+    z.object({ backboneId: Id.optional(), batchSize: z.number().int().min(1).max(1024).optional(), executionProvider: z.string().optional() }),
+    JobRef,
+    'extract',
+  ),
 
   // --- runs ----------------------------------------------------------------------------------
   /** Recommended method and the defaults preselected in the UI, with the reason. */
@@ -449,11 +472,16 @@ export const contract = {
   getSample: m(z.object({ sampleId: Id, runId: Id.optional(), neighbours: z.number().int().min(0).max(50).default(8) }), SampleDetail),
   /** Records one review decision (append-only, with reviewer and time). `classIdx` is required for relabel. */
   review: m(
-    z.object({ sampleId: Id, action: ReviewAction, classIdx: ClassIdx.optional(), runId: Id.optional(), reviewer: Reviewer }).refine((v) => v.action !== 'relabel' || v.classIdx !== undefined, 'relabel needs classIdx'),
+    z
+      .object({ sampleId: Id, action: ReviewAction, classIdx: ClassIdx.optional(), runId: Id.optional(), reviewer: Reviewer })
+      .refine((v) => v.action !== 'relabel' || v.classIdx !== undefined, 'relabel needs classIdx'),
     z.object({ event: ReviewEvent, sample: SampleRow }),
   ),
   /** Accepts the refined label for each selected sample (one transaction). */
-  bulkAccept: m(z.object({ sampleIds: z.array(Id).min(1).max(10000), runId: Id.optional(), reviewer: Reviewer }), z.object({ accepted: z.number().int(), skipped: z.number().int() })),
+  bulkAccept: m(
+    z.object({ sampleIds: z.array(Id).min(1).max(10000), runId: Id.optional(), reviewer: Reviewer }),
+    z.object({ accepted: z.number().int(), skipped: z.number().int() }),
+  ),
   /** Undoes this reviewer's latest decision that is not yet undone. */
   undo: m(z.object({ reviewer: Reviewer }), z.object({ undone: ReviewEvent.nullable(), sample: SampleRow.nullable() })),
   /** Review counters for the progress display. */
@@ -461,7 +489,10 @@ export const contract = {
 
   // --- insights ------------------------------------------------------------------------------
   /** Confusion matrix of given (rows) x refined (columns) labels for a run (default: latest). Query a cell with querySamples({givenIdx, refinedIdx}). */
-  confusion: m(z.object({ runId: Id.optional() }), z.object({ runId: z.number().int().nullable(), classes: z.array(z.string()), matrix: z.array(z.array(z.number().int())) })),
+  confusion: m(
+    z.object({ runId: Id.optional() }),
+    z.object({ runId: z.number().int().nullable(), classes: z.array(z.string()), matrix: z.array(z.array(z.number().int())) }),
+  ),
   /** 2-D PCA projection of the features (computed in the engine), with given and refined labels per point. */
   embeddingMap: m(
     z.object({ runId: Id.optional(), backboneId: Id.optional(), maxPoints: z.number().int().min(10).max(50000).default(5000) }),
@@ -496,7 +527,10 @@ export const contract = {
   /** A sweep's results, one cell per method x noise type x rate x seed. */
   getValidation: m(z.object({ validationId: Id }), ValidationInfo.extend({ cells: z.array(ValidationCell), raw: z.unknown() })),
   /** A sweep's report as HTML (self-contained), CSV or JSON text. */
-  validationReport: m(z.object({ validationId: Id, format: z.enum(['html', 'csv', 'json']).default('html') }), z.object({ filename: z.string(), mime: z.string(), content: z.string() })),
+  validationReport: m(
+    z.object({ validationId: Id, format: z.enum(['html', 'csv', 'json']).default('html') }),
+    z.object({ filename: z.string(), mime: z.string(), content: z.string() }),
+  ),
 
   // --- export --------------------------------------------------------------------------------
   /** Counts an export would write (same rules as exportLabels). */
@@ -507,7 +541,15 @@ export const contract = {
    * samples take the refined label. `link` hard-links images instead of copying (imagefolder).
    */
   exportLabels: m(
-    z.object({ format: ExportFormat, out: z.string().min(1), runId: Id.optional(), onlyReviewed: z.boolean().optional(), autoAccept: z.boolean().optional(), force: z.boolean().optional(), link: z.boolean().optional() }),
+    z.object({
+      format: ExportFormat,
+      out: z.string().min(1),
+      runId: Id.optional(),
+      onlyReviewed: z.boolean().optional(),
+      autoAccept: z.boolean().optional(),
+      force: z.boolean().optional(),
+      link: z.boolean().optional(),
+    }),
     JobRef,
     'export',
   ),

@@ -32,10 +32,9 @@ export interface Transport {
 
 /** A method of the client: the input may be omitted when every field is optional. */
 // `{} extends T` asks "is every field of T optional?", which is the point here.
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-type ClientMethod<K extends MethodName> = {} extends InputOf<K>
-  ? (input?: InputOf<K>) => Promise<OutputOf<K>>
-  : (input: InputOf<K>) => Promise<OutputOf<K>>
+type ClientMethod<K extends MethodName> =
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  {} extends InputOf<K> ? (input?: InputOf<K>) => Promise<OutputOf<K>> : (input: InputOf<K>) => Promise<OutputOf<K>>
 
 /** The typed client: one function per contract method, plus events and image URLs. */
 export type Client = { [K in MethodName]: ClientMethod<K> } & {
@@ -103,7 +102,10 @@ export function createClient(transport: Transport): Client {
 
 /** Minimal shapes of the browser APIs the HTTP transport needs (so shared/ needs no DOM lib). */
 interface FetchLike {
-  (url: string, init: { method: string; headers: Record<string, string>; body: string }): Promise<{ ok: boolean; status: number; json(): Promise<unknown> }>
+  (
+    url: string,
+    init: { method: string; headers: Record<string, string>; body: string },
+  ): Promise<{ ok: boolean; status: number; json(): Promise<unknown> }>
 }
 interface EventSourceLike {
   onmessage: ((e: { data: string }) => void) | null

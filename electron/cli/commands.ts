@@ -119,14 +119,18 @@ async function doExtract(ctx: CommandContext, db: Db): Promise<{ backboneId: num
   const bb = await engine.backbone()
   const row = await bb.ensureBackbone(db, (ctx.opts.backbone as string | undefined) ?? 'builtin')
   const batchSize = numberOpt(ctx, 'batch')
-  const summary = await (await engine.extract())(db, {
+  const summary = await (
+    await engine.extract()
+  )(db, {
     backbone: row.id,
     batchSize,
     executionProvider: ctx.opts.ep as string | undefined,
     progress: ctx.progress,
     signal: ctx.signal,
   })
-  ctx.log(`features (${row.name}): ${summary.computed} computed, ${summary.reused} already stored, ${summary.failed.length} failed, ${summary.seconds.toFixed(1)} s`)
+  ctx.log(
+    `features (${row.name}): ${summary.computed} computed, ${summary.reused} already stored, ${summary.failed.length} failed, ${summary.seconds.toFixed(1)} s`,
+  )
   for (const f of summary.failed.slice(0, 10)) ctx.log(`  failed ${f.path}: ${f.reason}`)
   return { backboneId: row.id, summary }
 }
@@ -151,8 +155,12 @@ async function doRefine(ctx: CommandContext, db: Db, backboneId: number | undefi
     Object.assign(opts, { method: rec.method, lambda: opts.lambda === 'auto' ? rec.lambda : opts.lambda })
     if (rec.rounds !== undefined) opts.rounds = rec.rounds
     if (rec.pllLoss !== undefined && opts.pllLoss === 'auto') opts.pllLoss = rec.pllLoss
-    const scores = Object.entries(rec.best).map(([c, b]) => `${c} ${(100 * b.score).toFixed(1)}%`).join(', ')
-    ctx.log(`method chosen by held-out agreement with the given labels: ${rec.method}${rec.rounds ? ` (${rec.rounds} rounds)` : ''}${rec.pllLoss ? ` (${rec.pllLoss})` : ''}; ${scores}`)
+    const scores = Object.entries(rec.best)
+      .map(([c, b]) => `${c} ${(100 * b.score).toFixed(1)}%`)
+      .join(', ')
+    ctx.log(
+      `method chosen by held-out agreement with the given labels: ${rec.method}${rec.rounds ? ` (${rec.rounds} rounds)` : ''}${rec.pllLoss ? ` (${rec.pllLoss})` : ''}; ${scores}`,
+    )
     recommendation = { method: rec.method, rounds: rec.rounds, pllLoss: rec.pllLoss, lambda: rec.lambda, best: rec.best }
   }
   const { runId, result } = await refineProject(db, { ...opts, backboneId })
@@ -161,7 +169,9 @@ async function doRefine(ctx: CommandContext, db: Db, backboneId: number | undefi
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${String(v)}`)
     .join(' ')
-  ctx.log(`run ${runId} (${method}${chosen ? ', ' + chosen : ''}): ${flagged} of ${result.n} training samples flagged, ${((result.timings.total ?? 0) / 1000).toFixed(1)} s`)
+  ctx.log(
+    `run ${runId} (${method}${chosen ? ', ' + chosen : ''}): ${flagged} of ${result.n} training samples flagged, ${((result.timings.total ?? 0) / 1000).toFixed(1)} s`,
+  )
   return { runId, method, recommendation, flagged, n: result.n, chosen: result.chosen, timings: result.timings, result }
 }
 
@@ -182,7 +192,9 @@ function subsetRows(x: { data: Float32Array; n: number; d: number }, rows: numbe
 async function doExport(ctx: CommandContext, db: Db, out: string, format: string, force: boolean) {
   if (!['csv', 'json', 'imagefolder'].includes(format)) throw new UsageError('--format must be csv, json or imagefolder')
   const runOpt = numberOpt(ctx, 'run')
-  const res = await (await engine.exportLabels())(db, {
+  const res = await (
+    await engine.exportLabels()
+  )(db, {
     format: format as 'csv' | 'json' | 'imagefolder',
     out,
     runId: runOpt,
@@ -218,14 +230,15 @@ function truthAccuracy(db: Db, truthCsv: string, labels: Map<number, number>): n
 }
 
 function runLabels(db: Db, runId: number): Map<number, number> {
-  const rows = db.prepare('SELECT sample_id, refined_idx FROM predictions WHERE run_id = ?').all(runId) as { sample_id: number; refined_idx: number }[]
+  const rows = db.prepare('SELECT sample_id, refined_idx FROM predictions WHERE run_id = ?').all(runId) as {
+    sample_id: number
+    refined_idx: number
+  }[]
   return new Map(rows.map((r) => [r.sample_id, r.refined_idx]))
 }
 
 function givenLabels(db: Db): Map<number, number> {
-  const rows = db
-    .prepare('SELECT s.id, c.idx FROM samples s JOIN classes c ON c.id = s.given_class_id')
-    .all() as { id: number; idx: number }[]
+  const rows = db.prepare('SELECT s.id, c.idx FROM samples s JOIN classes c ON c.id = s.given_class_id').all() as { id: number; idx: number }[]
   return new Map(rows.map((r) => [r.id, r.idx]))
 }
 
@@ -376,12 +389,12 @@ export const commands: Record<string, Command> = {
     try {
       const count = (sql: string): number => (db.prepare(sql).get() as { n: number }).n
       const classes = db
-        .prepare(
-          `SELECT c.name, c.idx, count(s.id) AS n FROM classes c LEFT JOIN samples s ON s.given_class_id = c.id GROUP BY c.id ORDER BY c.idx`,
-        )
+        .prepare(`SELECT c.name, c.idx, count(s.id) AS n FROM classes c LEFT JOIN samples s ON s.given_class_id = c.id GROUP BY c.id ORDER BY c.idx`)
         .all() as { name: string; idx: number; n: number }[]
       const backbones = db
-        .prepare('SELECT b.id, b.name, b.kind, b.dim, (SELECT count(*) FROM features f WHERE f.backbone_id = b.id) AS features FROM backbones b ORDER BY b.id')
+        .prepare(
+          'SELECT b.id, b.name, b.kind, b.dim, (SELECT count(*) FROM features f WHERE f.backbone_id = b.id) AS features FROM backbones b ORDER BY b.id',
+        )
         .all()
       const runs = db.prepare('SELECT id, method, status, seed, started_at, finished_at, metrics FROM runs ORDER BY id').all() as {
         id: number

@@ -56,7 +56,12 @@ export function cliReporter(opts: { json: boolean; stream?: NodeJS.WriteStream }
       if (open && e.phase !== lastPhase) out.write('\n')
       lastPhase = e.phase
       const cols = out.columns ?? 100
-      out.write('\r' + formatProgress(e).slice(0, cols - 1).padEnd(Math.min(cols - 1, 100)))
+      out.write(
+        '\r' +
+          formatProgress(e)
+            .slice(0, cols - 1)
+            .padEnd(Math.min(cols - 1, 100)),
+      )
       open = true
     }, 100),
     done: () => {

@@ -177,7 +177,10 @@ export function numberOpt(ctx: CommandContext, name: string): number | undefined
 export function listOpt(ctx: CommandContext, name: string): string[] | undefined {
   const v = ctx.opts[name]
   if (typeof v !== 'string') return undefined
-  return v.split(',').map((s) => s.trim()).filter(Boolean)
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
 }
 
 export function ensureDir(dir: string): string {

@@ -40,7 +40,14 @@ function setupEngine(): EngineHost {
     onEvent: (e) => broadcast(e, location),
     onCrash: (reason) => {
       void dialog
-        .showMessageBox({ type: 'error', title: 'Seed QC', message: 'The engine stopped unexpectedly.', detail: `${reason}\nFinished work is stored in the project file.`, buttons: ['Restart the engine', 'Not now'], defaultId: 0 })
+        .showMessageBox({
+          type: 'error',
+          title: 'Seed QC',
+          message: 'The engine stopped unexpectedly.',
+          detail: `${reason}\nFinished work is stored in the project file.`,
+          buttons: ['Restart the engine', 'Not now'],
+          defaultId: 0,
+        })
         .then((r) => {
           if (r.response === 0) host.restart()
         })
@@ -76,7 +83,8 @@ if (setupSingleInstance()) {
     setupQuit(engine)
     createMainWindow({ app: location, preload: join(here, '../preload/index.cjs'), rendererIndex: join(rendererDir, 'index.html') })
     app.on('activate', () => {
-      if (BrowserWindow.getAllWindows().length === 0) createMainWindow({ app: location, preload: join(here, '../preload/index.cjs'), rendererIndex: join(rendererDir, 'index.html') })
+      if (BrowserWindow.getAllWindows().length === 0)
+        createMainWindow({ app: location, preload: join(here, '../preload/index.cjs'), rendererIndex: join(rendererDir, 'index.html') })
     })
   })
 }

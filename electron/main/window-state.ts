@@ -59,7 +59,9 @@ export function fitToDisplays(b: Bounds, workAreas: Rect[]): Bounds {
   const out: Bounds = { ...b, width: Math.min(b.width, maxW), height: Math.min(b.height, maxH) }
   if (out.x === undefined || out.y === undefined) return out
   const bar: Rect = { x: out.x, y: out.y, width: out.width, height: 40 }
-  const visible = workAreas.some((a) => bar.x < a.x + a.width && bar.x + bar.width > a.x && bar.y < a.y + a.height && bar.y + bar.height > a.y && bar.y >= a.y)
+  const visible = workAreas.some(
+    (a) => bar.x < a.x + a.width && bar.x + bar.width > a.x && bar.y < a.y + a.height && bar.y + bar.height > a.y && bar.y >= a.y,
+  )
   if (!visible) {
     delete out.x
     delete out.y

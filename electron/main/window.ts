@@ -41,7 +41,12 @@ export function setupNavigationGuards(app: AppLocation): void {
 export function createMainWindow(opts: { app: AppLocation; preload: string; rendererIndex: string }): BrowserWindow {
   const stateFile = join(electronApp.getPath('userData'), 'window-state.json')
   const saved = loadBounds(stateFile)
-  const bounds = saved ? fitToDisplays(saved, screen.getAllDisplays().map((d) => d.workArea)) : undefined
+  const bounds = saved
+    ? fitToDisplays(
+        saved,
+        screen.getAllDisplays().map((d) => d.workArea),
+      )
+    : undefined
   const win = new BrowserWindow(mainWindowOptions({ preload: opts.preload, ...(bounds ? { bounds } : {}), dark: nativeTheme.shouldUseDarkColors }))
   if (saved?.maximized) win.maximize()
   win.once('ready-to-show', () => win.show())

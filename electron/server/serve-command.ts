@@ -67,7 +67,9 @@ export async function serveCommand(args: string[]): Promise<number> {
       return 1
     }
   }
-  console.log(`Seed QC is running. Open this URL in your browser (it carries the access token):\n\n  ${server.url}\n\nData folder: ${a.dataDir}\nPress Ctrl+C to stop.`)
+  console.log(
+    `Seed QC is running. Open this URL in your browser (it carries the access token):\n\n  ${server.url}\n\nData folder: ${a.dataDir}\nPress Ctrl+C to stop.`,
+  )
   await new Promise<void>((ok) => {
     const stop = (): void => {
       process.off('SIGINT', stop)

@@ -63,7 +63,16 @@ export interface RunningServer {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
 const MAX_BODY = 10 * 1024 * 1024
-const STATUS: Record<ErrorCode, number> = { bad_request: 400, not_found: 404, no_project: 409, conflict: 409, cancelled: 409, unauthorized: 401, forbidden: 403, internal: 500 }
+const STATUS: Record<ErrorCode, number> = {
+  bad_request: 400,
+  not_found: 404,
+  no_project: 409,
+  conflict: 409,
+  cancelled: 409,
+  unauthorized: 401,
+  forbidden: 403,
+  internal: 500,
+}
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -95,7 +104,10 @@ export function buildWebApp(log: (m: string) => void): Promise<number> {
   const vite = join(repo, 'node_modules', 'vite', 'bin', 'vite.js')
   log('Building the web app (first start, about a minute)...')
   return new Promise((ok) => {
-    const child = spawn(process.execPath, [vite, 'build', '--config', 'vite.web.config.ts', '--logLevel', 'error'], { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn(process.execPath, [vite, 'build', '--config', 'vite.web.config.ts', '--logLevel', 'error'], {
+      cwd: repo,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
     let err = ''
     child.stderr.on('data', (c: Buffer) => (err += c.toString()))
     child.on('error', (e) => {
@@ -229,7 +241,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
 
   function handleEvents(req: IncomingMessage, res: ServerResponse): void {
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' })
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    })
     res.write('retry: 2000\n\n')
     streams.add(res)
     const off = service.subscribe((e) => {
@@ -259,7 +276,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     if (!img) return sendError(res, 'not_found', `no image for sample ${idPart} in the open project`)
     const st = statSync(img.file)
-    res.writeHead(200, { 'content-type': img.mime, 'content-length': st.size, 'cache-control': 'private, max-age=300', 'x-content-type-options': 'nosniff' })
+    res.writeHead(200, {
+      'content-type': img.mime,
+      'content-length': st.size,
+      'cache-control': 'private, max-age=300',
+      'x-content-type-options': 'nosniff',
+    })
     createReadStream(img.file).pipe(res)
   }
 
@@ -277,7 +299,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const msg = building
         ? `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="3"><title>Seed QC</title><p>Building the web app (first start)... this page reloads itself.</p>`
         : `<!doctype html><meta charset="utf-8"><title>Seed QC</title><p>The web app is not built yet: run <code>npm run build:web</code>, then reload.</p>`
-      res.writeHead(503, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': csp, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' })
+      res.writeHead(503, {
+        'content-type': 'text/html; charset=utf-8',
+        'content-security-policy': csp,
+        'cache-control': 'no-store',
+        'referrer-policy': 'no-referrer',
+      })
       res.end(msg)
       return
     }
@@ -346,7 +373,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const urlHost = host.includes(':') ? `[${host}]` : host
   const origin = `http://${urlHost}:${port}`
   if (!isLoopback(host)) {
-    warn(`WARNING: serving on ${host}:${port}, reachable from other machines. Anyone with the URL (and its token) can read and change your projects. Traffic is not encrypted.`)
+    warn(
+      `WARNING: serving on ${host}:${port}, reachable from other machines. Anyone with the URL (and its token) can read and change your projects. Traffic is not encrypted.`,
+    )
   }
   if (!existsSync(join(webRoot, 'index.html'))) {
     if (opts.autoBuild ?? opts.webRoot === undefined) {

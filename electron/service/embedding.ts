@@ -43,7 +43,9 @@ export class FeatureCache {
 
   /** The backbone's features, reloaded when their count changed since the last load. */
   get(db: Db, backboneId: number): NormalisedFeatures {
-    const count = (db.prepare('SELECT count(*) AS n FROM samples s JOIN features f ON f.hash = s.hash AND f.backbone_id = ?').get(backboneId) as { n: number }).n
+    const count = (
+      db.prepare('SELECT count(*) AS n FROM samples s JOIN features f ON f.hash = s.hash AND f.backbone_id = ?').get(backboneId) as { n: number }
+    ).n
     const hit = this.cache.get(backboneId)
     if (hit && hit.count === count) return hit.f
     const m = loadFeatureMatrix(db, backboneId)

@@ -59,10 +59,26 @@ export class JobManager {
       if (j.key === fullKey && j.info.status === 'running') return { jobId: j.info.id, kind, joined: true }
     }
     const controller = new AbortController()
-    const info: JobInfo = { id: randomUUID(), kind, label, status: 'running', progress: null, startedAt: new Date().toISOString(), finishedAt: null, error: null }
+    const info: JobInfo = {
+      id: randomUUID(),
+      kind,
+      label,
+      status: 'running',
+      progress: null,
+      startedAt: new Date().toISOString(),
+      finishedAt: null,
+      error: null,
+    }
     const progress = throttled((p) => {
       if (info.status !== 'running') return
-      info.progress = { phase: p.phase, done: p.done, total: p.total, ...(p.rate !== undefined && Number.isFinite(p.rate) ? { rate: p.rate } : {}), ...(p.etaSeconds !== undefined && Number.isFinite(p.etaSeconds) ? { etaSeconds: p.etaSeconds } : {}), ...(p.message ? { message: p.message } : {}) }
+      info.progress = {
+        phase: p.phase,
+        done: p.done,
+        total: p.total,
+        ...(p.rate !== undefined && Number.isFinite(p.rate) ? { rate: p.rate } : {}),
+        ...(p.etaSeconds !== undefined && Number.isFinite(p.etaSeconds) ? { etaSeconds: p.etaSeconds } : {}),
+        ...(p.message ? { message: p.message } : {}),
+      }
       this.emit({ type: 'job:progress', job: { ...info } })
     }, this.progressIntervalMs)
     const entry: JobEntry = { info, key: fullKey, scope: opts.scope, controller, done: Promise.resolve() }
@@ -135,7 +151,9 @@ export class JobManager {
   }
 
   private prune(): void {
-    const finished = [...this.jobs.values()].filter((j) => j.info.status !== 'running').sort((a, b) => (a.info.finishedAt ?? '').localeCompare(b.info.finishedAt ?? ''))
+    const finished = [...this.jobs.values()]
+      .filter((j) => j.info.status !== 'running')
+      .sort((a, b) => (a.info.finishedAt ?? '').localeCompare(b.info.finishedAt ?? ''))
     for (const j of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.jobs.delete(j.info.id)
   }
 }

@@ -9,7 +9,17 @@
 import type { Db } from '../engine/store/db.ts'
 import { ContractError } from '../../shared/contract.ts'
 import { latestDoneRunId } from '../engine/review/review.ts'
-import type { ClassInfo, ParsedInputOf, ReviewEvent, ReviewProgress, ReviewStatus, RunDetail, RunSummary, SampleRow, ExportPreview } from '../../shared/contract.ts'
+import type {
+  ClassInfo,
+  ParsedInputOf,
+  ReviewEvent,
+  ReviewProgress,
+  ReviewStatus,
+  RunDetail,
+  RunSummary,
+  SampleRow,
+  ExportPreview,
+} from '../../shared/contract.ts'
 
 /** CTE `rev(sample_id, action, class_idx)`: each sample's standing decision. */
 export const REVIEW_CTE = `
@@ -134,13 +144,20 @@ export function querySamples(db: Db, q: ParsedInputOf<'querySamples'>, runId: nu
           : // rank (default): flagged first, most certain first, then the rest by confidence.
             'coalesce(p.flagged, 0) DESC, CASE WHEN p.rank > 0 THEN p.rank END ASC NULLS LAST, p.prob DESC NULLS LAST, s.id'
   const total = (db.prepare(`WITH ${REVIEW_CTE} SELECT count(*) AS n ${ROW_FROM} ${whereSql}`).get(params) as { n: number }).n
-  const rows = db.prepare(`WITH ${REVIEW_CTE} ${ROW_SELECT} ${ROW_FROM} ${whereSql} ORDER BY ${order} LIMIT @limit OFFSET @offset`).all({ ...params, limit: q.limit, offset: q.offset }) as RawRow[]
+  const rows = db
+    .prepare(`WITH ${REVIEW_CTE} ${ROW_SELECT} ${ROW_FROM} ${whereSql} ORDER BY ${order} LIMIT @limit OFFSET @offset`)
+    .all({ ...params, limit: q.limit, offset: q.offset }) as RawRow[]
   return { total, items: rows.map(toRow) }
 }
 
 /** One sample's row plus its top-2 and size, or undefined when the id is not in the project. */
-export function sampleWithTop(db: Db, sampleId: number, runId: number | null): { row: SampleRow; width: number | null; height: number | null; top: { idx: number; prob: number }[] } | undefined {
-  const r = db.prepare(`WITH ${REVIEW_CTE} ${ROW_SELECT} ${ROW_FROM} WHERE s.id = @id`).get({ runId: runId ?? -1, id: sampleId }) as RawRow | undefined
+export function sampleWithTop(
+  db: Db,
+  sampleId: number,
+  runId: number | null,
+): { row: SampleRow; width: number | null; height: number | null; top: { idx: number; prob: number }[] } | undefined {
+  const r = db.prepare(`WITH ${REVIEW_CTE} ${ROW_SELECT} ${ROW_FROM} WHERE s.id = @id`).get({ runId: runId ?? -1, id: sampleId }) as
+    RawRow | undefined
   if (!r) return undefined
   const top: { idx: number; prob: number }[] = []
   if (r.top1 !== null && r.top1Prob !== null) top.push({ idx: r.top1, prob: r.top1Prob })
@@ -150,7 +167,9 @@ export function sampleWithTop(db: Db, sampleId: number, runId: number | null): {
 
 /** Rows for a set of ids (any order), keyed by id. */
 export function rowsByIds(db: Db, ids: number[], runId: number | null): Map<number, SampleRow> {
-  const rows = db.prepare(`WITH ${REVIEW_CTE} ${ROW_SELECT} ${ROW_FROM} WHERE s.id IN (SELECT value FROM json_each(@ids))`).all({ runId: runId ?? -1, ids: JSON.stringify(ids) }) as RawRow[]
+  const rows = db
+    .prepare(`WITH ${REVIEW_CTE} ${ROW_SELECT} ${ROW_FROM} WHERE s.id IN (SELECT value FROM json_each(@ids))`)
+    .all({ runId: runId ?? -1, ids: JSON.stringify(ids) }) as RawRow[]
   return new Map(rows.map((r) => [r.id, toRow(r)]))
 }
 
@@ -167,7 +186,16 @@ interface RawEvent {
 
 /** Converts a review_events row to the contract shape. */
 export function toEvent(r: RawEvent): ReviewEvent {
-  return { id: r.id, sampleId: r.sample_id, runId: r.run_id, action: r.action, classIdx: r.class_idx, undoes: r.undoes, reviewer: r.reviewer, at: r.at }
+  return {
+    id: r.id,
+    sampleId: r.sample_id,
+    runId: r.run_id,
+    action: r.action,
+    classIdx: r.class_idx,
+    undoes: r.undoes,
+    reviewer: r.reviewer,
+    at: r.at,
+  }
 }
 
 /** A sample's review history, oldest first. */
@@ -184,7 +212,9 @@ export function reviewEventById(db: Db, id: number): ReviewEvent | undefined {
 /** Classes with the number of samples whose given label each is. */
 export function classesWithCounts(db: Db): ClassInfo[] {
   return db
-    .prepare('SELECT c.idx AS idx, c.name AS name, (SELECT count(*) FROM samples s WHERE s.given_class_id = c.id) AS count FROM classes c ORDER BY c.idx')
+    .prepare(
+      'SELECT c.idx AS idx, c.name AS name, (SELECT count(*) FROM samples s WHERE s.given_class_id = c.id) AS count FROM classes c ORDER BY c.idx',
+    )
     .all() as ClassInfo[]
 }
 
@@ -270,7 +300,9 @@ export function confusion(db: Db, runId: number | null): { classes: string[]; ma
   const matrix = Array.from({ length: k }, () => new Array<number>(k).fill(0))
   if (runId !== null) {
     const cells = db
-      .prepare('SELECT gc.idx AS g, p.refined_idx AS r, count(*) AS n FROM predictions p JOIN samples s ON s.id = p.sample_id JOIN classes gc ON gc.id = s.given_class_id WHERE p.run_id = ? GROUP BY gc.idx, p.refined_idx')
+      .prepare(
+        'SELECT gc.idx AS g, p.refined_idx AS r, count(*) AS n FROM predictions p JOIN samples s ON s.id = p.sample_id JOIN classes gc ON gc.id = s.given_class_id WHERE p.run_id = ? GROUP BY gc.idx, p.refined_idx',
+      )
       .all(runId) as { g: number; r: number; n: number }[]
     for (const c of cells) {
       const row = matrix[c.g]
@@ -285,8 +317,19 @@ export function confusion(db: Db, runId: number | null): { classes: string[]; ma
  * one (the refinement's estimate of the label-noise rate), overall and per given class; and, where
  * trusted labels exist, the measured given-label error rate against them.
  */
-export function noiseEstimate(db: Db, runId: number | null): { estimate: number | null; trustedErrorRate: number | null; perClass: { idx: number; name: string; given: number; flagged: number; rate: number }[] } {
-  const t = db.prepare('SELECT count(*) AS n, sum(CASE WHEN given_class_id <> trusted_class_id THEN 1 ELSE 0 END) AS wrong FROM samples WHERE trusted_class_id IS NOT NULL AND given_class_id IS NOT NULL').get() as { n: number; wrong: number | null }
+export function noiseEstimate(
+  db: Db,
+  runId: number | null,
+): {
+  estimate: number | null
+  trustedErrorRate: number | null
+  perClass: { idx: number; name: string; given: number; flagged: number; rate: number }[]
+} {
+  const t = db
+    .prepare(
+      'SELECT count(*) AS n, sum(CASE WHEN given_class_id <> trusted_class_id THEN 1 ELSE 0 END) AS wrong FROM samples WHERE trusted_class_id IS NOT NULL AND given_class_id IS NOT NULL',
+    )
+    .get() as { n: number; wrong: number | null }
   const trustedErrorRate = t.n > 0 ? (t.wrong ?? 0) / t.n : null
   if (runId === null) return { estimate: null, trustedErrorRate, perClass: [] }
   const perClass = (
@@ -315,7 +358,9 @@ export function reviewProgress(db: Db, runId: number | null): ReviewProgress {
        FROM samples s LEFT JOIN predictions p ON p.sample_id = s.id AND p.run_id = @runId LEFT JOIN rev ON rev.sample_id = s.id`,
     )
     .get({ runId: runId ?? -1 }) as { total: number; flagged: number; reviewed: number; flaggedReviewed: number }
-  const by = db.prepare(`WITH ${REVIEW_CTE} SELECT ${STATUS_EXPR} AS status, count(*) AS n FROM samples s LEFT JOIN rev ON rev.sample_id = s.id GROUP BY 1`).all() as { status: string; n: number }[]
+  const by = db
+    .prepare(`WITH ${REVIEW_CTE} SELECT ${STATUS_EXPR} AS status, count(*) AS n FROM samples s LEFT JOIN rev ON rev.sample_id = s.id GROUP BY 1`)
+    .all() as { status: string; n: number }[]
   const byStatus: Record<string, number> = { unreviewed: 0, accepted: 0, kept: 0, relabelled: 0, excluded: 0 }
   for (const b of by) byStatus[b.status] = b.n
   return { ...r, byStatus }
@@ -328,7 +373,9 @@ export function reviewProgress(db: Db, runId: number | null): ReviewProgress {
  */
 export function exportPreview(db: Db, onlyReviewed: boolean): ExportPreview {
   const rows = db
-    .prepare(`WITH ${REVIEW_CTE} SELECT ${FINAL_EXPR} AS final, rev.action AS action FROM samples s LEFT JOIN classes gc ON gc.id = s.given_class_id LEFT JOIN rev ON rev.sample_id = s.id`)
+    .prepare(
+      `WITH ${REVIEW_CTE} SELECT ${FINAL_EXPR} AS final, rev.action AS action FROM samples s LEFT JOIN classes gc ON gc.id = s.given_class_id LEFT JOIN rev ON rev.sample_id = s.id`,
+    )
     .all() as { final: number | null; action: string | null }[]
   const classes = db.prepare('SELECT idx, name FROM classes ORDER BY idx').all() as { idx: number; name: string }[]
   const counts = new Map<number, number>()
@@ -346,5 +393,11 @@ export function exportPreview(db: Db, onlyReviewed: boolean): ExportPreview {
     included++
     counts.set(r.final, (counts.get(r.final) ?? 0) + 1)
   }
-  return { total: rows.length, included, excluded, unreviewed, byClass: classes.map((c) => ({ idx: c.idx, name: c.name, count: counts.get(c.idx) ?? 0 })) }
+  return {
+    total: rows.length,
+    included,
+    excluded,
+    unreviewed,
+    byClass: classes.map((c) => ({ idx: c.idx, name: c.name, count: counts.get(c.idx) ?? 0 })),
+  }
 }

@@ -12,7 +12,20 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs'
 import { basename, extname, isAbsolute, join, resolve } from 'node:path'
-import { ContractError, contract, isMethodName, type EngineEvent, type ImportResult, type JobKind, type JobRef, type MethodName, type OutputOf, type ParsedInputOf, type ProjectInfo, type RecentProject } from '../../shared/contract.ts'
+import {
+  ContractError,
+  contract,
+  isMethodName,
+  type EngineEvent,
+  type ImportResult,
+  type JobKind,
+  type JobRef,
+  type MethodName,
+  type OutputOf,
+  type ParsedInputOf,
+  type ProjectInfo,
+  type RecentProject,
+} from '../../shared/contract.ts'
 import { CancelledError } from '../engine/jobs/progress.ts'
 import { getMeta, openDb, setMeta, type Db } from '../engine/store/db.ts'
 import { listImports, listSkipped } from '../engine/store/samples.ts'
@@ -107,7 +120,10 @@ export function createService(opts: ServiceOptions): Service {
     try {
       const v = JSON.parse(readFileSync(recentFile, 'utf8')) as unknown
       if (!Array.isArray(v)) return []
-      return v.filter((r): r is { path: string; name: string; openedAt: string } => !!r && typeof r.path === 'string' && typeof r.name === 'string' && typeof r.openedAt === 'string')
+      return v.filter(
+        (r): r is { path: string; name: string; openedAt: string } =>
+          !!r && typeof r.path === 'string' && typeof r.name === 'string' && typeof r.openedAt === 'string',
+      )
     } catch {
       return []
     }
@@ -132,7 +148,10 @@ export function createService(opts: ServiceOptions): Service {
       name: projectName(p.path),
       createdAt: getMeta(db, 'created_at') ?? null,
       samples: count('SELECT count(*) AS n FROM samples'),
-      splits: { train: count("SELECT count(*) AS n FROM samples WHERE split = 'train'"), test: count("SELECT count(*) AS n FROM samples WHERE split = 'test'") },
+      splits: {
+        train: count("SELECT count(*) AS n FROM samples WHERE split = 'train'"),
+        test: count("SELECT count(*) AS n FROM samples WHERE split = 'test'"),
+      },
       trusted: count('SELECT count(*) AS n FROM samples WHERE trusted_class_id IS NOT NULL'),
       classes: q.classesWithCounts(db),
       backbones: count('SELECT count(*) AS n FROM backbones'),
@@ -169,8 +188,12 @@ export function createService(opts: ServiceOptions): Service {
 
   function safeFileName(name: string): string {
     // Control characters are exactly what must go from a file name.
-    // eslint-disable-next-line no-control-regex
-    const s = name.normalize('NFC').replace(/[\\/:*?"<>|\u0000-\u001f]/g, '_').replace(/^\.+/, '_').trim()
+    const s = name
+      .normalize('NFC')
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\\/:*?"<>|\u0000-\u001f]/g, '_')
+      .replace(/^\.+/, '_')
+      .trim()
     return s.slice(0, 120) || 'project'
   }
 
@@ -187,7 +210,9 @@ export function createService(opts: ServiceOptions): Service {
       return r.id
     }
     const r = db
-      .prepare('SELECT b.id AS id, (SELECT count(*) FROM samples s JOIN features f ON f.hash = s.hash AND f.backbone_id = b.id) AS n FROM backbones b ORDER BY n DESC, b.id DESC LIMIT 1')
+      .prepare(
+        'SELECT b.id AS id, (SELECT count(*) FROM samples s JOIN features f ON f.hash = s.hash AND f.backbone_id = b.id) AS n FROM backbones b ORDER BY n DESC, b.id DESC LIMIT 1',
+      )
       .get() as { id: number; n: number } | undefined
     if (!r || r.n === 0) throw new ContractError('conflict', 'no features in this project yet: extract features (or import embeddings) first')
     return r.id
@@ -195,8 +220,18 @@ export function createService(opts: ServiceOptions): Service {
 
   function backboneInfos(db: Db): OutputOf<'listBackbones'>['backbones'] {
     const rows = db
-      .prepare('SELECT b.id, b.name, b.kind, b.dim, b.model_path AS modelPath, b.input_shape AS inputShape, (SELECT count(*) FROM samples s JOIN features f ON f.hash = s.hash AND f.backbone_id = b.id) AS features FROM backbones b ORDER BY b.id')
-      .all() as { id: number; name: string; kind: 'builtin' | 'catalogue' | 'file' | 'embeddings'; dim: number; modelPath: string | null; inputShape: string | null; features: number }[]
+      .prepare(
+        'SELECT b.id, b.name, b.kind, b.dim, b.model_path AS modelPath, b.input_shape AS inputShape, (SELECT count(*) FROM samples s JOIN features f ON f.hash = s.hash AND f.backbone_id = b.id) AS features FROM backbones b ORDER BY b.id',
+      )
+      .all() as {
+      id: number
+      name: string
+      kind: 'builtin' | 'catalogue' | 'file' | 'embeddings'
+      dim: number
+      modelPath: string | null
+      inputShape: string | null
+      features: number
+    }[]
     return rows.map((r) => ({ ...r, inputShape: r.inputShape ? (JSON.parse(r.inputShape) as (number | string)[]) : null }))
   }
   function backboneInfo(db: Db, id: number): OutputOf<'listBackbones'>['backbones'][number] {
@@ -205,7 +240,13 @@ export function createService(opts: ServiceOptions): Service {
     return b
   }
 
-  function toImportResult(s: { importId: number; added: number; existing: number; skipped: { path: string; reason: string }[]; classes: string[] }): ImportResult {
+  function toImportResult(s: {
+    importId: number
+    added: number
+    existing: number
+    skipped: { path: string; reason: string }[]
+    classes: string[]
+  }): ImportResult {
     return { importId: s.importId, added: s.added, existing: s.existing, skipped: s.skipped, classes: s.classes }
   }
 
@@ -229,7 +270,9 @@ export function createService(opts: ServiceOptions): Service {
       return { projects }
     },
     async createProject(input) {
-      const path = input.path ? requireAbsolute(input.path, 'project path') : join(dataDir, 'projects', `${safeFileName(input.name ?? 'project')}.qcdb`)
+      const path = input.path
+        ? requireAbsolute(input.path, 'project path')
+        : join(dataDir, 'projects', `${safeFileName(input.name ?? 'project')}.qcdb`)
       return openPath(path, true)
     },
     async openProject(input) {
@@ -248,7 +291,13 @@ export function createService(opts: ServiceOptions): Service {
         const { readCsvTable, formatCsv } = await import('../engine/util/csv.ts')
         const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')
         const outDir = join(dataDir, 'demo', `demo-${stamp}`)
-        const demo = await generateDemo(outDir, { ...(input.perClass !== undefined ? { perClass: input.perClass } : {}), ...(input.seed !== undefined ? { seed: input.seed } : {}), ...(input.noiseRate !== undefined ? { noiseRate: input.noiseRate } : {}), progress, signal })
+        const demo = await generateDemo(outDir, {
+          ...(input.perClass !== undefined ? { perClass: input.perClass } : {}),
+          ...(input.seed !== undefined ? { seed: input.seed } : {}),
+          ...(input.noiseRate !== undefined ? { noiseRate: input.noiseRate } : {}),
+          progress,
+          signal,
+        })
         // A QC team would audit a small subset to check the tool on its own data: every fifth image
         // gets its true class as trusted_label (the rest of the truth stays hidden). That subset is
         // what the Validate screen measures accuracy on.
@@ -305,7 +354,18 @@ export function createService(opts: ServiceOptions): Service {
     },
     async listImports() {
       const { db } = need()
-      return { imports: listImports(db).map((r) => ({ id: r.id, kind: r.kind, origin: r.origin, startedAt: r.startedAt, finishedAt: r.finishedAt, added: r.added, existing: r.existing, skipped: r.skipped })) }
+      return {
+        imports: listImports(db).map((r) => ({
+          id: r.id,
+          kind: r.kind,
+          origin: r.origin,
+          startedAt: r.startedAt,
+          finishedAt: r.finishedAt,
+          added: r.added,
+          existing: r.existing,
+          skipped: r.skipped,
+        })),
+      }
     },
     async listSkipped(input) {
       const { db } = need()
@@ -375,11 +435,24 @@ export function createService(opts: ServiceOptions): Service {
       return startProjectJob(p, 'extract', { ...input, backboneId: bb }, 'Extract features', async ({ progress, signal }) => {
         const { extractFeatures } = await import('../engine/extract/extract.ts')
         const t0 = Date.now()
-        const r = await extractFeatures(p.db, { backbone: bb, ...(input.batchSize ? { batchSize: input.batchSize } : {}), ...(input.executionProvider ? { executionProvider: input.executionProvider } : {}), progress, signal })
+        const r = await extractFeatures(p.db, {
+          backbone: bb,
+          ...(input.batchSize ? { batchSize: input.batchSize } : {}),
+          ...(input.executionProvider ? { executionProvider: input.executionProvider } : {}),
+          progress,
+          signal,
+        })
         features.clear()
         const secs = r.seconds > 0 ? r.seconds : (Date.now() - t0) / 1000
         const total = r.computed + r.reused + r.failed.length
-        return { backboneId: bb, total, computed: r.computed, reused: r.reused, failed: r.failed.map((f) => ({ path: f.path, reason: f.reason })), imagesPerSecond: r.computed > 0 && secs > 0 ? r.computed / secs : null }
+        return {
+          backboneId: bb,
+          total,
+          computed: r.computed,
+          reused: r.reused,
+          failed: r.failed.map((f) => ({ path: f.path, reason: f.reason })),
+          imagesPerSecond: r.computed > 0 && secs > 0 ? r.computed / secs : null,
+        }
       })
     },
 
@@ -391,7 +464,8 @@ export function createService(opts: ServiceOptions): Service {
       // minutes), too slow for preselecting a form; the run itself selects lambda and the PLL loss.
       return {
         recommended: 'pll' as const,
-        reason: 'PLL (top-2 partial-label student) reproduces many self-distillation rounds in one and holds up best at high noise (Jeong & Chung, ICLR 2025); lambda and the PLL loss are chosen automatically by k-fold validation on the given labels.',
+        reason:
+          'PLL (top-2 partial-label student) reproduces many self-distillation rounds in one and holds up best at high noise (Jeong & Chung, ICLR 2025); lambda and the PLL loss are chosen automatically by k-fold validation on the given labels.',
         defaults: { method: 'pll' as const, backboneId, lambda: 'auto' as const, pllLoss: 'auto' as const, seed: 0 },
       }
     },
@@ -429,7 +503,8 @@ export function createService(opts: ServiceOptions): Service {
       if (!s) throw new ContractError('not_found', `no sample with id ${input.sampleId} in this project`)
       let neighbours: OutputOf<'getSample'>['neighbours'] = []
       if (input.neighbours > 0) {
-        const run = runId !== null ? (db.prepare('SELECT backbone_id AS b FROM runs WHERE id = ?').get(runId) as { b: number | null } | undefined) : undefined
+        const run =
+          runId !== null ? (db.prepare('SELECT backbone_id AS b FROM runs WHERE id = ?').get(runId) as { b: number | null } | undefined) : undefined
         let backboneId: number | null = run?.b ?? null
         if (backboneId === null) {
           try {
@@ -440,7 +515,11 @@ export function createService(opts: ServiceOptions): Service {
         }
         if (backboneId !== null) {
           const nn = nearestNeighbours(features.get(db, backboneId), input.sampleId, input.neighbours)
-          const rows = q.rowsByIds(db, nn.map((n) => n.id), runId)
+          const rows = q.rowsByIds(
+            db,
+            nn.map((n) => n.id),
+            runId,
+          )
           neighbours = nn.flatMap((n) => {
             const r = rows.get(n.id)
             return r ? [{ id: n.id, similarity: n.similarity, given: r.given, refined: r.refined, final: r.final, hasImage: r.hasImage }] : []
@@ -456,10 +535,17 @@ export function createService(opts: ServiceOptions): Service {
       if (input.action === 'accept' && runId === null) throw new ContractError('conflict', 'nothing to accept: no finished refinement run')
       if (input.action === 'relabel') {
         const k = (db.prepare('SELECT count(*) AS n FROM classes').get() as { n: number }).n
-        if (input.classIdx === undefined || input.classIdx >= k) throw new ContractError('bad_request', `class index ${input.classIdx} does not exist (the project has ${k} classes, 0..${k - 1})`)
+        if (input.classIdx === undefined || input.classIdx >= k)
+          throw new ContractError('bad_request', `class index ${input.classIdx} does not exist (the project has ${k} classes, 0..${k - 1})`)
       }
       const { recordDecision } = await import('../engine/review/review.ts')
-      const ev = recordDecision(db, { sampleId: input.sampleId, action: input.action, ...(input.classIdx !== undefined ? { classIdx: input.classIdx } : {}), ...(runId !== null ? { runId } : {}), reviewer: input.reviewer })
+      const ev = recordDecision(db, {
+        sampleId: input.sampleId,
+        action: input.action,
+        ...(input.classIdx !== undefined ? { classIdx: input.classIdx } : {}),
+        ...(runId !== null ? { runId } : {}),
+        reviewer: input.reviewer,
+      })
       jobs.emit({ type: 'review:changed', sampleIds: [input.sampleId], reviewer: input.reviewer })
       return { event: ev, sample: q.sampleWithTop(db, input.sampleId, runId)!.row }
     },
@@ -470,7 +556,10 @@ export function createService(opts: ServiceOptions): Service {
       const rows = q.rowsByIds(db, input.sampleIds, runId)
       const ids = [...new Set(input.sampleIds)].filter((id) => rows.get(id)?.refined !== null && rows.has(id))
       const { recordDecisions } = await import('../engine/review/review.ts')
-      recordDecisions(db, ids.map((sampleId) => ({ sampleId, action: 'accept' as const, runId, reviewer: input.reviewer })))
+      recordDecisions(
+        db,
+        ids.map((sampleId) => ({ sampleId, action: 'accept' as const, runId, reviewer: input.reviewer })),
+      )
       if (ids.length) jobs.emit({ type: 'review:changed', sampleIds: ids, reviewer: input.reviewer })
       return { accepted: ids.length, skipped: input.sampleIds.length - ids.length }
     },
@@ -499,12 +588,19 @@ export function createService(opts: ServiceOptions): Service {
       let backboneId: number
       if (input.backboneId !== undefined) backboneId = pickBackbone(db, input.backboneId)
       else {
-        const run = runId !== null ? (db.prepare('SELECT backbone_id AS b FROM runs WHERE id = ?').get(runId) as { b: number | null } | undefined) : undefined
+        const run =
+          runId !== null ? (db.prepare('SELECT backbone_id AS b FROM runs WHERE id = ?').get(runId) as { b: number | null } | undefined) : undefined
         backboneId = run?.b ?? pickBackbone(db, undefined)
       }
       const { ids, xy, explained } = features.pca(db, backboneId, input.maxPoints)
       const rows = q.rowsByIds(db, ids, runId)
-      const points = ids.map((id, i) => ({ id, x: xy[i * 2]!, y: xy[i * 2 + 1]!, given: rows.get(id)?.given ?? null, refined: rows.get(id)?.refined ?? null }))
+      const points = ids.map((id, i) => ({
+        id,
+        x: xy[i * 2]!,
+        y: xy[i * 2 + 1]!,
+        given: rows.get(id)?.given ?? null,
+        refined: rows.get(id)?.refined ?? null,
+      }))
       return { backboneId, explainedVariance: explained, points }
     },
     async noiseEstimate(input) {
@@ -519,10 +615,21 @@ export function createService(opts: ServiceOptions): Service {
       const backboneId = pickBackbone(p.db, input.backboneId)
       return startProjectJob(p, 'validate', { ...input, backboneId }, 'Validation sweep', async ({ progress, signal }) => {
         const { validateProject } = await import('../engine/validate/validate.ts')
-        const refineOptions = { ...(input.lambda !== undefined ? { lambda: input.lambda } : {}), ...(input.pllLoss !== undefined ? { pllLoss: input.pllLoss } : {}) }
+        const refineOptions = {
+          ...(input.lambda !== undefined ? { lambda: input.lambda } : {}),
+          ...(input.pllLoss !== undefined ? { pllLoss: input.pllLoss } : {}),
+        }
         const { validationId } = await validateProject(
           p.db,
-          { noiseTypes: input.noiseTypes, rates: input.rates, seeds: input.seeds, methods: input.methods, backboneId, ...(input.sdRounds !== undefined ? { sdRounds: input.sdRounds } : {}), refineOptions },
+          {
+            noiseTypes: input.noiseTypes,
+            rates: input.rates,
+            seeds: input.seeds,
+            methods: input.methods,
+            backboneId,
+            ...(input.sdRounds !== undefined ? { sdRounds: input.sdRounds } : {}),
+            refineOptions,
+          },
           { progress, signal },
         )
         return { validationId }
@@ -532,27 +639,74 @@ export function createService(opts: ServiceOptions): Service {
       const p = need()
       const row = p.db.prepare('SELECT id FROM validations WHERE id = ?').get(input.validationId) as { id: number } | undefined
       if (!row) throw new ContractError('not_found', `no validation with id ${input.validationId} in this project`)
-      return startProjectJob(p, 'validate', { resume: input.validationId }, `Resume validation ${input.validationId}`, async ({ progress, signal }) => {
-        const { validateProject } = await import('../engine/validate/validate.ts')
-        // The stored config is used; the one passed here is ignored by validateProject when resuming.
-        const { validationId } = await validateProject(p.db, { noiseTypes: [], rates: [], seeds: [], methods: [] }, { validationId: input.validationId, progress, signal })
-        return { validationId }
-      })
+      return startProjectJob(
+        p,
+        'validate',
+        { resume: input.validationId },
+        `Resume validation ${input.validationId}`,
+        async ({ progress, signal }) => {
+          const { validateProject } = await import('../engine/validate/validate.ts')
+          // The stored config is used; the one passed here is ignored by validateProject when resuming.
+          const { validationId } = await validateProject(
+            p.db,
+            { noiseTypes: [], rates: [], seeds: [], methods: [] },
+            { validationId: input.validationId, progress, signal },
+          )
+          return { validationId }
+        },
+      )
     },
     async listValidations() {
       const { db } = need()
-      const rows = db.prepare('SELECT id, status, params, started_at, finished_at FROM validations ORDER BY id DESC').all() as { id: number; status: 'running' | 'done' | 'failed' | 'cancelled'; params: string; started_at: string; finished_at: string | null }[]
-      return { validations: rows.map((r) => ({ id: r.id, status: r.status, params: JSON.parse(r.params) as Record<string, unknown>, startedAt: r.started_at, finishedAt: r.finished_at })) }
+      const rows = db.prepare('SELECT id, status, params, started_at, finished_at FROM validations ORDER BY id DESC').all() as {
+        id: number
+        status: 'running' | 'done' | 'failed' | 'cancelled'
+        params: string
+        started_at: string
+        finished_at: string | null
+      }[]
+      return {
+        validations: rows.map((r) => ({
+          id: r.id,
+          status: r.status,
+          params: JSON.parse(r.params) as Record<string, unknown>,
+          startedAt: r.started_at,
+          finishedAt: r.finished_at,
+        })),
+      }
     },
     async getValidation(input) {
       const { db } = need()
       const r = db.prepare('SELECT id, status, params, results, started_at, finished_at FROM validations WHERE id = ?').get(input.validationId) as
-        | { id: number; status: 'running' | 'done' | 'failed' | 'cancelled'; params: string; results: string | null; started_at: string; finished_at: string | null }
+        | {
+            id: number
+            status: 'running' | 'done' | 'failed' | 'cancelled'
+            params: string
+            results: string | null
+            started_at: string
+            finished_at: string | null
+          }
         | undefined
       if (!r) throw new ContractError('not_found', `no validation with id ${input.validationId} in this project`)
-      const raw = r.results ? (JSON.parse(r.results) as { cells?: { method: string; noiseType: string; rate: number; seed: number; metrics: Record<string, number> }[] }) : null
-      const cells = (raw?.cells ?? []).map((c) => ({ method: c.method, noiseType: c.noiseType, rate: c.rate, seed: c.seed, metrics: Object.fromEntries(Object.entries(c.metrics ?? {}).filter(([, v]) => typeof v === 'number' && Number.isFinite(v))) }))
-      return { id: r.id, status: r.status, params: JSON.parse(r.params) as Record<string, unknown>, startedAt: r.started_at, finishedAt: r.finished_at, cells, raw }
+      const raw = r.results
+        ? (JSON.parse(r.results) as { cells?: { method: string; noiseType: string; rate: number; seed: number; metrics: Record<string, number> }[] })
+        : null
+      const cells = (raw?.cells ?? []).map((c) => ({
+        method: c.method,
+        noiseType: c.noiseType,
+        rate: c.rate,
+        seed: c.seed,
+        metrics: Object.fromEntries(Object.entries(c.metrics ?? {}).filter(([, v]) => typeof v === 'number' && Number.isFinite(v))),
+      }))
+      return {
+        id: r.id,
+        status: r.status,
+        params: JSON.parse(r.params) as Record<string, unknown>,
+        startedAt: r.started_at,
+        finishedAt: r.finished_at,
+        cells,
+        raw,
+      }
     },
     async validationReport(input) {
       const { db } = need()
@@ -572,7 +726,11 @@ export function createService(opts: ServiceOptions): Service {
       const { db } = need()
       const runId = q.resolveRunId(db, input.runId)
       const { prepareExport } = await import('../engine/export/export.ts')
-      const p = prepareExport(db, { ...(runId !== null ? { runId } : {}), onlyReviewed: input.onlyReviewed, ...(input.autoAccept !== undefined ? { autoAccept: input.autoAccept } : {}) })
+      const p = prepareExport(db, {
+        ...(runId !== null ? { runId } : {}),
+        onlyReviewed: input.onlyReviewed,
+        ...(input.autoAccept !== undefined ? { autoAccept: input.autoAccept } : {}),
+      })
       const classes = db.prepare('SELECT idx, name FROM classes ORDER BY idx').all() as { idx: number; name: string }[]
       const counts = new Map<number, number>()
       for (const r of p.rows) if (r.final !== null) counts.set(r.final, (counts.get(r.final) ?? 0) + 1)
@@ -589,7 +747,8 @@ export function createService(opts: ServiceOptions): Service {
       const p = need()
       const out = requireAbsolute(input.out, 'export destination')
       const runId = q.resolveRunId(p.db, input.runId)
-      if (existsSync(out) && !input.force) throw new ContractError('conflict', `${out} already exists; choose another destination or overwrite it (force)`)
+      if (existsSync(out) && !input.force)
+        throw new ContractError('conflict', `${out} already exists; choose another destination or overwrite it (force)`)
       return startProjectJob(p, 'export', input, `Export ${input.format} to ${out}`, async ({ progress, signal }) => {
         const { exportLabels } = await import('../engine/export/export.ts')
         const r = await exportLabels(p.db, {
@@ -635,7 +794,8 @@ export function createService(opts: ServiceOptions): Service {
         throw asContractError(e)
       }
       const checked = def.output.safeParse(out)
-      if (!checked.success) throw new ContractError('internal', `${method}: the service's response does not match the contract: ${formatIssues(checked.error.issues)}`)
+      if (!checked.success)
+        throw new ContractError('internal', `${method}: the service's response does not match the contract: ${formatIssues(checked.error.issues)}`)
       return checked.data
     },
     subscribe: (l) => jobs.subscribe(l),

@@ -35,7 +35,8 @@ port.on('message', (e) => {
   } else if (msg.type === 'image') {
     service.image(msg.sampleId, msg.size).then(
       (value) => send({ type: 'reply', id: msg.id, ok: true, value: value ?? null }),
-      (err: unknown) => send({ type: 'reply', id: msg.id, ok: false, error: { code: 'internal', message: err instanceof Error ? err.message : String(err) } }),
+      (err: unknown) =>
+        send({ type: 'reply', id: msg.id, ok: false, error: { code: 'internal', message: err instanceof Error ? err.message : String(err) } }),
     )
   } else if (msg.type === 'shutdown') {
     void service.close().finally(() => {

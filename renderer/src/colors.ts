@@ -3,8 +3,24 @@
  * light and dark themes; classes past 18 get golden-angle hues.
  */
 const PALETTE = [
-  '#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac',
-  '#e69f00', '#56b4e9', '#009e73', '#f0e442', '#0072b2', '#d55e00', '#cc79a7', '#999999',
+  '#4e79a7',
+  '#f28e2b',
+  '#e15759',
+  '#76b7b2',
+  '#59a14f',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#bab0ac',
+  '#e69f00',
+  '#56b4e9',
+  '#009e73',
+  '#f0e442',
+  '#0072b2',
+  '#d55e00',
+  '#cc79a7',
+  '#999999',
 ]
 
 /** Colour of class idx. */
@@ -19,7 +35,9 @@ export function classColor(idx: number | null | undefined): string {
 /** Hex colour with alpha (for chart fills); other colour syntaxes pass through unchanged. */
 export function withAlpha(color: string, alpha: number): string {
   if (!color.startsWith('#') || color.length !== 7) return color
-  const a = Math.round(alpha * 255).toString(16).padStart(2, '0')
+  const a = Math.round(alpha * 255)
+    .toString(16)
+    .padStart(2, '0')
   return color + a
 }
 

@@ -168,8 +168,24 @@ test('train and test embeddings from one model share a feature space, so qc vali
   const tr = 240
   writeNpy(join(dir, 'train_x.npy'), all.x.subarray(0, tr * 8), [tr, 8])
   writeNpy(join(dir, 'test_x.npy'), all.x.subarray(tr * 8), [360 - tr, 8])
-  writeFileSync(join(dir, 'train_y.csv'), 'id,label\n' + all.truth.slice(0, tr).map((g, i) => `train-${i},${names[g]}`).join('\n') + '\n')
-  writeFileSync(join(dir, 'test_y.csv'), 'id,label\n' + all.truth.slice(tr).map((g, i) => `test-${i},${names[g]}`).join('\n') + '\n')
+  writeFileSync(
+    join(dir, 'train_y.csv'),
+    'id,label\n' +
+      all.truth
+        .slice(0, tr)
+        .map((g, i) => `train-${i},${names[g]}`)
+        .join('\n') +
+      '\n',
+  )
+  writeFileSync(
+    join(dir, 'test_y.csv'),
+    'id,label\n' +
+      all.truth
+        .slice(tr)
+        .map((g, i) => `test-${i},${names[g]}`)
+        .join('\n') +
+      '\n',
+  )
   const project = join(dir, 'p.qcdb')
   assert.equal(qc(['import', '--project', project, '--features', join(dir, 'train_x.npy'), '--labels', join(dir, 'train_y.csv'), '--quiet']).code, 0)
   const second = qc(['import', '--project', project, '--features', join(dir, 'test_x.npy'), '--labels', join(dir, 'test_y.csv'), '--split', 'test'])
@@ -178,7 +194,24 @@ test('train and test embeddings from one model share a feature space, so qc vali
   const db = new Database(project, { readonly: true })
   assert.equal((db.prepare('SELECT count(*) AS n FROM backbones').get() as { n: number }).n, 1)
   db.close()
-  const v = qc(['validate', '--project', project, '--out', join(dir, 'v'), '--noise', 'symmetric', '--rates', '0.3', '--seeds', '0', '--methods', 'teacher', '--lambda', '0.01', '--quiet'])
+  const v = qc([
+    'validate',
+    '--project',
+    project,
+    '--out',
+    join(dir, 'v'),
+    '--noise',
+    'symmetric',
+    '--rates',
+    '0.3',
+    '--seeds',
+    '0',
+    '--methods',
+    'teacher',
+    '--lambda',
+    '0.01',
+    '--quiet',
+  ])
   assert.equal(v.code, 0, v.stderr)
   const report = readFileSync(join(dir, 'v', 'report.html'), 'utf8')
   assert.match(report, /<html/i)

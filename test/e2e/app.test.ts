@@ -129,7 +129,9 @@ async function journey(): Promise<void> {
   // --- import a folder with one good and one broken image ----------------------------------------
   const extra = join(app.dataDir, 'extra')
   mkdirSync(join(extra, 'ok'), { recursive: true })
-  await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 128, g: 128, b: 130 } } }).png().toFile(join(extra, 'ok', 'plain.png'))
+  await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 128, g: 128, b: 130 } } })
+    .png()
+    .toFile(join(extra, 'ok', 'plain.png'))
   writeFileSync(join(extra, 'ok', 'broken.png'), 'this is not a PNG')
   await page.getByLabel(/Folder with one sub-folder per class/).fill(extra)
   await page.getByRole('button', { name: 'Import', exact: true }).click()
@@ -189,7 +191,10 @@ async function journey(): Promise<void> {
   )
   assert.equal(events[2]!.class_idx, relabelIdx)
   // The progress counter follows (reviewed of flagged).
-  await page.getByTestId('review-counter').filter({ hasText: /(^|\D)4 \/ \d+/ }).waitFor()
+  await page
+    .getByTestId('review-counter')
+    .filter({ hasText: /(^|\D)4 \/ \d+/ })
+    .waitFor()
 
   // Z undoes the latest decision (the exclusion): an undo event pointing at it is appended.
   await page.keyboard.press('z')
@@ -200,7 +205,10 @@ async function journey(): Promise<void> {
   const undo = afterUndo[4]!
   assert.equal(undo.action, 'undo')
   assert.equal(undo.undoes, events[3]!.id)
-  await page.getByTestId('review-counter').filter({ hasText: /(^|\D)3 \/ \d+/ }).waitFor()
+  await page
+    .getByTestId('review-counter')
+    .filter({ hasText: /(^|\D)3 \/ \d+/ })
+    .waitFor()
   // Enter jumps to the next sample nobody has reviewed.
   const cur = page.locator('.tile.cur')
   const before = Number(await cur.getAttribute('data-sample-id'))
@@ -230,7 +238,9 @@ async function journey(): Promise<void> {
   await page.getByRole('heading', { name: 'History' }).waitFor()
   await screenshot(page, 'review')
 
-  const detail = await Promise.all(ids.map((id) => call<{ path: string; given: number; refined: number }>('getSample', { sampleId: id, neighbours: 0 })))
+  const detail = await Promise.all(
+    ids.map((id) => call<{ path: string; given: number; refined: number }>('getSample', { sampleId: id, neighbours: 0 })),
+  )
 
   // --- insights -----------------------------------------------------------------------------------
   await page.getByRole('link', { name: 'Insights' }).click()
@@ -314,7 +324,7 @@ test('bulk accept of a shift-click selection; a decision the engine refuses is r
   await page.getByLabel('Status', { exact: true }).selectOption('unreviewed')
   const tiles = page.locator('[data-sample-id]')
   // Wait for the filtered list to replace the previous one: every tile shown is unreviewed.
-  for (let t0 = Date.now(); ; ) {
+  for (let t0 = Date.now(); ;) {
     const classes = await tiles.evaluateAll((els) => els.map((e) => e.getAttribute('class') ?? ''))
     if (classes.length > 2 && classes.every((c) => c.includes('unreviewed'))) break
     if (Date.now() - t0 > 15_000) throw new Error('the status filter did not apply')
@@ -329,7 +339,10 @@ test('bulk accept of a shift-click selection; a decision the engine refuses is r
   )
   await tiles.first().click()
   await page.keyboard.press('k')
-  await page.getByRole('alert').filter({ hasText: /not saved.*disk full/ }).waitFor()
+  await page
+    .getByRole('alert')
+    .filter({ hasText: /not saved.*disk full/ })
+    .waitFor()
   await page.locator(`[data-sample-id="${picked[0]}"].unreviewed`).waitFor()
   assert.equal(reviewEvents(project.path).length, before, 'nothing was written')
   await page.unroute('**/api/review')
@@ -345,7 +358,10 @@ test('bulk accept of a shift-click selection; a decision the engine refuses is r
     return ev.length >= before + 3 && ev
   })
   const added = events.slice(before)
-  assert.deepEqual(added.map((e) => e.action), ['accept', 'accept', 'accept'])
+  assert.deepEqual(
+    added.map((e) => e.action),
+    ['accept', 'accept', 'accept'],
+  )
   assert.deepEqual(added.map((e) => e.sample_id).sort(), [...picked].sort())
 
   // A link to one sample (as the embedding map and the neighbours make) opens it, flagged or not.

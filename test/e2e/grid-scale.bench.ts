@@ -17,7 +17,11 @@ const { page } = app
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- ad-hoc JSON in a measurement script
 async function call(method: string, input: unknown = {}): Promise<any> {
-  const r = await fetch(`${app.origin}/api/${method}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-qc-token': app.token }, body: JSON.stringify(input) })
+  const r = await fetch(`${app.origin}/api/${method}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-qc-token': app.token },
+    body: JSON.stringify(input),
+  })
   const body = await r.json()
   if (!r.ok) throw new Error(`${method}: ${JSON.stringify(body)}`)
   return body
@@ -81,7 +85,18 @@ try {
   for (let i = 0; i < 200; i++) await page.keyboard.press('l')
   const tKeys = Date.now() - k0
   const q = (p: number): string => (frames[Math.min(frames.length - 1, Math.floor(p * frames.length))] ?? NaN).toFixed(1)
-  console.log(JSON.stringify({ samples: N, allRowsListedMs: tLoad, tilesInDom: tiles, tilesAfterScroll: tilesAfter, frameMsMedian: q(0.5), frameMsP95: q(0.95), frameMsMax: q(1), cursorMoves200Ms: tKeys }))
+  console.log(
+    JSON.stringify({
+      samples: N,
+      allRowsListedMs: tLoad,
+      tilesInDom: tiles,
+      tilesAfterScroll: tilesAfter,
+      frameMsMedian: q(0.5),
+      frameMsP95: q(0.95),
+      frameMsMax: q(1),
+      cursorMoves200Ms: tKeys,
+    }),
+  )
 } catch (e) {
   console.error(e)
   process.exitCode = 1

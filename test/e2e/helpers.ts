@@ -37,10 +37,14 @@ export function ensureWebBuild(): void {
   const sources = [join(ROOT, 'renderer'), join(ROOT, 'shared'), join(ROOT, 'vite.web.config.ts')].filter(existsSync)
   const newest = Math.max(...sources.map(newestMtime))
   if (existsSync(index) && statSync(index).mtimeMs >= newest) return
-  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'vite.web.config.ts', '--logLevel', 'warn'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  })
+  const r = spawnSync(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'vite.web.config.ts', '--logLevel', 'warn'],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+    },
+  )
   if (r.status !== 0) throw new Error(`vite build --config vite.web.config.ts failed (exit ${r.status})`)
 }
 

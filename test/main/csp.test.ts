@@ -3,7 +3,12 @@ import assert from 'node:assert/strict'
 import { contentSecurityPolicy } from '../../electron/main/csp.ts'
 
 function directives(csp: string): Map<string, string[]> {
-  return new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k!, v]))
+  return new Map(
+    csp
+      .split(';')
+      .map((d) => d.trim().split(/\s+/))
+      .map(([k, ...v]) => [k!, v]),
+  )
 }
 
 test('strict CSP: own scripts only, no eval or inline script, no plugins or framing', () => {
@@ -16,8 +21,16 @@ test('strict CSP: own scripts only, no eval or inline script, no plugins or fram
     assert.deepEqual(d.get('base-uri'), ["'none'"])
     assert.ok(!contentSecurityPolicy({ mode }).includes('unsafe-eval'))
   }
-  assert.ok(directives(contentSecurityPolicy({ mode: 'electron' })).get('img-src')!.includes('qc-img:'))
-  assert.ok(!directives(contentSecurityPolicy({ mode: 'web' })).get('img-src')!.includes('qc-img:'))
+  assert.ok(
+    directives(contentSecurityPolicy({ mode: 'electron' }))
+      .get('img-src')!
+      .includes('qc-img:'),
+  )
+  assert.ok(
+    !directives(contentSecurityPolicy({ mode: 'web' }))
+      .get('img-src')!
+      .includes('qc-img:'),
+  )
 })
 
 test('dev mode allows only the dev server in addition', () => {

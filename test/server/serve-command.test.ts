@@ -20,9 +20,19 @@ test('serve binds loopback by default; another host needs --allow-remote', () =>
 test('startServer refuses a non-loopback host without allowRemote, and warns with it', async () => {
   await assert.rejects(startServer({ host: '0.0.0.0', dataDir: join(tmpdir(), 'qc-none') }), /refusing to bind 0\.0\.0\.0/)
   const warnings: string[] = []
-  const s = await startServer({ host: '0.0.0.0', allowRemote: true, port: 0, dataDir: join(tmpdir(), `qc-remote-${process.pid}`), webRoot: join(tmpdir(), 'qc-no-web'), warn: (m) => warnings.push(m) })
+  const s = await startServer({
+    host: '0.0.0.0',
+    allowRemote: true,
+    port: 0,
+    dataDir: join(tmpdir(), `qc-remote-${process.pid}`),
+    webRoot: join(tmpdir(), 'qc-no-web'),
+    warn: (m) => warnings.push(m),
+  })
   try {
-    assert.ok(warnings.some((w) => /WARNING: serving on 0\.0\.0\.0/.test(w)), warnings.join('\n'))
+    assert.ok(
+      warnings.some((w) => /WARNING: serving on 0\.0\.0\.0/.test(w)),
+      warnings.join('\n'),
+    )
     assert.match(s.url, /^http:\/\/0\.0\.0\.0:\d+\/\?token=[0-9a-f]{64}$/)
   } finally {
     await s.close()

@@ -34,12 +34,23 @@ let server: RunningServer
 const SECRET = 'top-secret-content-outside-the-web-root'
 
 async function api(method: string, input: unknown = {}, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
-  const r = await raw(server.port, 'POST', `/api/${method}`, { 'content-type': 'application/json', 'x-qc-token': server.token, ...headers }, JSON.stringify(input))
+  const r = await raw(
+    server.port,
+    'POST',
+    `/api/${method}`,
+    { 'content-type': 'application/json', 'x-qc-token': server.token, ...headers },
+    JSON.stringify(input),
+  )
   return { status: r.status, json: JSON.parse(r.body.toString('utf8')) }
 }
 
 /** Collects server-sent events until `until` returns true (or the timeout passes). */
-function collectEvents(port: number, token: string, until: (events: any[]) => boolean, timeoutMs = 60000): { ready: Promise<void>; done: Promise<any[]> } {
+function collectEvents(
+  port: number,
+  token: string,
+  until: (events: any[]) => boolean,
+  timeoutMs = 60000,
+): { ready: Promise<void>; done: Promise<any[]> } {
   let resolveReady!: () => void
   const ready = new Promise<void>((r) => (resolveReady = r))
   const done = new Promise<any[]>((ok, fail) => {
@@ -142,7 +153,13 @@ test('refuses a foreign Origin (403) and a non-loopback Host (403), accepts its 
   assert.equal(otherPort.status, 403)
   const img = await raw(server.port, 'GET', `/img/1?token=${server.token}`, { origin: 'http://evil.example' })
   assert.equal(img.status, 403)
-  const rebinding = await raw(server.port, 'POST', '/api/appInfo', { 'content-type': 'application/json', 'x-qc-token': server.token, host: `evil.example:${server.port}` }, '{}')
+  const rebinding = await raw(
+    server.port,
+    'POST',
+    '/api/appInfo',
+    { 'content-type': 'application/json', 'x-qc-token': server.token, host: `evil.example:${server.port}` },
+    '{}',
+  )
   assert.equal(rebinding.status, 403)
   const own = await api('appInfo', {}, { origin: `http://127.0.0.1:${server.port}` })
   assert.equal(own.status, 200)
@@ -157,7 +174,13 @@ test('rejects malformed calls with a clear error', async () => {
   assert.match(bad.json.error.message, /openProject: path/)
   const notJson = await raw(server.port, 'POST', '/api/appInfo', { 'content-type': 'application/json', 'x-qc-token': server.token }, '{nope')
   assert.equal(notJson.status, 400)
-  const form = await raw(server.port, 'POST', '/api/appInfo', { 'content-type': 'application/x-www-form-urlencoded', 'x-qc-token': server.token }, 'a=1')
+  const form = await raw(
+    server.port,
+    'POST',
+    '/api/appInfo',
+    { 'content-type': 'application/x-www-form-urlencoded', 'x-qc-token': server.token },
+    'a=1',
+  )
   assert.equal(form.status, 400)
   const noProject = await api('querySamples', {})
   assert.equal(noProject.status, 409)
@@ -215,8 +238,14 @@ test('happy path: create a project, import a folder as a job with SSE progress, 
 
   const evs = await events.done
   const mine = evs.filter((e) => e.job?.id === started.json.jobId)
-  assert.ok(mine.some((e) => e.type === 'job:started'), 'job:started received')
-  assert.ok(mine.some((e) => e.type === 'job:progress' && e.job.progress.total > 0), 'job:progress received')
+  assert.ok(
+    mine.some((e) => e.type === 'job:started'),
+    'job:started received',
+  )
+  assert.ok(
+    mine.some((e) => e.type === 'job:progress' && e.job.progress.total > 0),
+    'job:progress received',
+  )
   const completed = mine.find((e) => e.type === 'job:completed')
   assert.ok(completed, `job:completed received (got ${mine.map((e) => e.type).join(', ')})`)
   assert.equal(completed.result.added, 6)
@@ -225,7 +254,8 @@ test('happy path: create a project, import a folder as a job with SSE progress, 
   assert.deepEqual([...completed.result.classes].sort(), ['ok', 'scratch'])
 
   // Wait for a joined duplicate to finish too, so the project is quiet.
-  for (let i = 0; i < 100 && (await api('listJobs')).json.jobs.some((j: any) => j.status === 'running'); i++) await new Promise((r) => setTimeout(r, 50))
+  for (let i = 0; i < 100 && (await api('listJobs')).json.jobs.some((j: any) => j.status === 'running'); i++)
+    await new Promise((r) => setTimeout(r, 50))
 
   // The database file says the same as the API.
   const db = openDb(created.json.path, { create: false, readonly: true })
@@ -251,7 +281,15 @@ test('happy path: create a project, import a folder as a job with SSE progress, 
   assert.equal(full.headers['content-type'], 'image/png')
 
   // Sample ids outside the project, and anything that is not an id, are 404.
-  for (const p of ['/img/999999', '/img/0', '/img/-1', `/img/..%2f..%2fsecret.txt`, '/img/../../secret.txt', `/img/${encodeURIComponent(join(dir, 'secret.txt'))}`, '/img/1e3']) {
+  for (const p of [
+    '/img/999999',
+    '/img/0',
+    '/img/-1',
+    `/img/..%2f..%2fsecret.txt`,
+    '/img/../../secret.txt',
+    `/img/${encodeURIComponent(join(dir, 'secret.txt'))}`,
+    '/img/1e3',
+  ]) {
     const r = await raw(server.port, 'GET', `${p}${p.includes('?') ? '&' : '?'}token=${server.token}`)
     assert.equal(r.status, 404, p)
     assert.ok(!r.body.toString().includes(SECRET))
@@ -259,14 +297,19 @@ test('happy path: create a project, import a folder as a job with SSE progress, 
 })
 
 test('happy path: the demo project via the API, with SSE progress and job:completed carrying the project', async () => {
-  const events = collectEvents(server.port, server.token, (evs) => evs.some((e) => e.job?.kind === 'demo' && e.type !== 'job:started' && e.type !== 'job:progress'))
+  const events = collectEvents(server.port, server.token, (evs) =>
+    evs.some((e) => e.job?.kind === 'demo' && e.type !== 'job:started' && e.type !== 'job:progress'),
+  )
   await events.ready
   const started = await api('createDemoProject', { perClass: 4, seed: 3 })
   assert.equal(started.status, 200, JSON.stringify(started.json))
   assert.equal(started.json.kind, 'demo')
   const evs = await events.done
   const mine = evs.filter((e) => e.job?.id === started.json.jobId)
-  assert.ok(mine.some((e) => e.type === 'job:progress'), 'progress received')
+  assert.ok(
+    mine.some((e) => e.type === 'job:progress'),
+    'progress received',
+  )
   const done = mine.find((e) => e.type === 'job:completed')
   assert.ok(done, `completed (got ${mine.map((e) => `${e.type} ${e.job.error ?? ''}`).join(', ')})`)
   assert.equal(done.result.samples, 20)
@@ -280,7 +323,9 @@ test('happy path: the demo project via the API, with SSE progress and job:comple
 })
 
 test('cancelling a job over the API stops it and reports job:cancelled', async () => {
-  const events = collectEvents(server.port, server.token, (evs) => evs.some((e) => e.job?.kind === 'demo' && ['job:completed', 'job:failed', 'job:cancelled'].includes(e.type)))
+  const events = collectEvents(server.port, server.token, (evs) =>
+    evs.some((e) => e.job?.kind === 'demo' && ['job:completed', 'job:failed', 'job:cancelled'].includes(e.type)),
+  )
   await events.ready
   const started = await api('createDemoProject', { perClass: 400, seed: 9 })
   assert.equal(started.status, 200)

@@ -19,7 +19,10 @@ test('a job reports started, progress and completed with its result', async () =
   })
   assert.equal(ref.joined, false)
   assert.deepEqual(await m.wait(ref.jobId), { added: 3 })
-  assert.deepEqual(evs.map((e) => e.type), ['job:started', 'job:progress', 'job:progress', 'job:progress', 'job:completed'])
+  assert.deepEqual(
+    evs.map((e) => e.type),
+    ['job:started', 'job:progress', 'job:progress', 'job:progress', 'job:completed'],
+  )
   const done = evs.at(-1) as Extract<EngineEvent, { type: 'job:completed' }>
   assert.deepEqual(done.result, { added: 3 })
   assert.equal(done.job.status, 'completed')

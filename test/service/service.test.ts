@@ -89,8 +89,14 @@ test('extract with the built-in backbone, then refine with PLL', async () => {
   const runs = (await svc.call('listRuns', {})) as { runs: { id: number; flagged: number }[] }
   assert.equal(runs.runs[0]?.id, runId)
   const detail = (await svc.call('getRun', { runId })) as { perClass: { given: number; refined: number }[]; flagged: number }
-  assert.equal(detail.perClass.reduce((a, c) => a + c.given, 0), 30)
-  assert.equal(detail.perClass.reduce((a, c) => a + c.refined, 0), 30)
+  assert.equal(
+    detail.perClass.reduce((a, c) => a + c.given, 0),
+    30,
+  )
+  assert.equal(
+    detail.perClass.reduce((a, c) => a + c.refined, 0),
+    30,
+  )
   await rejectsWith(svc.call('getRun', { runId: 999 }), 'not_found')
 })
 
@@ -104,9 +110,15 @@ test('review queue: flagged first in rank order, filters and paging agree with t
   const flagged = all.items.filter((s) => s.flagged)
   assert.equal(flagged.length, flaggedInDb)
   // Flagged rows come first, ranks ascending (1 = most certain).
-  assert.deepEqual(all.items.slice(0, flagged.length).map((s) => s.flagged), flagged.map(() => true))
+  assert.deepEqual(
+    all.items.slice(0, flagged.length).map((s) => s.flagged),
+    flagged.map(() => true),
+  )
   const ranks = flagged.map((s) => s.rank)
-  assert.deepEqual(ranks, [...ranks].sort((a, b) => a - b))
+  assert.deepEqual(
+    ranks,
+    [...ranks].sort((a, b) => a - b),
+  )
   for (const s of flagged) assert.notEqual(s.refined, s.given)
 
   const onlyFlagged = (await svc.call('querySamples', { flagged: true, limit: 2 })) as { total: number; items: any[] }
@@ -120,7 +132,10 @@ test('review queue: flagged first in rank order, filters and paging agree with t
 
   // Confusion matrix cells open exactly their samples.
   const conf = (await svc.call('confusion', {})) as { matrix: number[][] }
-  assert.equal(conf.matrix.flat().reduce((a, b) => a + b, 0), 30)
+  assert.equal(
+    conf.matrix.flat().reduce((a, b) => a + b, 0),
+    30,
+  )
   for (let g = 0; g < conf.matrix.length; g++) {
     for (let r = 0; r < conf.matrix.length; r++) {
       const cell = (await svc.call('querySamples', { givenIdx: g, refinedIdx: r, limit: 100 })) as { total: number }
@@ -161,7 +176,10 @@ test('sample detail: top-2 from the run, neighbours by cosine similarity checked
     .map((r) => ({ id: r.id, s: cos(q, vec.get(r.id)!) }))
     .sort((a, b) => b.s - a.s)
     .slice(0, 5)
-  assert.deepEqual(d.neighbours.map((n: any) => n.id), expected.map((e) => e.id))
+  assert.deepEqual(
+    d.neighbours.map((n: any) => n.id),
+    expected.map((e) => e.id),
+  )
   for (let i = 0; i < 5; i++) assert.ok(Math.abs(d.neighbours[i].similarity - expected[i]!.s) < 1e-5)
   await rejectsWith(svc.call('getSample', { sampleId: 99999 }), 'not_found')
 })
@@ -200,10 +218,16 @@ function jacobiEigenvalues(a: number[][]): number[] {
 }
 
 test('embedding map: PCA variances match the eigenvalues of the centred Gram matrix', async () => {
-  const map = (await svc.call('embeddingMap', {})) as { points: { id: number; x: number; y: number; given: number | null }[]; explainedVariance: number[] }
+  const map = (await svc.call('embeddingMap', {})) as {
+    points: { id: number; x: number; y: number; given: number | null }[]
+    explainedVariance: number[]
+  }
   assert.equal(map.points.length, 30)
   const db = openDb(project.path, { create: false, readonly: true })
-  const rows = db.prepare('SELECT s.id AS id, f.vec AS vec FROM samples s JOIN features f ON f.hash = s.hash ORDER BY s.id').all() as { id: number; vec: Buffer }[]
+  const rows = db.prepare('SELECT s.id AS id, f.vec AS vec FROM samples s JOIN features f ON f.hash = s.hash ORDER BY s.id').all() as {
+    id: number
+    vec: Buffer
+  }[]
   db.close()
   const x = rows.map((r) => Array.from(blobToVec(r.vec)))
   const d = x[0]!.length
@@ -253,7 +277,10 @@ test('review by keyboard actions: accept, keep, relabel, exclude, undo; the log 
   const u2 = (await svc.call('undo', { reviewer: 'Ben' })) as any
   assert.equal(u2.sample.status, 'unreviewed', 'the relabel was undone, so nothing stands')
   const hist = ((await svc.call('getSample', { sampleId: b.id, neighbours: 0 })) as any).history
-  assert.deepEqual(hist.map((e: any) => `${e.reviewer}:${e.action}`), ['Ana:relabel', 'Ben:exclude', 'Ana:undo', 'Ben:undo'])
+  assert.deepEqual(
+    hist.map((e: any) => `${e.reviewer}:${e.action}`),
+    ['Ana:relabel', 'Ben:exclude', 'Ana:undo', 'Ben:undo'],
+  )
   assert.ok(hist.every((e: any) => !Number.isNaN(Date.parse(e.at))))
 
   const bulk = (await svc.call('bulkAccept', { sampleIds: flagged.map((s) => s.id).concat([987654]), reviewer: 'Ana' })) as any
@@ -284,7 +311,9 @@ test('export: preview counts match the written CSV; never overwrites without for
 })
 
 test('validation sweep: a job whose cells, summary and HTML report come back through the contract', async () => {
-  const v = await finished(await svc.call('startValidation', { noiseTypes: ['symmetric'], rates: [0.2], seeds: [0], methods: ['teacher'], lambda: 0.01 }))
+  const v = await finished(
+    await svc.call('startValidation', { noiseTypes: ['symmetric'], rates: [0.2], seeds: [0], methods: ['teacher'], lambda: 0.01 }),
+  )
   const list = (await svc.call('listValidations', {})) as { validations: { id: number; status: string }[] }
   assert.equal(list.validations[0]?.id, v.validationId)
   assert.equal(list.validations[0]?.status, 'done')

@@ -33,7 +33,10 @@ test('inputs are validated before sending, responses after receiving', async () 
   await assert.rejects(c.getRun({ runId: -5 }), (e: unknown) => e instanceof ContractError && e.code === 'bad_request' && /runId/.test(e.message))
   assert.equal(f.sent.length, 1, 'the invalid call never left')
   const g = fakeTransport(() => ({ cancelled: 'yes' }))
-  await assert.rejects(createClient(g.t).cancelJob({ jobId: 'j' }), (e: unknown) => e instanceof ContractError && e.code === 'internal' && /does not match the contract/.test(e.message))
+  await assert.rejects(
+    createClient(g.t).cancelJob({ jobId: 'j' }),
+    (e: unknown) => e instanceof ContractError && e.code === 'internal' && /does not match the contract/.test(e.message),
+  )
   // Defaults are filled in before sending, optional inputs may be omitted.
   const h = fakeTransport(() => ({ jobs: [] }))
   await createClient(h.t).listJobs()

@@ -61,7 +61,6 @@ function fail(file: string, why: string): never {
   throw new Error(`${file}: not usable as an image backbone: ${why}`)
 }
 
-
 /**
  * Reads an ONNX file's inputs and outputs and checks that it maps an image to a vector: exactly
  * one input, a 4-D float32 tensor with 1 or 3 channels (NCHW or NHWC, inferred from where the
@@ -95,13 +94,17 @@ async function inspectSession(file: string, session: ort.InferenceSession): Prom
   if (inp.type !== 'float32') fail(file, `input '${inp.name}' is ${inp.type}; an image backbone takes float32 pixels`)
   const shape = [...inp.shape]
   if (shape.length !== 4) {
-    fail(file, `input '${inp.name}' has shape [${shape.join(', ')}] (rank ${shape.length}); an image backbone takes a 4-D tensor N x C x H x W or N x H x W x C`)
+    fail(
+      file,
+      `input '${inp.name}' has shape [${shape.join(', ')}] (rank ${shape.length}); an image backbone takes a 4-D tensor N x C x H x W or N x H x W x C`,
+    )
   }
   const isCh = (d: number | string | undefined): d is 1 | 3 => d === 1 || d === 3
   let layout: Layout
   if (isCh(shape[1])) layout = 'nchw'
   else if (isCh(shape[3])) layout = 'nhwc'
-  else if (typeof shape[1] === 'string' && typeof shape[3] === 'string') layout = 'nchw' // fully dynamic: the common case
+  else if (typeof shape[1] === 'string' && typeof shape[3] === 'string')
+    layout = 'nchw' // fully dynamic: the common case
   else {
     fail(file, `input '${inp.name}' has shape [${shape.join(', ')}]: neither axis 1 nor axis 3 is 1 or 3 channels, so it is not an image input`)
   }
@@ -249,8 +252,18 @@ export async function registerBackbone(db: Db, opts: RegisterOptions): Promise<B
         `INSERT INTO backbones (name, kind, model_path, model_sha256, input_name, input_shape, output_name, dim, preprocess, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(opts.name, opts.kind, modelPath, sha, info.inputName, JSON.stringify(info.inputShape), info.outputName, info.dim, JSON.stringify(spec), now())
-      .lastInsertRowid,
+      .run(
+        opts.name,
+        opts.kind,
+        modelPath,
+        sha,
+        info.inputName,
+        JSON.stringify(info.inputShape),
+        info.outputName,
+        info.dim,
+        JSON.stringify(spec),
+        now(),
+      ).lastInsertRowid,
   )
   return getBackbone(db, id)!
 }
@@ -342,7 +355,14 @@ export interface LoadOptions extends SessionOptions {
  */
 export async function loadBackbone(db: Db, nameOrId: string | number, opts: LoadOptions = {}): Promise<LoadedBackbone> {
   const row = getBackbone(db, nameOrId)
-  if (!row) throw new Error(`no backbone '${nameOrId}' in this project (have: ${listBackbones(db).map((b) => b.name).join(', ') || 'none'})`)
+  if (!row)
+    throw new Error(
+      `no backbone '${nameOrId}' in this project (have: ${
+        listBackbones(db)
+          .map((b) => b.name)
+          .join(', ') || 'none'
+      })`,
+    )
   if (row.kind === 'embeddings' || !row.modelPath || !row.preprocess || !row.inputName || !row.outputName) {
     throw new Error(`backbone '${row.name}' holds imported embeddings; it has no model to run`)
   }
@@ -362,7 +382,9 @@ export async function loadBackbone(db: Db, nameOrId: string | number, opts: Load
   if (!opts.trustFile) {
     const sha = await sha256File(modelPath)
     if (sha !== row.modelSha256) {
-      throw new Error(`backbone '${row.name}': model file ${modelPath} has changed since it was registered (sha256 differs); register it again under a new name`)
+      throw new Error(
+        `backbone '${row.name}': model file ${modelPath} has changed since it was registered (sha256 differs); register it again under a new name`,
+      )
     }
   }
   const { session, executionProvider } = await createSession(modelPath, opts)

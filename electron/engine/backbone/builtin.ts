@@ -125,7 +125,8 @@ export function filterBank(cfg: Pick<BuiltinConfig, 'orientations' | 'wavelength
         for (let x = -r; x <= r; x++) {
           const xr = x * Math.cos(th) + y * Math.sin(th)
           const yr = -x * Math.sin(th) + y * Math.cos(th)
-          f[(y + r) * k + (x + r)] = Math.exp(-(xr * xr + gamma * gamma * yr * yr) / (2 * sigma * sigma)) * Math.cos((2 * Math.PI * xr) / lambda + psi)
+          f[(y + r) * k + (x + r)] =
+            Math.exp(-(xr * xr + gamma * gamma * yr * yr) / (2 * sigma * sigma)) * Math.cos((2 * Math.PI * xr) / lambda + psi)
         }
       }
       filters.push(f)
@@ -223,7 +224,12 @@ export function buildBuiltinModel(cfg: BuiltinConfig = BUILTIN_CONFIG): Uint8Arr
       rect = `r${l}`
     }
     const cell = side / g
-    nodes.push({ op: 'AveragePool', inputs: [rect], outputs: [`p${l}`], attrs: { kernel_shape: { ints: [cell, cell] }, strides: { ints: [cell, cell] } } })
+    nodes.push({
+      op: 'AveragePool',
+      inputs: [rect],
+      outputs: [`p${l}`],
+      attrs: { kernel_shape: { ints: [cell, cell] }, strides: { ints: [cell, cell] } },
+    })
     nodes.push({ op: 'Flatten', inputs: [`p${l}`], outputs: [`v${l}`], attrs: { axis: { i: 1 } } })
     pooled.push(`v${l}`)
   }
@@ -262,7 +268,12 @@ export function buildBuiltinModel(cfg: BuiltinConfig = BUILTIN_CONFIG): Uint8Arr
     nodes.push({ op: 'Add', inputs: ['m2sq', 'eps2'], outputs: ['m2sqe'] })
     nodes.push({ op: 'Sqrt', inputs: ['m2sqe'], outputs: ['m2'] })
     const cell2 = S / 2 / cfg.order2
-    nodes.push({ op: 'AveragePool', inputs: ['m2'], outputs: ['m2p'], attrs: { kernel_shape: { ints: [cell2, cell2] }, strides: { ints: [cell2, cell2] } } })
+    nodes.push({
+      op: 'AveragePool',
+      inputs: ['m2'],
+      outputs: ['m2p'],
+      attrs: { kernel_shape: { ints: [cell2, cell2] }, strides: { ints: [cell2, cell2] } },
+    })
     nodes.push({ op: 'Flatten', inputs: ['m2p'], outputs: ['v_m2'], attrs: { axis: { i: 1 } } })
     pooled.push('v_m2')
   }
@@ -271,13 +282,23 @@ export function buildBuiltinModel(cfg: BuiltinConfig = BUILTIN_CONFIG): Uint8Arr
     nodes.push({ op: 'Conv', inputs: ['image', 'w_opp'], outputs: ['opp'] })
     nodes.push({ op: 'Abs', inputs: ['opp'], outputs: ['opp_abs'] })
     nodes.push({ op: 'Concat', inputs: ['opp', 'opp_abs'], outputs: ['opp4'], attrs: { axis: { i: 1 } } })
-    nodes.push({ op: 'AveragePool', inputs: ['opp4'], outputs: ['opp_p'], attrs: { kernel_shape: { ints: [cell, cell] }, strides: { ints: [cell, cell] } } })
+    nodes.push({
+      op: 'AveragePool',
+      inputs: ['opp4'],
+      outputs: ['opp_p'],
+      attrs: { kernel_shape: { ints: [cell, cell] }, strides: { ints: [cell, cell] } },
+    })
     nodes.push({ op: 'Flatten', inputs: ['opp_p'], outputs: ['v_opp'], attrs: { axis: { i: 1 } } })
     pooled.push('v_opp')
   }
   if (cfg.lumaGrid > 0) {
     const cell = S / cfg.lumaGrid
-    nodes.push({ op: 'AveragePool', inputs: ['y0'], outputs: ['luma_p'], attrs: { kernel_shape: { ints: [cell, cell] }, strides: { ints: [cell, cell] } } })
+    nodes.push({
+      op: 'AveragePool',
+      inputs: ['y0'],
+      outputs: ['luma_p'],
+      attrs: { kernel_shape: { ints: [cell, cell] }, strides: { ints: [cell, cell] } },
+    })
     nodes.push({ op: 'Flatten', inputs: ['luma_p'], outputs: ['v_luma'], attrs: { axis: { i: 1 } } })
     pooled.push('v_luma')
   }

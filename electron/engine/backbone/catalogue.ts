@@ -195,4 +195,3 @@ export async function downloadCatalogueModel(id: string, destDir: string, opts: 
     throw e
   }
 }
-

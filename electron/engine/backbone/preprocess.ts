@@ -134,7 +134,11 @@ export async function decodeImagePixels(file: string | Buffer, spec: PreprocessS
     // failOn 'error' refuses truncated/corrupt data instead of returning a half-grey image.
     // sharp 0.35 has no BMP loader; util/bmp.ts decodes it (import accepts BMP).
     const bmp = opts.raw ? undefined : await readBmpAsRaw(file)
-    let img = sharp(bmp ? bmp.data : file, { limitInputPixels: maxPixels, failOn: 'error', ...(bmp ? { raw: bmp.raw } : opts.raw ? { raw: opts.raw } : {}) })
+    let img = sharp(bmp ? bmp.data : file, {
+      limitInputPixels: maxPixels,
+      failOn: 'error',
+      ...(bmp ? { raw: bmp.raw } : opts.raw ? { raw: opts.raw } : {}),
+    })
       .rotate() // EXIF orientation
       .flatten({ background: '#ffffff' })
     if (spec.resize === 'stretch') {
@@ -167,7 +171,8 @@ export async function decodeImagePixels(file: string | Buffer, spec: PreprocessS
 /** Turns libvips' wording into a reason a user can act on. */
 function describeDecodeError(e: Error, maxPixels: number): string {
   const m = e.message
-  if (/pixel limit/i.test(m)) return `image is larger than the ${maxPixels.toLocaleString('en')}-pixel limit (refused as a possible decompression bomb)`
+  if (/pixel limit/i.test(m))
+    return `image is larger than the ${maxPixels.toLocaleString('en')}-pixel limit (refused as a possible decompression bomb)`
   if (/unsupported image format/i.test(m)) return 'not an image sharp can read (unsupported or unrecognised format)'
   if (/ENOENT|no such file/i.test(m)) return 'file not found'
   if (/EACCES|permission/i.test(m)) return 'permission denied'

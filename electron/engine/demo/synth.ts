@@ -186,7 +186,16 @@ function scratch(img: Float32Array, size: number, r: () => number): void {
     const dy = (Math.sin(th) * len) / 2
     // Mostly bright (a fresh scratch catches the light); the dark ones are what gets confused with cracks.
     const amp = (r() < 0.85 ? 1 : -1) * (60 + 40 * r())
-    drawPolyline(img, size, [[cx - dx, cy - dy], [cx + dx, cy + dy]], 0.9 + 1.0 * r(), amp)
+    drawPolyline(
+      img,
+      size,
+      [
+        [cx - dx, cy - dy],
+        [cx + dx, cy + dy],
+      ],
+      0.9 + 1.0 * r(),
+      amp,
+    )
   }
 }
 
@@ -356,7 +365,9 @@ export async function generateDemo(outDir: string, opts: DemoOptions = {}): Prom
       if (i >= n) return
       if (opts.signal?.aborted) throw new CancelledError('demo generation')
       const px = renderDemoImage(truth[i]!, size, streamFor(seed, i, 3))
-      const png = await sharp(px, { raw: { width: size, height: size, channels: 1 } }).png({ compressionLevel: 6 }).toBuffer()
+      const png = await sharp(px, { raw: { width: size, height: size, channels: 1 } })
+        .png({ compressionLevel: 6 })
+        .toBuffer()
       await writeFile(join(imagesDir, names[i]!), png)
       opts.progress?.({ phase: 'demo', done: ++done, total: n })
     }

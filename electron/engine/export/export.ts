@@ -136,7 +136,10 @@ export function prepareExport(db: Db, opts: Omit<ExportOptions, 'format' | 'out'
   const rows = kept
   const oneSource = new Set(rows.map((r) => src.get(r.sampleId)!.root + '\0' + src.get(r.sampleId)!.kind)).size <= 1
   const records: ExportRecord[] = rows.map((r) => ({
-    path: oneSource || src.get(r.sampleId)!.kind === 'embeddings' ? r.path : (sampleFile({ sourceKind: 'images', sourceRoot: src.get(r.sampleId)!.root, path: r.path }) ?? r.path),
+    path:
+      oneSource || src.get(r.sampleId)!.kind === 'embeddings'
+        ? r.path
+        : (sampleFile({ sourceKind: 'images', sourceRoot: src.get(r.sampleId)!.root, path: r.path }) ?? r.path),
     given_label: r.givenLabel,
     refined_label: r.refinedLabel,
     confidence: round6(r.confidence),
@@ -152,8 +155,16 @@ export function prepareExport(db: Db, opts: Omit<ExportOptions, 'format' | 'out'
     top2_prob: round6(r.top2Prob),
     sample_hash: r.hash,
   }))
-  const run = cur.runId === null ? undefined : (db.prepare('SELECT id, method, params, seed, backbone_id AS backboneId, finished_at AS finishedAt FROM runs WHERE id = ?').get(cur.runId) as { id: number; method: string; params: string; seed: number; backboneId: number | null; finishedAt: string | null })
-  const backbone = run?.backboneId ? (db.prepare('SELECT id, name, kind, dim, model_sha256 AS sha256 FROM backbones WHERE id = ?').get(run.backboneId) as Record<string, unknown> | undefined) : undefined
+  const run =
+    cur.runId === null
+      ? undefined
+      : (db
+          .prepare('SELECT id, method, params, seed, backbone_id AS backboneId, finished_at AS finishedAt FROM runs WHERE id = ?')
+          .get(cur.runId) as { id: number; method: string; params: string; seed: number; backboneId: number | null; finishedAt: string | null })
+  const backbone = run?.backboneId
+    ? (db.prepare('SELECT id, name, kind, dim, model_sha256 AS sha256 FROM backbones WHERE id = ?').get(run.backboneId) as
+        Record<string, unknown> | undefined)
+    : undefined
   let params: unknown = run?.params
   try {
     params = run ? JSON.parse(run.params) : undefined
@@ -187,7 +198,10 @@ function csvText(records: ExportRecord[], extra?: { name: string; values: CsvVal
 /** A class name made safe as a folder name on Windows, macOS and Linux. */
 export function safeDirName(name: string): string {
   // Control characters (code points below 32) are not allowed in Windows file names either.
-  let s = [...name.normalize('NFC')].map((ch) => (ch.charCodeAt(0) < 32 || '<>:"/\\|?*'.includes(ch) ? '_' : ch)).join('').replace(/[. ]+$/, '')
+  let s = [...name.normalize('NFC')]
+    .map((ch) => (ch.charCodeAt(0) < 32 || '<>:"/\\|?*'.includes(ch) ? '_' : ch))
+    .join('')
+    .replace(/[. ]+$/, '')
   if (s === '' || s === '.' || s === '..') s = '_'
   if (/^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i.test(s)) s = `_${s}`
   return s
@@ -213,7 +227,12 @@ export async function exportLabels(db: Db, opts: ExportOptions): Promise<ExportR
   return exportImageFolder(p, out, opts, base)
 }
 
-async function exportImageFolder(p: Prepared, out: string, opts: ExportOptions, base: Omit<ExportResult, 'written' | 'skipped'>): Promise<ExportResult> {
+async function exportImageFolder(
+  p: Prepared,
+  out: string,
+  opts: ExportOptions,
+  base: Omit<ExportResult, 'written' | 'skipped'>,
+): Promise<ExportResult> {
   if (p.rows.some((r) => p.sources.get(r.sampleId)!.kind === 'embeddings')) {
     throw new Error(`${out}: an ImageFolder export needs images; this project's samples are embeddings (export csv or json)`)
   }
@@ -283,7 +302,11 @@ async function exportImageFolder(p: Prepared, out: string, opts: ExportOptions, 
       opts.progress?.({ phase: 'export', done: i + 1, total })
     }
     await writeFile(resolve(tmp, 'manifest.csv'), csvText(written, { name: 'exported_as', values: exportedAs }))
-    const prov = { ...p.provenance, counts: { ...(p.provenance.counts as object), samples: written.length, skipped: skipped.length }, link: opts.link ?? 'copy' }
+    const prov = {
+      ...p.provenance,
+      counts: { ...(p.provenance.counts as object), samples: written.length, skipped: skipped.length },
+      link: opts.link ?? 'copy',
+    }
     await writeFile(resolve(tmp, 'provenance.json'), JSON.stringify(prov, null, 1) + '\n')
     commitDirAtomic(tmp, out, { force: opts.force })
   } catch (e) {

@@ -160,7 +160,9 @@ export async function extractFeatures(db: Db, opts: ExtractOptions): Promise<Ext
           const file = job.paths[0]!
           try {
             const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {
-              throw new Error(`${file}: ${e.code === 'ENOENT' ? 'file not found (moved or deleted since import)' : `cannot read (${e.code ?? e.message})`}`)
+              throw new Error(
+                `${file}: ${e.code === 'ENOENT' ? 'file not found (moved or deleted since import)' : `cannot read (${e.code ?? e.message})`}`,
+              )
             })
             // The hash is the feature's key: a file edited since import must not store its new
             // content's features under the old hash.

@@ -181,8 +181,27 @@ export class ImportRun {
         const map = this.existing(c.sourceId)
         const old = map.get(c.path)
         if (!old) {
-          const id = insertSample(db, { sourceId: c.sourceId, path: c.path, hash: o.hash, size: o.size, width: o.width, height: o.height, split: c.split, givenClassId: given, trustedClassId: trusted })
-          map.set(c.path, { id, hash: o.hash, size: o.size, width: o.width, height: o.height, split: c.split, givenClassId: given, trustedClassId: trusted })
+          const id = insertSample(db, {
+            sourceId: c.sourceId,
+            path: c.path,
+            hash: o.hash,
+            size: o.size,
+            width: o.width,
+            height: o.height,
+            split: c.split,
+            givenClassId: given,
+            trustedClassId: trusted,
+          })
+          map.set(c.path, {
+            id,
+            hash: o.hash,
+            size: o.size,
+            width: o.width,
+            height: o.height,
+            split: c.split,
+            givenClassId: given,
+            trustedClassId: trusted,
+          })
           added++
           continue
         }
@@ -195,11 +214,25 @@ export class ImportRun {
           updateSampleLabels(db, old.id, { split: c.split, givenClassId: given, trustedClassId: trusted })
           what.push(old.split !== c.split ? 'split changed' : 'label changed')
         }
-        map.set(c.path, { id: old.id, hash: o.hash, size: o.size, width: o.width, height: o.height, split: c.split, givenClassId: given, trustedClassId: trusted })
+        map.set(c.path, {
+          id: old.id,
+          hash: o.hash,
+          size: o.size,
+          width: o.width,
+          height: o.height,
+          split: c.split,
+          givenClassId: given,
+          trustedClassId: trusted,
+        })
         if (what.length) s.updated.push({ path: c.path, what: what.join(', ') })
         else existing++
       }
-      db.prepare('UPDATE imports SET added = added + ?, existing = existing + ?, skipped = skipped + ? WHERE id = ?').run(added, existing, skipped, this.importId)
+      db.prepare('UPDATE imports SET added = added + ?, existing = existing + ?, skipped = skipped + ? WHERE id = ?').run(
+        added,
+        existing,
+        skipped,
+        this.importId,
+      )
     })()
     s.added += added
     s.existing += existing

@@ -30,31 +30,35 @@ export interface EmbeddingsImportSummary extends ImportSummary {
  */
 function ensureEmbeddingsBackbone(db: Db, npyAbs: string, dim: number, name?: string): { id: number; note?: string } {
   const check = (row: { id: number; dim: number; kind: string; name: string }): { id: number } => {
-    if (row.kind !== 'embeddings') throw new Error(`backbone '${row.name}' is an image model, not an embeddings space: choose another name for ${npyAbs}`)
-    if (row.dim !== dim) throw new Error(`${npyAbs}: has ${dim} columns but backbone '${row.name}' has ${row.dim}; use another --backbone name or a new project`)
+    if (row.kind !== 'embeddings')
+      throw new Error(`backbone '${row.name}' is an image model, not an embeddings space: choose another name for ${npyAbs}`)
+    if (row.dim !== dim)
+      throw new Error(`${npyAbs}: has ${dim} columns but backbone '${row.name}' has ${row.dim}; use another --backbone name or a new project`)
     return { id: row.id }
   }
   if (name) {
-    const byName = db.prepare('SELECT id, dim, kind, name FROM backbones WHERE name = ?').get(name) as { id: number; dim: number; kind: string; name: string } | undefined
+    const byName = db.prepare('SELECT id, dim, kind, name FROM backbones WHERE name = ?').get(name) as
+      { id: number; dim: number; kind: string; name: string } | undefined
     if (byName) return check(byName)
   } else {
     const sameFile = db.prepare("SELECT id, dim, kind, name FROM backbones WHERE kind = 'embeddings' AND model_path = ?").get(npyAbs) as
-      | { id: number; dim: number; kind: string; name: string }
-      | undefined
+      { id: number; dim: number; kind: string; name: string } | undefined
     if (sameFile) return check(sameFile)
     const sameDim = db.prepare("SELECT id, name FROM backbones WHERE kind = 'embeddings' AND dim = ? ORDER BY id DESC LIMIT 1").get(dim) as
-      | { id: number; name: string }
-      | undefined
-    if (sameDim) return { id: sameDim.id, note: `${basename(npyAbs)} joins the feature space '${sameDim.name}' (same ${dim} columns); pass a backbone name to keep it apart` }
+      { id: number; name: string } | undefined
+    if (sameDim)
+      return {
+        id: sameDim.id,
+        note: `${basename(npyAbs)} joins the feature space '${sameDim.name}' (same ${dim} columns); pass a backbone name to keep it apart`,
+      }
   }
   const base = name ?? `embeddings:${basename(npyAbs)}`
   let unique = base
   for (let i = 2; db.prepare('SELECT 1 FROM backbones WHERE name = ?').get(unique); i++) unique = `${base}#${i}`
   return {
     id: Number(
-      db
-        .prepare("INSERT INTO backbones (name, kind, model_path, dim, created_at) VALUES (?, 'embeddings', ?, ?, ?)")
-        .run(unique, npyAbs, dim, now()).lastInsertRowid,
+      db.prepare("INSERT INTO backbones (name, kind, model_path, dim, created_at) VALUES (?, 'embeddings', ?, ?, ?)").run(unique, npyAbs, dim, now())
+        .lastInsertRowid,
     ),
   }
 }
@@ -65,7 +69,12 @@ export interface EmbeddingsImportOptions extends ImportOptions {
 }
 
 /** Imports N x D embeddings with their labels; rows with non-finite values or a repeated id are skipped. */
-export async function importEmbeddings(db: Db, npyFile: string, labelsCsv: string, opts: EmbeddingsImportOptions = {}): Promise<EmbeddingsImportSummary> {
+export async function importEmbeddings(
+  db: Db,
+  npyFile: string,
+  labelsCsv: string,
+  opts: EmbeddingsImportOptions = {},
+): Promise<EmbeddingsImportSummary> {
   const npyAbs = resolve(npyFile)
   const csvAbs = resolve(labelsCsv)
   const arr = readNpy(npyAbs)

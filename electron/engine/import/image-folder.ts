@@ -54,7 +54,8 @@ async function walk(base: string, relDir: string, out: string[], skips: Listed['
     }
     if (isDir) await walk(base, rel, out, skips, seen, signal)
     else if (hasImageExtension(e.name)) out.push(rel)
-    else skips.push({ path: rel, reason: `not an image file type (${e.name.includes('.') ? e.name.slice(e.name.lastIndexOf('.')) : 'no extension'})` })
+    else
+      skips.push({ path: rel, reason: `not an image file type (${e.name.includes('.') ? e.name.slice(e.name.lastIndexOf('.')) : 'no extension'})` })
   }
 }
 

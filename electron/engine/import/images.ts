@@ -15,16 +15,28 @@ import { bmpHeader, decodeBmp, isBmp } from '../util/bmp.ts'
 export const DEFAULT_MAX_PIXELS = 100_000_000
 
 /** File name extensions we treat as images (lower case, with the dot). */
-export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.jpe', '.tif', '.tiff', '.webp', '.bmp', '.dib', '.gif', '.avif', '.heic', '.heif'])
+export const IMAGE_EXTENSIONS = new Set([
+  '.png',
+  '.jpg',
+  '.jpeg',
+  '.jpe',
+  '.tif',
+  '.tiff',
+  '.webp',
+  '.bmp',
+  '.dib',
+  '.gif',
+  '.avif',
+  '.heic',
+  '.heif',
+])
 
 /** True when the file name has an image extension. */
 export function hasImageExtension(name: string): boolean {
   return IMAGE_EXTENSIONS.has(extname(name).toLowerCase())
 }
 
-export type ProbeResult =
-  | { ok: true; hash: string; size: number; width: number; height: number; format: string }
-  | { ok: false; reason: string }
+export type ProbeResult = { ok: true; hash: string; size: number; width: number; height: number; format: string } | { ok: false; reason: string }
 
 /**
  * Opens image bytes with sharp, decoding BMP ourselves. Use this (not `sharp(buf)`) wherever a
@@ -104,7 +116,10 @@ export async function probeImageBytes(buf: Buffer, opts: { maxPixels?: number } 
   }
   const pixels = width * height
   if (pixels > maxPixels) {
-    return { ok: false, reason: `image too large (pixel bomb guard): ${width} x ${height} = ${(pixels / 1e6).toFixed(1)} MP, limit ${(maxPixels / 1e6).toFixed(1)} MP` }
+    return {
+      ok: false,
+      reason: `image too large (pixel bomb guard): ${width} x ${height} = ${(pixels / 1e6).toFixed(1)} MP, limit ${(maxPixels / 1e6).toFixed(1)} MP`,
+    }
   }
   try {
     // Shrink-on-load keeps this cheap for JPEG/WebP; a truncated or corrupt body fails here.

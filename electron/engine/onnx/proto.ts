@@ -73,13 +73,7 @@ class Writer {
 }
 
 /** An attribute value: number (int if integral and `int` hint, else float), arrays, string, tensor. */
-export type AttrValue =
-  | { f: number }
-  | { i: number }
-  | { s: string }
-  | { floats: number[] }
-  | { ints: number[] }
-  | { t: TensorInit }
+export type AttrValue = { f: number } | { i: number } | { s: string } | { floats: number[] } | { ints: number[] } | { t: TensorInit }
 
 export interface NodeInit {
   op: string

@@ -43,7 +43,8 @@ const STATUS: Record<ReviewAction, ReviewStatus> = { accept: 'accepted', keep: '
 
 /** The latest run with status 'done', or undefined. */
 export function latestDoneRunId(db: Db): number | undefined {
-  const r = db.prepare("SELECT id FROM runs WHERE status = 'done' ORDER BY coalesce(finished_at, started_at) DESC, id DESC LIMIT 1").get() as { id: number } | undefined
+  const r = db.prepare("SELECT id FROM runs WHERE status = 'done' ORDER BY coalesce(finished_at, started_at) DESC, id DESC LIMIT 1").get() as
+    { id: number } | undefined
   return r?.id
 }
 
@@ -68,7 +69,8 @@ function decide(db: Db, d: Decision, at: string): ReviewEvent {
   if (d.action === 'accept') {
     const run = resolveRun(db, d.runId)
     if (run === undefined) throw new Error('nothing to accept: no finished refinement run')
-    const p = db.prepare('SELECT refined_idx FROM predictions WHERE run_id = ? AND sample_id = ?').get(run, d.sampleId) as { refined_idx: number } | undefined
+    const p = db.prepare('SELECT refined_idx FROM predictions WHERE run_id = ? AND sample_id = ?').get(run, d.sampleId) as
+      { refined_idx: number } | undefined
     if (!p) throw new Error(`run ${run} has no prediction for sample ${d.sampleId}`)
     classIdx = p.refined_idx
     runId = run
@@ -163,7 +165,13 @@ export function reviewState(db: Db, opts: { sampleIds?: number[] } = {}): Map<nu
       continue
     }
     if (undone.has(e.id)) continue
-    out.set(e.sampleId, { status: STATUS[e.action], finalIdx: e.action === 'exclude' ? null : e.classIdx, reviewer: e.reviewer, at: e.at, eventId: e.id })
+    out.set(e.sampleId, {
+      status: STATUS[e.action],
+      finalIdx: e.action === 'exclude' ? null : e.classIdx,
+      reviewer: e.reviewer,
+      at: e.at,
+      eventId: e.id,
+    })
   }
   return out
 }
@@ -233,7 +241,21 @@ export function currentLabels(db: Db, opts: { runId?: number; autoAccept?: boole
        ORDER BY s.id`,
     )
     .raw(true)
-    .all(runId) as [number, string, 'train' | 'test', string, number | null, number | null, number | null, number | null, number | null, number | null, number | null, number | null, number | null][]
+    .all(runId) as [
+    number,
+    string,
+    'train' | 'test',
+    string,
+    number | null,
+    number | null,
+    number | null,
+    number | null,
+    number | null,
+    number | null,
+    number | null,
+    number | null,
+    number | null,
+  ][]
   const state = reviewState(db)
   const out: LabelRow[] = new Array(rows.length)
   for (let i = 0; i < rows.length; i++) {
@@ -287,7 +309,10 @@ export function currentLabels(db: Db, opts: { runId?: number; autoAccept?: boole
 }
 
 /** Review progress for a run: flagged samples and how many of them have a live decision. */
-export function reviewCounts(db: Db, opts: { runId?: number } = {}): { runId: number | null; flagged: number; reviewed: number; byStatus: Record<ReviewStatus, number> } {
+export function reviewCounts(
+  db: Db,
+  opts: { runId?: number } = {},
+): { runId: number | null; flagged: number; reviewed: number; byStatus: Record<ReviewStatus, number> } {
   const runId = resolveRun(db, opts.runId) ?? null
   const byStatus: Record<ReviewStatus, number> = { unreviewed: 0, accepted: 0, kept: 0, relabelled: 0, excluded: 0 }
   if (runId === null) return { runId, flagged: 0, reviewed: 0, byStatus }

@@ -169,8 +169,7 @@ export function insertSample(db: Db, s: NewSample): number {
       db,
       `INSERT INTO samples (source_id, path, hash, size, width, height, split, given_class_id, trusted_class_id, added_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
-      .run(s.sourceId, s.path, s.hash, s.size, s.width ?? null, s.height ?? null, s.split, s.givenClassId, s.trustedClassId ?? null, now())
+    ).run(s.sourceId, s.path, s.hash, s.size, s.width ?? null, s.height ?? null, s.split, s.givenClassId, s.trustedClassId ?? null, now())
       .lastInsertRowid,
   )
 }

@@ -17,7 +17,9 @@ export type ProjectRefineOptions = RefineOptions & { backboneId?: number }
 /** The most recently created backbone that has stored features. */
 export function defaultBackbone(db: Db): number {
   const row = db
-    .prepare('SELECT b.id AS id FROM backbones b WHERE EXISTS (SELECT 1 FROM features f WHERE f.backbone_id = b.id) ORDER BY b.created_at DESC, b.id DESC LIMIT 1')
+    .prepare(
+      'SELECT b.id AS id FROM backbones b WHERE EXISTS (SELECT 1 FROM features f WHERE f.backbone_id = b.id) ORDER BY b.created_at DESC, b.id DESC LIMIT 1',
+    )
     .get() as { id: number } | undefined
   if (!row) throw new Error('this project has no extracted features yet: run feature extraction first')
   return row.id
@@ -36,7 +38,8 @@ function paramsOf(opts: ProjectRefineOptions, backboneId: number): Record<string
  */
 export async function refineProject(db: Db, opts: ProjectRefineOptions): Promise<{ runId: number; result: RefineResult }> {
   const backboneId = opts.backboneId ?? defaultBackbone(db)
-  if (!db.prepare('SELECT 1 FROM backbones WHERE id = ?').get(backboneId)) throw new Error(`refine: no backbone with id ${backboneId} in this project`)
+  if (!db.prepare('SELECT 1 FROM backbones WHERE id = ?').get(backboneId))
+    throw new Error(`refine: no backbone with id ${backboneId} in this project`)
   const k = listClasses(db).length
   if (k < 2) throw new Error(`refine: the project has ${k} class(es); at least 2 are needed`)
   const seed = opts.seed ?? 0

@@ -398,7 +398,16 @@ export async function recommendMethod(
       progress: opts.progress,
     })
     const w = sel.winner
-    const rec: Recommendation = { method: 'teacher', lambda: w.lambda, score: w.score, top: sel.top, se: sel.se, best: sel.best, scores: sel.scores, ms: sel.ms }
+    const rec: Recommendation = {
+      method: 'teacher',
+      lambda: w.lambda,
+      score: w.score,
+      top: sel.top,
+      se: sel.se,
+      best: sel.best,
+      scores: sel.scores,
+      ms: sel.ms,
+    }
     if (w.candidate.startsWith('sd')) {
       rec.method = 'sd'
       rec.rounds = Number(w.candidate.slice(2))

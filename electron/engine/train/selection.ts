@@ -154,7 +154,10 @@ export async function selectByValidation(
   const maxRows = opts.maxRows ?? 10000
   const maxSd = Math.max(0, ...candidates.map(sdRounds))
   let rowsIdx: Int32Array | undefined
-  if (x.n > maxRows) rowsIdx = permutation(x.n, seed ^ 0x5eed).slice(0, maxRows).sort()
+  if (x.n > maxRows)
+    rowsIdx = permutation(x.n, seed ^ 0x5eed)
+      .slice(0, maxRows)
+      .sort()
   const xs = rowsIdx ? selectRows(x, rowsIdx) : x
   const ys = rowsIdx ? Int32Array.from(rowsIdx, (i) => y[i]!) : y
   const parts = kFold(xs.n, folds, seed)

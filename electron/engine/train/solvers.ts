@@ -75,7 +75,15 @@ interface LineResult {
  * Line search for the strong Wolfe conditions (Nocedal & Wright, Algorithms 3.5 and 3.6):
  * f(x + a d) <= f(x) + c1 a g.d and |g(x + a d).d| <= c2 |g.d|, c1 = 1e-4, c2 = 0.9.
  */
-async function strongWolfe(fg: Objective, x: Float64Array, f0: number, g0: Float64Array, d: Float64Array, alpha1: number, maxEvals = 25): Promise<LineResult> {
+async function strongWolfe(
+  fg: Objective,
+  x: Float64Array,
+  f0: number,
+  g0: Float64Array,
+  d: Float64Array,
+  alpha1: number,
+  maxEvals = 25,
+): Promise<LineResult> {
   const c1 = 1e-4
   const c2 = 0.9
   const dg0 = dot(g0, d)
@@ -267,7 +275,12 @@ export interface SgdOptions {
  * (equivalent to the lambda/2 |W|^2 term), batch 128, lr 0.05 x 0.98 per epoch, 200 epochs,
  * the rows shuffled every epoch with a seeded generator (deterministic for a given seed).
  */
-export async function sgd(problem: LinearProblem, lambda: number, w0: Float64Array, opts: SgdOptions = {}): Promise<{ w: Float64Array; info: SolveInfo }> {
+export async function sgd(
+  problem: LinearProblem,
+  lambda: number,
+  w0: Float64Array,
+  opts: SgdOptions = {},
+): Promise<{ w: Float64Array; info: SolveInfo }> {
   const epochs = opts.epochs ?? 200
   const bs = opts.batchSize ?? 128
   const decay = opts.decay ?? 0.98

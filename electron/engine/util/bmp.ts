@@ -63,7 +63,12 @@ export function decodeBmp(buf: Buffer): DecodedImage {
     } else {
       // Masks follow a 40-byte header, or sit inside a V4/V5 header at the same offset.
       const m = 14 + 40
-      masks = [buf.readUInt32LE(m), buf.readUInt32LE(m + 4), buf.readUInt32LE(m + 8), dibSize >= 56 || compression === BI_ALPHABITFIELDS ? buf.readUInt32LE(m + 12) : 0]
+      masks = [
+        buf.readUInt32LE(m),
+        buf.readUInt32LE(m + 4),
+        buf.readUInt32LE(m + 8),
+        dibSize >= 56 || compression === BI_ALPHABITFIELDS ? buf.readUInt32LE(m + 12) : 0,
+      ]
     }
   }
   const palette: number[][] = []
@@ -152,7 +157,9 @@ export function encodeBmp24(width: number, height: number, rgb: Uint8Array): Buf
  * bytes), decodes it and returns raw pixels plus the `raw` geometry sharp needs; otherwise
  * undefined (let sharp read it). Errors name the file.
  */
-export async function readBmpAsRaw(file: string | Buffer): Promise<{ data: Buffer; raw: { width: number; height: number; channels: 3 | 4 } } | undefined> {
+export async function readBmpAsRaw(
+  file: string | Buffer,
+): Promise<{ data: Buffer; raw: { width: number; height: number; channels: 3 | 4 } } | undefined> {
   let buf: Buffer
   if (typeof file === 'string') {
     if (!/\.(bmp|dib)$/i.test(file)) return undefined

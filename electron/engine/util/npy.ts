@@ -77,7 +77,8 @@ export function parseNpy(buf: Uint8Array, file = '<npy>'): NpyArray {
     }
   }
   if (fortran === 'True' && shape.length > 1) {
-    if (shape.length !== 2) throw new Error(`${file}: Fortran-order arrays of rank ${shape.length} are not supported (save with np.ascontiguousarray)`)
+    if (shape.length !== 2)
+      throw new Error(`${file}: Fortran-order arrays of rank ${shape.length} are not supported (save with np.ascontiguousarray)`)
     // Column-major n x d -> row-major: element (i, j) sits at j * n + i.
     const [n, d] = shape as [number, number]
     const t = new Float32Array(count)

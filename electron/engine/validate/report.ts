@@ -42,9 +42,7 @@ const CSV_METRICS: [MetricName, string][] = [
  */
 export function toCsv(result: ValidationResult): string {
   checkResult(result)
-  const rows: CsvValue[][] = [
-    ['noise_type', 'rate', 'seed', 'method', 'identifiable', ...CSV_METRICS.map(([, h]) => h), 'chosen', 'error'],
-  ]
+  const rows: CsvValue[][] = [['noise_type', 'rate', 'seed', 'method', 'identifiable', ...CSV_METRICS.map(([, h]) => h), 'chosen', 'error']]
   for (const c of result.cells) {
     rows.push([
       c.noiseType,
@@ -222,7 +220,13 @@ function lineChart(opts: {
       (s) =>
         `<span class="lg"><svg width="34" height="12" aria-hidden="true"><line x1="1" x2="33" y1="6" y2="6" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>${marker(s.marker, 17, 6, s.color)}</svg>${esc(s.name)}</span>`,
     )
-    .concat(opts.reference ? [`<span class="lg"><svg width="34" height="12" aria-hidden="true"><line x1="1" x2="33" y1="6" y2="6" class="ref"/></svg>${esc(opts.reference.name)}</span>`] : [])
+    .concat(
+      opts.reference
+        ? [
+            `<span class="lg"><svg width="34" height="12" aria-hidden="true"><line x1="1" x2="33" y1="6" y2="6" class="ref"/></svg>${esc(opts.reference.name)}</span>`,
+          ]
+        : [],
+    )
     .join(' ')
   return `<figure class="fig">${out.join('')}<figcaption>${legend}</figcaption></figure>`
 }
@@ -284,7 +288,9 @@ function heatmap(title: string, m: number[][], names: string[], rowLabel: string
   for (let i = 0; i < k; i++) {
     const row = m[i]!
     const tot = row.reduce((a, b) => a + b, 0)
-    out.push(`<text x="${labW - 6}" y="${f(top + i * cell + cell / 2 + 4)}" text-anchor="end" class="tick">${esc(short(names[i] ?? String(i)))}</text>`)
+    out.push(
+      `<text x="${labW - 6}" y="${f(top + i * cell + cell / 2 + 4)}" text-anchor="end" class="tick">${esc(short(names[i] ?? String(i)))}</text>`,
+    )
     for (let j = 0; j < k; j++) {
       const v = row[j]!
       const share = tot > 0 ? v / tot : 0
@@ -295,9 +301,13 @@ function heatmap(title: string, m: number[][], names: string[], rowLabel: string
       const x = labW + j * cell
       const y = top + i * cell
       const label = asProb ? (v === 0 ? '' : prob(v)) : String(v)
-      out.push(`<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${fill}" class="hc"><title>${esc(`${names[i]} → ${names[j]}: ${label || 0}`)}</title></rect>`)
+      out.push(
+        `<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${fill}" class="hc"><title>${esc(`${names[i]} → ${names[j]}: ${label || 0}`)}</title></rect>`,
+      )
       if (k <= 12 && label) {
-        out.push(`<text x="${f(x + cell / 2)}" y="${f(y + cell / 2 + 4)}" text-anchor="middle" class="hv${share > 0.5 ? ' inv' : ''}">${esc(label)}</text>`)
+        out.push(
+          `<text x="${f(x + cell / 2)}" y="${f(y + cell / 2 + 4)}" text-anchor="middle" class="hv${share > 0.5 ? ' inv' : ''}">${esc(label)}</text>`,
+        )
       }
     }
   }
@@ -329,10 +339,16 @@ export function identifiabilityNotes(model: NoiseModel, classNames: string[], gr
     }
     return notes
   }
-  if (bad.length === model.classes.length && bad.every((c) => Math.abs(c.keep - bad[0]!.keep) < 1e-9 && Math.abs(c.worstProb - bad[0]!.worstProb) < 1e-9)) {
+  if (
+    bad.length === model.classes.length &&
+    bad.every((c) => Math.abs(c.keep - bad[0]!.keep) < 1e-9 && Math.abs(c.worstProb - bad[0]!.worstProb) < 1e-9)
+  ) {
     return [`${head}: for every class ${rel(bad[0]!)}; ${tail}.`]
   }
-  return bad.map((c) => `${head}: for class ${name(c.k)}, the wrong label ${name(c.worst)} is ${rel(c).replace(/^a wrong label is /, '')}; ${tail} for this class.`)
+  return bad.map(
+    (c) =>
+      `${head}: for class ${name(c.k)}, the wrong label ${name(c.worst)} is ${rel(c).replace(/^a wrong label is /, '')}; ${tail} for this class.`,
+  )
 }
 
 function defaultConfusionCell(result: ValidationResult): CellResult | undefined {
@@ -471,7 +487,9 @@ export function toHtml(result: ValidationResult, opts: HtmlOptions = {}): string
   for (const s of result.summary) {
     if (s.noiseType !== 'none' || s.mean.estimatedNoiseRate === undefined) continue
     const known = s.mean.noiseRate !== undefined ? ` (the true share is ${pct(s.mean.noiseRate)}%)` : ''
-    body.push(`<p>Confident learning estimates that <strong>${pct(s.mean.estimatedNoiseRate)}%</strong> of the given training labels are wrong${known}.</p>`)
+    body.push(
+      `<p>Confident learning estimates that <strong>${pct(s.mean.estimatedNoiseRate)}%</strong> of the given training labels are wrong${known}.</p>`,
+    )
   }
   const failed = result.cells.filter((c) => c.error)
   if (failed.length) {
@@ -534,7 +552,9 @@ export function toHtml(result: ValidationResult, opts: HtmlOptions = {}): string
     body.push(`<div class="figs">${figs.join('')}</div>`)
   }
   const nSeeds = Math.max(0, ...result.summary.map((s) => s.n))
-  body.push(`<p class="muted">Points are means over ${nSeeds === 1 ? 'one seed' : `${nSeeds} seeds`}; bars show ± one standard deviation over seeds.</p>`)
+  body.push(
+    `<p class="muted">Points are means over ${nSeeds === 1 ? 'one seed' : `${nSeeds} seeds`}; bars show ± one standard deviation over seeds.</p>`,
+  )
 
   // --- confusion matrices
   const cc = opts.confusion
@@ -549,7 +569,9 @@ export function toHtml(result: ValidationResult, opts: HtmlOptions = {}): string
     : defaultConfusionCell(result)
   if (cc) {
     body.push(`<h2>Confusion matrices: ${esc(noiseLabel(cc.noiseType, cc.rate))}, ${esc(methodName(cc.method))}, seed ${cc.seed}</h2>`)
-    body.push('<p>Rows are the true class, columns the label the method gives; blue on the diagonal is right, orange off it is wrong. Each row is shaded by its own total.</p>')
+    body.push(
+      '<p>Rows are the true class, columns the label the method gives; blue on the diagonal is right, orange off it is wrong. Each row is shaded by its own total.</p>',
+    )
     const figs: string[] = []
     const model = modelOf(cc.noiseType, cc.rate)
     if (model) figs.push(heatmap('Injected noise (probabilities)', model.matrix, names, 'true class', 'noisy label', true))
@@ -599,11 +621,20 @@ export function toHtml(result: ValidationResult, opts: HtmlOptions = {}): string
     ['Noise rates', cfg.noiseTypes.some((t) => t !== 'none') ? cfg.rates.join(', ') : '–'],
     ['Seeds', cfg.seeds.join(', ')],
     ['Methods', methods.map(methodName).join(', ')],
-    ['Refinement options', Object.keys(ro).length ? Object.entries(ro).map(([k, v]) => `${k}=${fmtValue(v)}`).join(', ') : 'defaults (automatic selection on the noisy labels)'],
+    [
+      'Refinement options',
+      Object.keys(ro).length
+        ? Object.entries(ro)
+            .map(([k, v]) => `${k}=${fmtValue(v)}`)
+            .join(', ')
+        : 'defaults (automatic selection on the noisy labels)',
+    ],
   ]
   if (result.groups) settings.push(['Superclass groups', result.groups.map((g) => `{${g.map((c) => names[c] ?? c).join(', ')}}`).join(' ')])
   settings.push(['Started / finished', `${result.startedAt} / ${result.finishedAt ?? 'not finished'}`])
-  body.push(`<table class="settings"><tbody>${settings.map(([k, v]) => `<tr><th class="l">${esc(k)}</th><td class="l">${esc(v)}</td></tr>`).join('')}</tbody></table>`)
+  body.push(
+    `<table class="settings"><tbody>${settings.map(([k, v]) => `<tr><th class="l">${esc(k)}</th><td class="l">${esc(v)}</td></tr>`).join('')}</tbody></table>`,
+  )
 
   // --- how to read
   body.push('<h2>How to read this report</h2>')

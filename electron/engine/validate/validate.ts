@@ -204,7 +204,8 @@ function checkConfig(config: ValidationConfig): void {
   const types = new Set(['none', 'symmetric', 'asymmetric', 'superclass'])
   const methods = new Set(['teacher', 'sd', 'pll', 'cl'])
   if (!config.noiseTypes?.length) throw new Error('validation config: noiseTypes is empty')
-  for (const t of config.noiseTypes) if (!types.has(t)) throw new Error(`validation config: unknown noise type '${t}' (expected none, symmetric, asymmetric or superclass)`)
+  for (const t of config.noiseTypes)
+    if (!types.has(t)) throw new Error(`validation config: unknown noise type '${t}' (expected none, symmetric, asymmetric or superclass)`)
   if (!config.methods?.length) throw new Error('validation config: methods is empty')
   for (const m of config.methods) if (!methods.has(m)) throw new Error(`validation config: unknown method '${m}' (expected teacher, sd, pll or cl)`)
   if (!config.seeds?.length) throw new Error('validation config: seeds is empty')
@@ -264,11 +265,7 @@ function plain(v: Record<string, unknown>): Record<string, unknown> {
  * labels when known. Precision/recall follow the usual detection definitions with
  * flagged = refined != noisy and wrong = noisy != truth.
  */
-export function labelMetrics(
-  refined: Int32Array,
-  noisy: Int32Array,
-  truth: Int32Array | undefined,
-): Partial<Record<MetricName, number>> {
+export function labelMetrics(refined: Int32Array, noisy: Int32Array, truth: Int32Array | undefined): Partial<Record<MetricName, number>> {
   const n = refined.length
   let flagged = 0
   const out: Partial<Record<MetricName, number>> = {}
@@ -349,11 +346,7 @@ function bestPerSetting(summary: SummaryRow[]): ValidationResult['best'] {
  * refine call sees; the trusted split is only predicted. Cancellable between cells (and inside a
  * cell where the refine function honours the signal); cells in `opts.done` are kept and skipped.
  */
-export async function runValidation(
-  input: ValidationInput,
-  config: ValidationConfig,
-  opts: RunValidationOptions = {},
-): Promise<ValidationResult> {
+export async function runValidation(input: ValidationInput, config: ValidationConfig, opts: RunValidationOptions = {}): Promise<ValidationResult> {
   checkConfig(config)
   const refine = opts.refine ?? defaultRefine
   const k = input.classNames.length
@@ -534,8 +527,7 @@ export function loadValidationInput(db: Db, backboneId: number): ValidationInput
   const classes = listClasses(db)
   if (classes.length < 2) throw new Error(`project has ${classes.length} classes; validation needs at least 2`)
   const bb = db.prepare('SELECT name, kind, dim FROM backbones WHERE id = ?').get(backboneId) as
-    | { name: string; kind: string; dim: number }
-    | undefined
+    { name: string; kind: string; dim: number } | undefined
   if (!bb) throw new Error(`no backbone with id ${backboneId} in this project`)
   const train = loadFeatureMatrix(db, backboneId, { split: 'train' })
   const test = loadFeatureMatrix(db, backboneId, { split: 'test' })
@@ -573,7 +565,9 @@ export function loadValidationInput(db: Db, backboneId: number): ValidationInput
     trustedSource = `test split, ${rows.length} samples with their given labels`
   }
   if (trainRows.length === 0) {
-    throw new Error(`no training samples with a given label have features from backbone ${backboneId} (${bb.name}); the training and trusted samples need features from one backbone`)
+    throw new Error(
+      `no training samples with a given label have features from backbone ${backboneId} (${bb.name}); the training and trusted samples need features from one backbone`,
+    )
   }
   const file = (db as unknown as { name?: string }).name
   return {
@@ -606,8 +600,7 @@ export async function validateProject(
   let backboneId: number
   if (opts.validationId !== undefined) {
     const row = db.prepare('SELECT id, params, status, results, started_at FROM validations WHERE id = ?').get(opts.validationId) as
-      | ValidationRow
-      | undefined
+      ValidationRow | undefined
     if (!row) throw new Error(`no validation with id ${opts.validationId} in this project`)
     const params = JSON.parse(row.params) as { config: ValidationConfig; backboneId: number }
     cfg = params.config
@@ -631,14 +624,18 @@ export async function validateProject(
   const finish = db.prepare('UPDATE validations SET status = ?, finished_at = ?, results = coalesce(?, results) WHERE id = ?')
   try {
     const input = loadValidationInput(db, backboneId)
-    const result = await runValidation(input, { ...cfg, backboneId }, {
-      progress: opts.progress,
-      signal: opts.signal,
-      refine: opts.refine,
-      done: doneCells,
-      startedAt,
-      onCell: (_cell, partial) => save.run(JSON.stringify(partial), id),
-    })
+    const result = await runValidation(
+      input,
+      { ...cfg, backboneId },
+      {
+        progress: opts.progress,
+        signal: opts.signal,
+        refine: opts.refine,
+        done: doneCells,
+        startedAt,
+        onCell: (_cell, partial) => save.run(JSON.stringify(partial), id),
+      },
+    )
     finish.run('done', now(), JSON.stringify(result), id)
     return { validationId: id, result }
   } catch (e) {

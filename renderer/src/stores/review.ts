@@ -290,7 +290,28 @@ export const useReviewStore = defineStore('review', () => {
   }
 
   return {
-    filters, items, total, runId, loading, cursor, selection, detail, progress, reviewer, pending, current,
-    setReviewer, load, loadProgress, loadDetail, decide, undo, bulkAccept, move, nextUnreviewed, click, setFilters,
+    filters,
+    items,
+    total,
+    runId,
+    loading,
+    cursor,
+    selection,
+    detail,
+    progress,
+    reviewer,
+    pending,
+    current,
+    setReviewer,
+    load,
+    loadProgress,
+    loadDetail,
+    decide,
+    undo,
+    bulkAccept,
+    move,
+    nextUnreviewed,
+    click,
+    setFilters,
   }
 })

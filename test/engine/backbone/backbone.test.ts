@@ -5,13 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildModel, DataType, floatTensor, type GraphInit } from '../../../electron/engine/onnx/proto.ts'
 import { openDb } from '../../../electron/engine/store/db.ts'
-import {
-  ensureBackbone,
-  inspectModel,
-  listBackbones,
-  loadBackbone,
-  registerBackbone,
-} from '../../../electron/engine/backbone/backbone.ts'
+import { ensureBackbone, inspectModel, listBackbones, loadBackbone, registerBackbone } from '../../../electron/engine/backbone/backbone.ts'
 import type { PreprocessSpec } from '../../../electron/engine/backbone/preprocess.ts'
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'qc-bb-'))
@@ -139,7 +133,12 @@ test('NHWC input is recognised, a fixed batch of 1 is honoured, rank-2 output is
     assert.equal(info.fixedBatch, 1)
     assert.equal(info.pooled, false)
     const db = openDb(join(dir, 'p.qcdb'))
-    await registerBackbone(db, { name: 'nhwc', kind: 'file', modelPath: file, preprocess: { ...graySpec, channels: 3, mean: [0, 0, 0], std: [1, 1, 1], layout: 'nhwc' } })
+    await registerBackbone(db, {
+      name: 'nhwc',
+      kind: 'file',
+      modelPath: file,
+      preprocess: { ...graySpec, channels: 3, mean: [0, 0, 0], std: [1, 1, 1], layout: 'nhwc' },
+    })
     const bb = await loadBackbone(db, 'nhwc')
     assert.equal(bb.fixedBatch, 1)
     const x = values(3 * 48, 5)

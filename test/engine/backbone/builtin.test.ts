@@ -79,7 +79,9 @@ function reference(img: Float32Array, S: number, cfg: BuiltinConfig): number[] {
     const g = cfg.grid[l] ?? cfg.grid[cfg.grid.length - 1]!
     const resp = Array.from({ length: count }, (_, f) => correlate(lvl, side, f))
     if (l === 0) level0.push(...resp)
-    const rect = cfg.bothSigns ? [...resp.map((a) => a.map((v) => Math.max(v, 0))), ...resp.map((a) => a.map((v) => Math.max(-v, 0)))] : resp.map((a) => a.map(Math.abs))
+    const rect = cfg.bothSigns
+      ? [...resp.map((a) => a.map((v) => Math.max(v, 0))), ...resp.map((a) => a.map((v) => Math.max(-v, 0)))]
+      : resp.map((a) => a.map(Math.abs))
     for (const a of rect) feats.push(...cells(a, side, g))
   }
   if (cfg.order2 > 0) {
@@ -90,7 +92,13 @@ function reference(img: Float32Array, S: number, cfg: BuiltinConfig): number[] {
       for (let o2 = 0; o2 < O; o2++) {
         const e = correlate(md, S / 2, 2 * o2)
         const od = correlate(md, S / 2, 2 * o2 + 1)
-        feats.push(...cells(e.map((v, p) => Math.sqrt(v * v + od[p]! ** 2 + 1e-6)), S / 2, cfg.order2))
+        feats.push(
+          ...cells(
+            e.map((v, p) => Math.sqrt(v * v + od[p]! ** 2 + 1e-6)),
+            S / 2,
+            cfg.order2,
+          ),
+        )
       }
     }
   }
@@ -130,14 +138,41 @@ async function compare(cfg: BuiltinConfig): Promise<void> {
     const want = reference(x.subarray(n * 3 * S * S, (n + 1) * 3 * S * S), S, cfg)
     assert.equal(want.length, d)
     const got = (out.data as Float32Array).subarray(n * d, (n + 1) * d)
-    for (let i = 0; i < d; i++) assert.ok(Math.abs(got[i]! - want[i]!) < 2e-3 * Math.max(1, Math.abs(want[i]!)), `image ${n} feature ${i}: ${got[i]} vs ${want[i]}`)
+    for (let i = 0; i < d; i++)
+      assert.ok(Math.abs(got[i]! - want[i]!) < 2e-3 * Math.max(1, Math.abs(want[i]!)), `image ${n} feature ${i}: ${got[i]} vs ${want[i]}`)
   }
   await session.release()
 }
 
 test('the built-in graph computes what its definition says (small config with every part switched on)', async () => {
-  await compare({ ...BUILTIN_CONFIG, size: 16, levels: 2, orientations: 4, kernel: 5, wavelength: 3, grid: [4, 2], colourGrid: 2, lumaGrid: 2, order2: 2, normalize: true })
-  await compare({ ...BUILTIN_CONFIG, size: 16, levels: 2, orientations: 2, kernel: 5, wavelength: 3, grid: [2, 1], bothSigns: false, sqrt: false, colourGrid: 0, lumaGrid: 0, order2: 0, normalize: false })
+  await compare({
+    ...BUILTIN_CONFIG,
+    size: 16,
+    levels: 2,
+    orientations: 4,
+    kernel: 5,
+    wavelength: 3,
+    grid: [4, 2],
+    colourGrid: 2,
+    lumaGrid: 2,
+    order2: 2,
+    normalize: true,
+  })
+  await compare({
+    ...BUILTIN_CONFIG,
+    size: 16,
+    levels: 2,
+    orientations: 2,
+    kernel: 5,
+    wavelength: 3,
+    grid: [2, 1],
+    bothSigns: false,
+    sqrt: false,
+    colourGrid: 0,
+    lumaGrid: 0,
+    order2: 0,
+    normalize: false,
+  })
 })
 
 test('the shipped built-in: deterministic bytes, zero-mean unit-norm filters, an image model the loader accepts', async () => {

@@ -25,7 +25,9 @@ const base: PreprocessSpec = {
 
 async function png(dir: string, name: string, px: number[], w: number, h: number, channels: 1 | 3 | 4): Promise<string> {
   const file = join(dir, name)
-  await sharp(Buffer.from(px), { raw: { width: w, height: h, channels } }).png().toFile(file)
+  await sharp(Buffer.from(px), { raw: { width: w, height: h, channels } })
+    .png()
+    .toFile(file)
   return file
 }
 
@@ -78,7 +80,10 @@ test('colour to 1 channel is luma; gray to 3 channels is replicated; alpha is fl
 
     // A 16-bit grayscale PNG (as line cameras write) comes out as the same 8-bit levels.
     const g16 = join(dir, 'gray16.png')
-    await sharp(Buffer.from([0, 50, 100, 200]), { raw: { width: 2, height: 2, channels: 1 } }).toColourspace('grey16').png().toFile(g16)
+    await sharp(Buffer.from([0, 50, 100, 200]), { raw: { width: 2, height: 2, channels: 1 } })
+      .toColourspace('grey16')
+      .png()
+      .toFile(g16)
     assert.equal((await sharp(g16).metadata()).depth, 'ushort')
     assert.deepEqual([...(await decodeImagePixels(g16, base))], [0, 0, 0, 50, 50, 50, 100, 100, 100, 200, 200, 200])
 
@@ -100,7 +105,10 @@ test('EXIF orientation is applied and the centre crop keeps the middle', async (
     const px: number[] = []
     for (let y = 0; y < 4; y++) for (let x = 0; x < 8; x++) px.push(x < 4 ? 0 : 255)
     const file = join(dir, 'rot.jpg')
-    await sharp(Buffer.from(px), { raw: { width: 8, height: 4, channels: 1 } }).jpeg({ quality: 100 }).withMetadata({ orientation: 6 }).toFile(file)
+    await sharp(Buffer.from(px), { raw: { width: 8, height: 4, channels: 1 } })
+      .jpeg({ quality: 100 })
+      .withMetadata({ orientation: 6 })
+      .toFile(file)
     const out = await decodeImagePixels(file, { ...base, width: 4, height: 8, channels: 1, mean: [0], std: [1] })
     assert.ok(out[0]! < 40, 'top-left should be black after rotation')
     assert.ok(out[7 * 4 + 3]! > 215, 'bottom-right should be white after rotation')
@@ -116,7 +124,16 @@ test('EXIF orientation is applied and the centre crop keeps the middle', async (
     // with distinct values is already at the resize target, so the crop is its middle 4x4.
     const grid: number[] = Array.from({ length: 64 }, (_, i) => i * 4)
     const sq = await png(dir, 'sq.png', grid, 8, 8, 1)
-    const mid = await decodeImagePixels(sq, { ...base, width: 4, height: 4, channels: 1, mean: [0], std: [1], resize: 'shorter-side-then-center-crop', cropFraction: 0.5 })
+    const mid = await decodeImagePixels(sq, {
+      ...base,
+      width: 4,
+      height: 4,
+      channels: 1,
+      mean: [0],
+      std: [1],
+      resize: 'shorter-side-then-center-crop',
+      cropFraction: 0.5,
+    })
     const want: number[] = []
     for (let y = 2; y < 6; y++) for (let x = 2; x < 6; x++) want.push((y * 8 + x) * 4)
     assert.deepEqual([...mid], want)

@@ -10,7 +10,15 @@ import { parseCsv } from '../../../electron/engine/util/csv.ts'
 import { openDb } from '../../../electron/engine/store/db.ts'
 import { importCsv } from '../../../electron/engine/import/csv-manifest.ts'
 
-const hashes = (dir: string) => readdirSync(dir).sort().map((f) => [f, createHash('sha256').update(readFileSync(join(dir, f))).digest('hex')])
+const hashes = (dir: string) =>
+  readdirSync(dir)
+    .sort()
+    .map((f) => [
+      f,
+      createHash('sha256')
+        .update(readFileSync(join(dir, f)))
+        .digest('hex'),
+    ])
 const csvRows = (f: string) => parseCsv(readFileSync(f, 'utf8')).map((r) => r.cells)
 
 test('same seed gives byte-identical data; another seed differs; truth kept apart', async () => {
@@ -30,7 +38,10 @@ test('same seed gives byte-identical data; another seed differs; truth kept apar
   assert.deepEqual(labels[0], ['path', 'label'])
   assert.ok(labels.slice(1).every((r) => r.length === 2))
   assert.deepEqual(truth[0], ['path', 'label'])
-  assert.deepEqual(labels.map((r) => r[0]), truth.map((r) => r[0]))
+  assert.deepEqual(
+    labels.map((r) => r[0]),
+    truth.map((r) => r[0]),
+  )
   const wrong = labels.slice(1).filter((r, i) => r[1] !== truth[i + 1]![1]).length
   assert.equal(wrong, a.noisyCount)
   // Each true class appears perClass times.

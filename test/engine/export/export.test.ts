@@ -30,16 +30,18 @@ async function project(): Promise<{ db: Db; dir: string; root: string; id: (p: s
   const samples = listSamples(db)
   const id = (p: string) => samples.find((s) => s.path === p)!.id
   const runId = Number(
-    db.prepare("INSERT INTO runs (method, params, seed, status, started_at, finished_at) VALUES ('pll', '{\"lambda\":0.0005}', 3, 'done', ?, ?)").run(now(), now()).lastInsertRowid,
+    db
+      .prepare("INSERT INTO runs (method, params, seed, status, started_at, finished_at) VALUES ('pll', '{\"lambda\":0.0005}', 3, 'done', ?, ?)")
+      .run(now(), now()).lastInsertRowid,
   )
   const cls = (n: string) => (db.prepare('SELECT idx FROM classes WHERE name = ?').get(n) as { idx: number }).idx
   const suggest: Record<string, string> = { 'ok/b.png': 'scratch', 'scratch/c.png': 'dent' }
   for (const s of samples) {
     const refined = cls(suggest[s.path] ?? s.givenLabel!)
     const flagged = refined !== s.givenIdx ? 1 : 0
-    db.prepare('INSERT INTO predictions (run_id, sample_id, refined_idx, prob, top1_idx, top1_prob, top2_idx, top2_prob, flagged, rank) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
-      runId, s.id, refined, 0.8123456789, refined, 0.8123456789, s.givenIdx, 0.15, flagged, flagged ? 1 : null,
-    )
+    db.prepare(
+      'INSERT INTO predictions (run_id, sample_id, refined_idx, prob, top1_idx, top1_prob, top2_idx, top2_prob, flagged, rank) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(runId, s.id, refined, 0.8123456789, refined, 0.8123456789, s.givenIdx, 0.15, flagged, flagged ? 1 : null)
   }
   return { db, dir, root, id, runId }
 }
@@ -69,7 +71,10 @@ test('CSV export: exact header, final labels from review, excluded left out, for
   assert.equal(byPath.get('ok/a.png')!.confidence, '0.812346')
   assert.ok(!/(^|,)=/m.test(text), 'no cell starts with =')
   // Never overwrite without force; force replaces atomically.
-  await assert.rejects(exportLabels(db, { format: 'csv', out }), new RegExp(`${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} already exists \\(use --force to overwrite\\)`))
+  await assert.rejects(
+    exportLabels(db, { format: 'csv', out }),
+    new RegExp(`${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} already exists \\(use --force to overwrite\\)`),
+  )
   const auto = await exportLabels(db, { format: 'csv', out, force: true, autoAccept: true, includeExcluded: true })
   assert.equal(auto.written, 6)
   const autoRows = parseCsv(readFileSync(out, 'utf8')).map((r) => r.cells)
@@ -93,7 +98,10 @@ test('JSON export carries provenance and the same fields; onlyReviewed filters',
   assert.equal(doc.provenance.projectFile, join(dir, 'p.qcdb'))
   assert.ok(Date.parse(doc.provenance.exportedAt) > 0)
   assert.deepEqual(Object.keys(doc.samples[0]), [...EXPORT_COLUMNS])
-  assert.deepEqual([doc.samples[0].path, doc.samples[0].final_label, doc.samples[0].review_status, doc.samples[0].confidence], ['scratch/c.png', 'ok', 'relabelled', 0.812346])
+  assert.deepEqual(
+    [doc.samples[0].path, doc.samples[0].final_label, doc.samples[0].review_status, doc.samples[0].confidence],
+    ['scratch/c.png', 'ok', 'relabelled', 0.812346],
+  )
   db.close()
 })
 
@@ -104,7 +112,11 @@ test('round trip: CSV export re-imported as a manifest gives the same final labe
   recordDecision(db, { sampleId: id('ok/a.png'), action: 'exclude', reviewer: 'ana' })
   const out = join(dir, 'refined.csv')
   await exportLabels(db, { format: 'csv', out })
-  const expected = new Map(parseCsv(readFileSync(out, 'utf8')).slice(1).map((r) => [unguardCell(r.cells[0]!), unguardCell(r.cells[5]!)]))
+  const expected = new Map(
+    parseCsv(readFileSync(out, 'utf8'))
+      .slice(1)
+      .map((r) => [unguardCell(r.cells[0]!), unguardCell(r.cells[5]!)]),
+  )
   const db2 = openDb(join(dir, 'fresh.qcdb'))
   const s = await importCsv(db2, out, { imagesRoot: root, labelColumn: 'final_label' })
   assert.equal(s.added, 5)
@@ -148,7 +160,10 @@ test('ImageFolder export: tree of final labels, collisions resolved, manifest an
   await exportLabels(db, { format: 'imagefolder', out, force: true, link: 'hardlink' })
   assert.deepEqual(readdirSync(out).sort(), ['=cmd', 'dent', 'manifest.csv', 'ok', 'provenance.json', 'scratch'])
   assert.equal(statSync(join(out, 'dent', 'c.png')).nlink, 2, 'hard-linked')
-  assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.tmp')), [])
+  assert.deepEqual(
+    readdirSync(dir).filter((n) => n.endsWith('.tmp')),
+    [],
+  )
   db.close()
   db2.close()
 })
@@ -161,10 +176,13 @@ test('embeddings projects export the label CSV first column as path; ImageFolder
   await importEmbeddings(db, join(dir, 'x.npy'), join(dir, 'y.csv'))
   await exportLabels(db, { format: 'csv', out: join(dir, 'o.csv') })
   const rows = parseCsv(readFileSync(join(dir, 'o.csv'), 'utf8')).map((r) => r.cells)
-  assert.deepEqual(rows.slice(1).map((r) => [r[0], r[1], r[2], r[5], r[6]]), [
-    ['item-1', 'ok', '', 'ok', 'unreviewed'],
-    ['item-2', 'dent', '', 'dent', 'unreviewed'],
-  ])
+  assert.deepEqual(
+    rows.slice(1).map((r) => [r[0], r[1], r[2], r[5], r[6]]),
+    [
+      ['item-1', 'ok', '', 'ok', 'unreviewed'],
+      ['item-2', 'dent', '', 'dent', 'unreviewed'],
+    ],
+  )
   await assert.rejects(exportLabels(db, { format: 'imagefolder', out: join(dir, 'tree') }), /needs images/)
   assert.equal(existsSync(join(dir, 'tree')), false)
   db.close()

@@ -42,7 +42,9 @@ async function fixture(distinct: number, dupes: number): Promise<Fixture> {
       px[p * 3 + 2] = ((x + y) * i * 5) & 255
     }
     const rel = `a/img-${i}.png`
-    await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toFile(join(root, rel))
+    await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .toFile(join(root, rel))
     files.push(rel)
   }
   for (let j = 0; j < dupes; j++) {
@@ -92,7 +94,9 @@ test('extracts each distinct image once, stores what the backbone computes, reus
     const x = await preprocessImage(join(f.root, f.files[2]!), bb.spec)
     const direct = await bb.embed(x, 1)
     await bb.release()
-    const hash = createHash('sha256').update(readFileSync(join(f.root, f.files[2]!))).digest('hex')
+    const hash = createHash('sha256')
+      .update(readFileSync(join(f.root, f.files[2]!)))
+      .digest('hex')
     const vec = stored.get(hash)!
     assert.equal(vec.length, row.dim)
     for (let i = 0; i < vec.length; i++) assert.ok(Math.abs(vec[i]! - direct[i]!) <= 1e-5 * Math.max(1, Math.abs(direct[i]!)))
@@ -112,7 +116,9 @@ test('a corrupt, a missing and an edited file are reported with their reason; th
     writeFileSync(join(f.root, f.files[1]!), readFileSync(join(f.root, f.files[1]!)).subarray(0, 40)) // truncated
     rmSync(join(f.root, f.files[3]!))
     // Re-hash the truncated file so only its decode fails (an import would record this hash).
-    const h = createHash('sha256').update(readFileSync(join(f.root, f.files[1]!))).digest('hex')
+    const h = createHash('sha256')
+      .update(readFileSync(join(f.root, f.files[1]!)))
+      .digest('hex')
     f.db.prepare('UPDATE samples SET hash = ? WHERE path = ?').run(h, f.files[1])
     // Edited after import: content no longer matches the recorded hash.
     writeFileSync(join(f.root, f.files[4]!), readFileSync(join(f.root, f.files[0]!)))
@@ -167,9 +173,13 @@ test('kill -9 mid-extraction loses nothing stored; the resumed run computes only
   try {
     const row = await ensureBackbone(f.db, 'builtin')
     f.db.close()
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fixtures/extract-child.ts', import.meta.url)), f.project, String(row.id), '4', '2'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(new URL('./fixtures/extract-child.ts', import.meta.url)), f.project, String(row.id), '4', '2'],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
     let storedAtKill = 0
     await new Promise<void>((resolveDone, reject) => {
       let out = ''

@@ -13,9 +13,7 @@ test('loadFeatureMatrix: samples.id order, shared hashes fanned out, labels as c
     const t = now()
     const src = Number(db.prepare("INSERT INTO sources (kind, root, added_at) VALUES ('images', ?, ?)").run(dir, t).lastInsertRowid)
     const [a, b] = db.transaction(() => [ensureClass(db, 'ok'), ensureClass(db, 'scratch')])()
-    const bb = Number(
-      db.prepare("INSERT INTO backbones (name, kind, dim, created_at) VALUES ('t', 'file', 3, ?)").run(t).lastInsertRowid,
-    )
+    const bb = Number(db.prepare("INSERT INTO backbones (name, kind, dim, created_at) VALUES ('t', 'file', 3, ?)").run(t).lastInsertRowid)
     const ins = db.prepare(
       'INSERT INTO samples (source_id, path, hash, split, given_class_id, trusted_class_id, added_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
     )

@@ -31,7 +31,7 @@ test('resolves paths against the CSV folder, reads split and trusted_label, skip
   assert.deepEqual(s.classes, ['dent', 'ok', 'scratch'])
   const reasons = s.skipped.map((k) => `${k.path}: ${k.reason}`).sort()
   assert.deepEqual(reasons, [
-    "imgs/a.png: line 6: duplicate of line 2",
+    'imgs/a.png: line 6: duplicate of line 2',
     "imgs/d.png: line 5: split must be train or test, got 'holdout'",
     'imgs/missing.png: unreadable: file not found',
     'labels.csv:8: line 8: empty path',

@@ -24,13 +24,18 @@ test('stores N x D features under an embeddings backbone, keyed by sha256 of the
   const bb = db.prepare('SELECT name, kind, dim FROM backbones WHERE id = ?').get(s.backboneId)
   assert.deepEqual({ ...(bb as object) }, { name: 'embeddings:feats.npy', kind: 'embeddings', dim: 3 })
   const rows = listSamples(db)
-  assert.deepEqual(rows.map((r) => [r.path, r.givenLabel, r.split, r.sourceKind]), [
-    ['r0', 'cat', 'train', 'embeddings'],
-    ['r1', 'dog', 'test', 'embeddings'],
-    ['r3', 'dog', 'train', 'embeddings'],
-  ])
+  assert.deepEqual(
+    rows.map((r) => [r.path, r.givenLabel, r.split, r.sourceKind]),
+    [
+      ['r0', 'cat', 'train', 'embeddings'],
+      ['r1', 'dog', 'test', 'embeddings'],
+      ['r3', 'dog', 'train', 'embeddings'],
+    ],
+  )
   const r1 = rows[1]!
-  const expected = createHash('sha256').update(Buffer.from(Float32Array.from([4, 5, 6]).buffer)).digest('hex')
+  const expected = createHash('sha256')
+    .update(Buffer.from(Float32Array.from([4, 5, 6]).buffer))
+    .digest('hex')
   assert.equal(r1.hash, expected)
   const f = db.prepare('SELECT vec FROM features WHERE hash = ? AND backbone_id = ?').get(expected, s.backboneId) as { vec: Buffer }
   assert.deepEqual([...blobToVec(f.vec)], [4, 5, 6])
@@ -57,7 +62,10 @@ test('path,label CSV with float64 data; row count mismatch names both files and 
   const db = openDb(join(dir, 'p.qcdb'))
   const s = await importEmbeddings(db, npy, csv)
   assert.equal(s.added, 2)
-  assert.deepEqual(listSamples(db).map((r) => r.path), ['img/a.png', 'img/b.png'])
+  assert.deepEqual(
+    listSamples(db).map((r) => r.path),
+    ['img/a.png', 'img/b.png'],
+  )
   writeFileSync(csv, 'path,label\nimg/a.png,ok\n')
   await assert.rejects(importEmbeddings(db, npy, csv), (e: Error) => {
     assert.match(e.message, /f64\.npy has 2 rows/)

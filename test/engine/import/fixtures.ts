@@ -20,14 +20,25 @@ export async function writeImage(file: string, seed = 0, size = 24): Promise<voi
     return
   }
   const img = sharp(px, { raw: { width: size, height: size, channels: 3 } })
-  const out = ext === 'png' ? img.png() : ext === 'jpg' || ext === 'jpeg' ? img.jpeg() : ext === 'webp' ? img.webp() : ext === 'tif' || ext === 'tiff' ? img.tiff() : undefined
+  const out =
+    ext === 'png'
+      ? img.png()
+      : ext === 'jpg' || ext === 'jpeg'
+        ? img.jpeg()
+        : ext === 'webp'
+          ? img.webp()
+          : ext === 'tif' || ext === 'tiff'
+            ? img.tiff()
+            : undefined
   if (!out) throw new Error(`fixture: no writer for .${ext}`)
   writeFileSync(file, await out.toBuffer())
 }
 
 /** A PNG whose header claims `w x h` (a pixel bomb): only the IHDR is real. */
 export async function writePixelBomb(file: string, w = 20000, h = 20000): Promise<void> {
-  const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).png().toBuffer()
+  const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } })
+    .png()
+    .toBuffer()
   // IHDR data starts at byte 16 (8 signature + 4 length + 4 type); patch width/height and its CRC.
   const b = Buffer.from(png)
   b.writeUInt32BE(w, 16)

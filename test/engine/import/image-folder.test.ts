@@ -49,12 +49,21 @@ test('imports root/<class>/<image> with nested folders, Unicode names and every 
   assert.equal(byPath.get('ok/line 2/b.jpg')?.givenLabel, 'ok')
   const uni = byPath.get('défaut 中文 🙂/ïmage 图 🔍.png')!
   assert.equal(uni.givenLabel, 'défaut 中文 🙂')
-  assert.equal(uni.hash, createHash('sha256').update(readFileSync(sampleFile(uni)!)).digest('hex'))
+  assert.equal(
+    uni.hash,
+    createHash('sha256')
+      .update(readFileSync(sampleFile(uni)!))
+      .digest('hex'),
+  )
   assert.equal(uni.width, 24)
   assert.ok(rows.every((r) => r.split === 'train'))
   // The skipped rows are kept in the project with the import's id.
   assert.equal(listSkipped(db, { importId: s.importId }).length, 7)
-  const imp = db.prepare('SELECT added, skipped, finished_at FROM imports WHERE id = ?').get(s.importId) as { added: number; skipped: number; finished_at: string | null }
+  const imp = db.prepare('SELECT added, skipped, finished_at FROM imports WHERE id = ?').get(s.importId) as {
+    added: number
+    skipped: number
+    finished_at: string | null
+  }
   assert.equal(imp.added, 6)
   assert.equal(imp.skipped, 7)
   assert.ok(imp.finished_at)
@@ -78,7 +87,12 @@ test('re-import adds only new files and reports changed content', async () => {
   assert.deepEqual(again.updated, [{ path: 'b/2.png', what: 'content changed' }])
   const after = listSamples(db).find((r) => r.path === 'b/2.png')!
   assert.equal(after.id, id2)
-  assert.equal(after.hash, createHash('sha256').update(readFileSync(join(root, 'b', '2.png'))).digest('hex'))
+  assert.equal(
+    after.hash,
+    createHash('sha256')
+      .update(readFileSync(join(root, 'b', '2.png')))
+      .digest('hex'),
+  )
   assert.equal(listSamples(db).length, 3)
   db.close()
 })
@@ -92,7 +106,13 @@ test('a root with train/ and test/ imports both splits; class idx follows sorted
   const db = openDb(join(dir, 'p.qcdb'))
   const s = await importImageFolder(db, root)
   assert.equal(s.added, 3)
-  assert.deepEqual(listClasses(db).map((c) => [c.name, c.idx]), [['alpha', 0], ['zeta', 1]])
+  assert.deepEqual(
+    listClasses(db).map((c) => [c.name, c.idx]),
+    [
+      ['alpha', 0],
+      ['zeta', 1],
+    ],
+  )
   const rows = listSamples(db)
   assert.deepEqual(rows.map((r) => [r.path, r.split, r.givenLabel]).sort(), [
     ['test/alpha/3.png', 'test', 'alpha'],

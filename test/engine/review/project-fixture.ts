@@ -25,12 +25,20 @@ export function makeProject(root = '/data/imgs'): Fixture {
     const cls = ['ok', 'scratch', 'dent'].map((c) => ensureClass(db, c))
     const src = ensureSource(db, 'images', root)
     const given = [0, 0, 1, 2, 0]
-    given.forEach((g, i) => ids.push(insertSample(db, { sourceId: src, path: `img/${i}.png`, hash: `h${i}`, size: 1, split: i === 4 ? 'test' : 'train', givenClassId: cls[g]! })))
+    given.forEach((g, i) =>
+      ids.push(
+        insertSample(db, { sourceId: src, path: `img/${i}.png`, hash: `h${i}`, size: 1, split: i === 4 ? 'test' : 'train', givenClassId: cls[g]! }),
+      ),
+    )
     runId = Number(
-      db.prepare("INSERT INTO runs (method, params, seed, status, started_at, finished_at) VALUES ('pll', '{\"lambda\":0.001}', 0, 'done', ?, ?)").run(now(), now()).lastInsertRowid,
+      db
+        .prepare("INSERT INTO runs (method, params, seed, status, started_at, finished_at) VALUES ('pll', '{\"lambda\":0.001}', 0, 'done', ?, ?)")
+        .run(now(), now()).lastInsertRowid,
     )
     const refined = [0, 1, 1, 0, 2]
-    const ins = db.prepare('INSERT INTO predictions (run_id, sample_id, refined_idx, prob, top1_idx, top1_prob, top2_idx, top2_prob, flagged, rank) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+    const ins = db.prepare(
+      'INSERT INTO predictions (run_id, sample_id, refined_idx, prob, top1_idx, top1_prob, top2_idx, top2_prob, flagged, rank) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    )
     let rank = 0
     refined.forEach((r, i) => {
       const flagged = r !== given[i] ? 1 : 0

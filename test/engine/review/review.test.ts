@@ -1,7 +1,15 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { now } from '../../../electron/engine/store/db.ts'
-import { currentLabels, recordDecision, recordDecisions, reviewCounts, reviewHistory, reviewState, undoLast } from '../../../electron/engine/review/review.ts'
+import {
+  currentLabels,
+  recordDecision,
+  recordDecisions,
+  reviewCounts,
+  reviewHistory,
+  reviewState,
+  undoLast,
+} from '../../../electron/engine/review/review.ts'
 import { makeProject } from './project-fixture.ts'
 
 test('decisions set status and final label; history keeps who and when', () => {
@@ -20,7 +28,12 @@ test('decisions set status and final label; history keeps who and when', () => {
   assert.equal(h.length, 1)
   assert.equal(h[0]!.runId, runId)
   assert.ok(Date.parse(h[0]!.at) <= Date.now())
-  assert.deepEqual(reviewCounts(db), { runId, flagged: 3, reviewed: 2, byStatus: { unreviewed: 1, accepted: 1, kept: 1, relabelled: 0, excluded: 0 } })
+  assert.deepEqual(reviewCounts(db), {
+    runId,
+    flagged: 3,
+    reviewed: 2,
+    byStatus: { unreviewed: 1, accepted: 1, kept: 1, relabelled: 0, excluded: 0 },
+  })
   db.close()
 })
 
@@ -40,7 +53,15 @@ test('undo is per reviewer, appends an event and restores the previous decision'
   assert.equal(reviewState(db).get(b)?.status, 'unreviewed')
   assert.equal(undoLast(db, { reviewer: 'ana' }), null)
   const h = reviewHistory(db, b)
-  assert.deepEqual(h.map((e) => [e.action, e.undone]), [['keep', true], ['accept', true], ['undo', false], ['undo', false]])
+  assert.deepEqual(
+    h.map((e) => [e.action, e.undone]),
+    [
+      ['keep', true],
+      ['accept', true],
+      ['undo', false],
+      ['undo', false],
+    ],
+  )
   // Redo after undo: a new decision counts again.
   recordDecision(db, { sampleId: b, action: 'relabel', classIdx: 2, reviewer: 'ana' })
   assert.equal(reviewState(db).get(b)?.status, 'relabelled')
@@ -75,7 +96,10 @@ test('bad decisions are refused with a reason, bulk decisions are all-or-nothing
     { sampleId: ids[1]!, action: 'accept', reviewer: 'a' },
     { sampleId: ids[3]!, action: 'accept', reviewer: 'a' },
   ])
-  assert.deepEqual(evs.map((e) => e.classIdx), [1, 0])
+  assert.deepEqual(
+    evs.map((e) => e.classIdx),
+    [1, 0],
+  )
   db.close()
 })
 
@@ -97,8 +121,14 @@ test('currentLabels: final = decision, else given; autoAccept takes the suggesti
     ],
   )
   const auto = currentLabels(db, { autoAccept: true })
-  assert.deepEqual(auto.rows.map((r) => r.finalLabel), [null, 'ok', 'scratch', 'ok', 'dent'])
-  assert.deepEqual(auto.rows.map((r) => r.finalSource), ['excluded', 'review', 'given', 'refined', 'refined'])
+  assert.deepEqual(
+    auto.rows.map((r) => r.finalLabel),
+    [null, 'ok', 'scratch', 'ok', 'dent'],
+  )
+  assert.deepEqual(
+    auto.rows.map((r) => r.finalSource),
+    ['excluded', 'review', 'given', 'refined', 'refined'],
+  )
   // The latest done run is the default; a running one is not.
   db.prepare("INSERT INTO runs (method, params, status, started_at) VALUES ('teacher', '{}', 'running', ?)").run(now())
   assert.equal(currentLabels(db).runId, runId)

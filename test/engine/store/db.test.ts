@@ -4,7 +4,18 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { blobToVec, ensureClass, getMeta, listClasses, MIGRATIONS, now, openDb, SCHEMA_VERSION, setMeta, vecToBlob } from '../../../electron/engine/store/db.ts'
+import {
+  blobToVec,
+  ensureClass,
+  getMeta,
+  listClasses,
+  MIGRATIONS,
+  now,
+  openDb,
+  SCHEMA_VERSION,
+  setMeta,
+  vecToBlob,
+} from '../../../electron/engine/store/db.ts'
 import { ensureSource, insertSample } from '../../../electron/engine/store/samples.ts'
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'qc-db-'))
@@ -42,7 +53,10 @@ test('foreign keys are enforced and the review log refuses updates and deletes',
   db.prepare("INSERT INTO review_events (sample_id, action, reviewer, at) VALUES (?, 'exclude', 'ana', ?)").run(id, now())
   assert.throws(() => db.prepare("UPDATE review_events SET action = 'keep'").run(), /review_events is append-only/)
   assert.throws(() => db.prepare('DELETE FROM review_events').run(), /review_events is append-only/)
-  assert.throws(() => db.prepare("INSERT INTO review_events (sample_id, action, reviewer, at) VALUES (?, 'approve', 'ana', ?)").run(id, now()), /CHECK constraint failed/)
+  assert.throws(
+    () => db.prepare("INSERT INTO review_events (sample_id, action, reviewer, at) VALUES (?, 'approve', 'ana', ?)").run(id, now()),
+    /CHECK constraint failed/,
+  )
   db.close()
 })
 
@@ -51,7 +65,13 @@ test('classes get stable consecutive indices; vectors round-trip through blobs',
   const a = ensureClass(db, 'ok')
   ensureClass(db, 'dent')
   assert.equal(ensureClass(db, ' ok '), a)
-  assert.deepEqual(listClasses(db).map((c) => [c.name, c.idx]), [['ok', 0], ['dent', 1]])
+  assert.deepEqual(
+    listClasses(db).map((c) => [c.name, c.idx]),
+    [
+      ['ok', 0],
+      ['dent', 1],
+    ],
+  )
   assert.throws(() => ensureClass(db, '  '), /empty class name/)
   const v = Float32Array.from([1.5, -2, 3e-8])
   // An unaligned Buffer (offset 1) still decodes.
@@ -66,14 +86,23 @@ test('refuses a foreign SQLite file, a non-database file and a newer schema, nam
   const o = new Database(foreign)
   o.exec('CREATE TABLE t (x)')
   o.close()
-  assert.throws(() => openDb(foreign), (e: Error) => e.message === `${foreign}: not a seed-qc project (unknown SQLite database)`)
+  assert.throws(
+    () => openDb(foreign),
+    (e: Error) => e.message === `${foreign}: not a seed-qc project (unknown SQLite database)`,
+  )
   const text = join(dir, 'notes.qcdb')
   writeFileSync(text, 'this is not a database at all, just some text that is long enough to look like a header '.repeat(20))
-  assert.throws(() => openDb(text), (e: Error) => e.message === `${text}: cannot open project file (file is not a database)`)
+  assert.throws(
+    () => openDb(text),
+    (e: Error) => e.message === `${text}: cannot open project file (file is not a database)`,
+  )
   const newer = join(dir, 'newer.qcdb')
   const n = new Database(newer)
   n.pragma(`user_version = ${SCHEMA_VERSION + 1}`)
   n.close()
-  assert.throws(() => openDb(newer), (e: Error) => e.message === `${newer}: project schema v${SCHEMA_VERSION + 1} is newer than this app (v${SCHEMA_VERSION}); update the app`)
+  assert.throws(
+    () => openDb(newer),
+    (e: Error) => e.message === `${newer}: project schema v${SCHEMA_VERSION + 1} is newer than this app (v${SCHEMA_VERSION}); update the app`,
+  )
   assert.throws(() => openDb(join(dir, 'missing.qcdb'), { create: false }), /missing\.qcdb: no such project file/)
 })

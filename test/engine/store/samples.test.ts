@@ -25,12 +25,30 @@ test('sample queries: filters, paging, labels by name and idx, files only for im
   const a = insertSample(db, { sourceId: img, path: 'ok/a b.png', hash: 'h1', size: 10, width: 4, height: 3, split: 'train', givenClassId: ok })
   const b = insertSample(db, { sourceId: img, path: 'dent/b.png', hash: 'h2', size: 11, split: 'test', givenClassId: dent, trustedClassId: ok })
   const c = insertSample(db, { sourceId: emb, path: 'row-7', hash: 'h3', size: 0, split: 'train', givenClassId: null })
-  assert.deepEqual(listSources(db).map((s) => s.kind), ['images', 'embeddings'])
-  assert.deepEqual(listSamples(db).map((s) => s.id), [a, b, c])
-  assert.deepEqual(listSamples(db, { split: 'train' }).map((s) => s.id), [a, c])
-  assert.deepEqual(listSamples(db, { givenIdx: 1 }).map((s) => s.id), [b])
-  assert.deepEqual(listSamples(db, { limit: 1, offset: 1 }).map((s) => s.id), [b])
-  assert.deepEqual(listSamples(db, { ids: [c, 999] }).map((s) => s.id), [c])
+  assert.deepEqual(
+    listSources(db).map((s) => s.kind),
+    ['images', 'embeddings'],
+  )
+  assert.deepEqual(
+    listSamples(db).map((s) => s.id),
+    [a, b, c],
+  )
+  assert.deepEqual(
+    listSamples(db, { split: 'train' }).map((s) => s.id),
+    [a, c],
+  )
+  assert.deepEqual(
+    listSamples(db, { givenIdx: 1 }).map((s) => s.id),
+    [b],
+  )
+  assert.deepEqual(
+    listSamples(db, { limit: 1, offset: 1 }).map((s) => s.id),
+    [b],
+  )
+  assert.deepEqual(
+    listSamples(db, { ids: [c, 999] }).map((s) => s.id),
+    [c],
+  )
   assert.equal(countSamples(db, { split: 'train' }), 2)
   assert.equal(countSamples(db, { givenIdx: 0 }), 1)
   const sb = getSample(db, b)!

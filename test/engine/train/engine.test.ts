@@ -6,7 +6,17 @@ import type { FeatureMatrix } from '../../../electron/engine/train/types.ts'
 import { createRng } from '../../../electron/engine/validate/rng.ts'
 
 /** Independent float64 reference of the objective (formulas written out from scratch). */
-function reference(x: FeatureMatrix, t: Float32Array, k: number, w: Float64Array, lambda: number, loss: LossKind, bias: boolean, std?: { mean: Float64Array; scale: Float64Array }, q = 0.7): number {
+function reference(
+  x: FeatureMatrix,
+  t: Float32Array,
+  k: number,
+  w: Float64Array,
+  lambda: number,
+  loss: LossKind,
+  bias: boolean,
+  std?: { mean: Float64Array; scale: Float64Array },
+  q = 0.7,
+): number {
   const { n, d } = x
   let total = 0
   for (let i = 0; i < n; i++) {

@@ -24,8 +24,12 @@ function makeProject(dir: string): { db: Db; truthBySample: Map<number, number>;
     const src = Number(db.prepare("INSERT INTO sources (kind, root, added_at) VALUES ('embeddings', '/x.npy', ?)").run(now()).lastInsertRowid)
     // An older backbone with no features, so the default must skip it.
     db.prepare("INSERT INTO backbones (name, kind, dim, created_at) VALUES ('empty', 'embeddings', 5, '2020-01-01T00:00:00Z')").run()
-    backboneId = Number(db.prepare("INSERT INTO backbones (name, kind, dim, created_at) VALUES ('emb', 'embeddings', 5, ?)").run(now()).lastInsertRowid)
-    const insS = db.prepare('INSERT INTO samples (source_id, path, hash, split, given_class_id, trusted_class_id, added_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    backboneId = Number(
+      db.prepare("INSERT INTO backbones (name, kind, dim, created_at) VALUES ('emb', 'embeddings', 5, ?)").run(now()).lastInsertRowid,
+    )
+    const insS = db.prepare(
+      'INSERT INTO samples (source_id, path, hash, split, given_class_id, trusted_class_id, added_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    )
     const insF = db.prepare('INSERT INTO features (hash, backbone_id, vec) VALUES (?, ?, ?)')
     for (let i = 0; i < 180; i++) {
       const c = i % k
@@ -72,7 +76,9 @@ test('refineProject trains on labelled training samples, records the run and pre
       split: string
       given_class_id: number | null
     }
-    const preds = db.prepare('SELECT p.*, s.split, s.given_class_id FROM predictions p JOIN samples s ON s.id = p.sample_id WHERE run_id = ?').all(runId) as PredRow[]
+    const preds = db
+      .prepare('SELECT p.*, s.split, s.given_class_id FROM predictions p JOIN samples s ON s.id = p.sample_id WHERE run_id = ?')
+      .all(runId) as PredRow[]
     assert.equal(preds.length, 180)
     let right = 0
     let flaggedTrain = 0
@@ -83,7 +89,10 @@ test('refineProject trains on labelled training samples, records the run and pre
       if (p.split === 'train' && p.flagged) flaggedTrain++
     }
     assert.ok(right / 180 > 0.9, `refined labels match the truth for ${right} of 180`)
-    assert.equal(flaggedTrain, result.flagged.reduce((a, b) => a + b, 0))
+    assert.equal(
+      flaggedTrain,
+      result.flagged.reduce((a, b) => a + b, 0),
+    )
     db.close()
   } finally {
     rmSync(dir, { recursive: true, force: true })

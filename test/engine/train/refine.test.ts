@@ -56,10 +56,17 @@ test('teacher, SD, PLL (both losses) and CL recover clean labels better than the
       } else assert.equal(r.rank[i], 0)
     }
     // Ranks are 1..m, each once.
-    assert.deepEqual(ranks.sort((a, b) => a - b), Array.from({ length: flagged }, (_, i) => i + 1), `${label}: ranks`)
+    assert.deepEqual(
+      ranks.sort((a, b) => a - b),
+      Array.from({ length: flagged }, (_, i) => i + 1),
+      `${label}: ranks`,
+    )
     assert.ok(recovered / r.n > given + 0.2, `${label}: recovery ${recovered / r.n} vs given ${given}`)
     const p = await r.predict(held.x)
-    assert.ok(accuracy(p, held.truth, K) > given + 0.15, `${label}: predict() on other samples ${accuracy(p, held.truth, K)} (recovery ${recovered / r.n})`)
+    assert.ok(
+      accuracy(p, held.truth, K) > given + 0.15,
+      `${label}: predict() on other samples ${accuracy(p, held.truth, K)} (recovery ${recovered / r.n})`,
+    )
     assert.ok((r.timings.total ?? 0) >= 0)
     assert.equal(r.chosen.lambda, 1e-3)
     if (opts.method === 'cl') {

@@ -12,7 +12,10 @@ test('writeFileAtomic creates folders, refuses to overwrite without force, leave
   const f = join(dir, 'a', 'b', 'out.csv')
   writeFileAtomic(f, 'one')
   assert.equal(readFileSync(f, 'utf8'), 'one')
-  assert.throws(() => writeFileAtomic(f, 'two'), (e: Error) => e instanceof ExistsError && e.message === `${f} already exists (use --force to overwrite)`)
+  assert.throws(
+    () => writeFileAtomic(f, 'two'),
+    (e: Error) => e instanceof ExistsError && e.message === `${f} already exists (use --force to overwrite)`,
+  )
   assert.equal(readFileSync(f, 'utf8'), 'one')
   writeFileAtomic(f, Buffer.from('three'), { force: true })
   assert.equal(readFileSync(f, 'utf8'), 'three')
@@ -45,6 +48,11 @@ test('sha256 of files (streamed) and of typed arrays matches node:crypto', async
   writeFileSync(f, data)
   assert.equal(await sha256File(f), createHash('sha256').update(data).digest('hex'))
   const v = Float32Array.from([1, 2, 3, 4]).subarray(1, 3)
-  assert.equal(sha256Bytes(v), createHash('sha256').update(Buffer.from(Float32Array.from([2, 3]).buffer)).digest('hex'))
+  assert.equal(
+    sha256Bytes(v),
+    createHash('sha256')
+      .update(Buffer.from(Float32Array.from([2, 3]).buffer))
+      .digest('hex'),
+  )
   await assert.rejects(sha256File(join(dir, 'none')), /none: cannot read \(ENOENT\)/)
 })

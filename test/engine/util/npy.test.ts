@@ -75,13 +75,18 @@ test('writeNpy output is read back, data 64-byte aligned', () => {
 test('matches numpy when python3 with numpy is present', { skip: !hasNumpy() && 'python3/numpy not installed' }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'qc-npy-'))
   const f = join(dir, 'np.npy')
-  execFileSync('python3', ['-c', `import numpy as np; np.save(${JSON.stringify(f)}, np.asfortranarray(np.arange(12, dtype=np.float64).reshape(4, 3) / 7))`])
+  execFileSync('python3', [
+    '-c',
+    `import numpy as np; np.save(${JSON.stringify(f)}, np.asfortranarray(np.arange(12, dtype=np.float64).reshape(4, 3) / 7))`,
+  ])
   const a = readNpy(f)
   assert.deepEqual(a.shape, [4, 3])
   for (let i = 0; i < 12; i++) assert.ok(Math.abs(a.data[i]! - i / 7) < 1e-6)
   const g = join(dir, 'ours.npy')
   writeNpy(g, Float32Array.from([1, 2, 3, 4]), [2, 2])
-  const out = execFileSync('python3', ['-c', `import numpy as np; a = np.load(${JSON.stringify(g)}); print(a.dtype, a.shape, a.sum())`]).toString().trim()
+  const out = execFileSync('python3', ['-c', `import numpy as np; a = np.load(${JSON.stringify(g)}); print(a.dtype, a.shape, a.sum())`])
+    .toString()
+    .trim()
   assert.equal(out, 'float32 (2, 2) 10.0')
 })
 

@@ -23,7 +23,11 @@ test('transition matrices follow the BENCHMARKS.md formulas and are row-stochast
   const a = transitionMatrix('asymmetric', k, eta)
   const g = transitionMatrix('superclass', k, eta, [[0, 2, 4], [1], [3]])
   for (let r = 0; r < k; r++) {
-    for (const c of [s, a, g]) close(c[r]!.reduce((x, y) => x + y, 0), 1)
+    for (const c of [s, a, g])
+      close(
+        c[r]!.reduce((x, y) => x + y, 0),
+        1,
+      )
     close(s[r]![r]!, 0.6)
     close(a[r]![r]!, 0.6)
     for (let j = 0; j < k; j++) {
@@ -81,7 +85,10 @@ test('bad noise parameters give clear errors', () => {
 })
 
 test('identifiability: superclass 0.8 on a 4-class group is not, on a 6-class group it is', () => {
-  const groups = [[0, 1, 2, 3, 4, 6], [5, 7, 8, 9]]
+  const groups = [
+    [0, 1, 2, 3, 4, 6],
+    [5, 7, 8, 9],
+  ]
   const c = transitionMatrix('superclass', 10, 0.8, groups)
   const rows = classIdentifiability(c)
   assert.equal(isIdentifiable(c), false)
@@ -180,8 +187,23 @@ test('superclass grouping recovers planted groups', () => {
   // Two groups, as on Fashion-MNIST: the cut at 0.8 of the top merge separates groups that are
   // far apart relative to the spread inside them.
   for (const seed of [11, 12, 13]) {
-    const { x, y, k } = plantedGroups([[0, 3, 5], [1, 2, 4, 6, 7]], 40, 24, seed)
-    assert.deepEqual(superclassGroups(x, y, k), [[0, 3, 5], [1, 2, 4, 6, 7]], `seed ${seed}`)
+    const { x, y, k } = plantedGroups(
+      [
+        [0, 3, 5],
+        [1, 2, 4, 6, 7],
+      ],
+      40,
+      24,
+      seed,
+    )
+    assert.deepEqual(
+      superclassGroups(x, y, k),
+      [
+        [0, 3, 5],
+        [1, 2, 4, 6, 7],
+      ],
+      `seed ${seed}`,
+    )
   }
 })
 

@@ -13,7 +13,14 @@ async function sweep(): Promise<ValidationResult> {
   const te = gaussianClusters(120, 4, 5, 22, tr.centres)
   return runValidation(
     { train: { x: tr.x, yGiven: tr.y }, trusted: { x: te.x, y: te.y }, classNames: NAMES, meta: { dataset: 'line <3> & co', backbone: 'emb' } },
-    { noiseTypes: ['symmetric', 'superclass'], rates: [0.2, 0.8], seeds: [0, 1], methods: ['teacher', 'sd', 'pll'], sdRounds: 2, groups: [[0, 1, 2], [3]] },
+    {
+      noiseTypes: ['symmetric', 'superclass'],
+      rates: [0.2, 0.8],
+      seeds: [0, 1],
+      methods: ['teacher', 'sd', 'pll'],
+      sdRounds: 2,
+      groups: [[0, 1, 2], [3]],
+    },
     { refine: standInRefine },
   )
 }
@@ -43,7 +50,12 @@ function checkWellFormed(html: string): void {
 }
 
 const unescape = (s: string) =>
-  s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&')
+  s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&')
 
 test('HTML report is well-formed, self-contained and escapes class names', async () => {
   const r = await sweep()
@@ -104,7 +116,10 @@ test('non-identifiable noise gets a plain-language callout', async () => {
   assert.ok(html.includes('not identifiable'))
   // the sentence BENCHMARKS.md asks for, on Fashion-MNIST's groups
   const fm = ['t-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle-boot']
-  const groups = [[0, 1, 2, 3, 4, 6], [5, 7, 8, 9]]
+  const groups = [
+    [0, 1, 2, 3, 4, 6],
+    [5, 7, 8, 9],
+  ]
   const matrix = transitionMatrix('superclass', 10, 0.8, groups)
   const classes = classIdentifiability(matrix)
   const notes = identifiabilityNotes({ noiseType: 'superclass', rate: 0.8, matrix, identifiable: false, classes }, fm, groups)
@@ -112,9 +127,10 @@ test('non-identifiable noise gets a plain-language callout', async () => {
     'superclass 0.8: within the group {sandal, sneaker, bag, ankle-boot} a wrong label is more likely (0.27) than the right one (0.2); no method can undo this noise.',
   ])
   const sym = transitionMatrix('symmetric', 10, 0.9)
-  assert.deepEqual(identifiabilityNotes({ noiseType: 'symmetric', rate: 0.9, matrix: sym, identifiable: false, classes: classIdentifiability(sym) }, fm, null), [
-    'symmetric 0.9: for every class a wrong label is as likely (0.1) as the right one (0.1); no method can undo this noise.',
-  ])
+  assert.deepEqual(
+    identifiabilityNotes({ noiseType: 'symmetric', rate: 0.9, matrix: sym, identifiable: false, classes: classIdentifiability(sym) }, fm, null),
+    ['symmetric 0.9: for every class a wrong label is as likely (0.1) as the right one (0.1); no method can undo this noise.'],
+  )
 })
 
 test('CSV has one row per noise type x rate x seed x method with the result numbers; JSON round-trips', async () => {
@@ -125,7 +141,13 @@ test('CSV has one row per noise type x rate x seed x method with the result numb
   const col = (name: string) => header.indexOf(name)
   for (const rec of recs.slice(1)) {
     const c = rec.cells
-    const cell = r.cells.find((x) => x.noiseType === c[col('noise_type')] && String(x.rate) === c[col('rate')] && String(x.seed) === c[col('seed')] && x.method === c[col('method')])!
+    const cell = r.cells.find(
+      (x) =>
+        x.noiseType === c[col('noise_type')] &&
+        String(x.rate) === c[col('rate')] &&
+        String(x.seed) === c[col('seed')] &&
+        x.method === c[col('method')],
+    )!
     assert.ok(cell)
     assert.equal(Number(c[col('trusted_accuracy')]), cell.metrics.trustedAccuracy)
     assert.equal(Number(c[col('label_recovery')]), cell.metrics.recovery)

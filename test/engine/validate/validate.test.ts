@@ -42,7 +42,10 @@ const base: ValidationConfig = {
   seeds: [0, 1],
   methods: ['teacher', 'sd', 'pll'],
   sdRounds: 2,
-  groups: [[0, 1], [2, 3]],
+  groups: [
+    [0, 1],
+    [2, 3],
+  ],
 }
 
 test('a sweep yields one cell per noise type x rate x seed x method, with metrics consistent with the confusion matrices', async () => {
@@ -60,7 +63,10 @@ test('a sweep yields one cell per noise type x rate x seed x method, with metric
     assert.equal(m.trustedAccuracy, trace / input.trusted.x.n)
     // recovery = trace of the training confusion (true x refined) / n
     const cm = c.confusionTrain!
-    assert.equal(cm.flat().reduce((a, b) => a + b, 0), input.train.x.n)
+    assert.equal(
+      cm.flat().reduce((a, b) => a + b, 0),
+      input.train.x.n,
+    )
     assert.equal(m.recovery, cm.reduce((s, row, i) => s + row[i]!, 0) / input.train.x.n)
     // the injected rate is what the noise draw actually produced (recomputed independently)
     const noisy = injectNoise(input.train.yGiven, K, { type: c.noiseType as 'symmetric', rate: c.rate, seed: c.seed, groups: base.groups })
@@ -80,17 +86,26 @@ test('a sweep yields one cell per noise type x rate x seed x method, with metric
   // superclass 0.6 inside pairs: the wrong partner (0.6) beats the right label (0.4)
   assert.equal(r.noiseModels.find((m) => m.noiseType === 'superclass' && m.rate === 0.6)!.identifiable, false)
   assert.equal(r.noiseModels.find((m) => m.noiseType === 'superclass' && m.rate === 0.2)!.identifiable, true)
-  assert.deepEqual(r.groups, [[0, 1], [2, 3]])
+  assert.deepEqual(r.groups, [
+    [0, 1],
+    [2, 3],
+  ])
 })
 
 test('summary is the mean and sample std over seeds; best picks the highest mean trusted accuracy', async () => {
   const events: { done: number; total: number }[] = []
-  const r = await runValidation(makeInput(), { ...base, seeds: [0, 1, 2], noiseTypes: ['symmetric'] }, { refine: standInRefine, progress: (e) => events.push(e) })
+  const r = await runValidation(
+    makeInput(),
+    { ...base, seeds: [0, 1, 2], noiseTypes: ['symmetric'] },
+    { refine: standInRefine, progress: (e) => events.push(e) },
+  )
   // progress counts cells and ends at the total
   assert.ok(events.every((e, i) => e.total === r.cells.length && (i === 0 || e.done >= events[i - 1]!.done)))
   assert.equal(events.at(-1)!.done, r.cells.length)
   for (const s of r.summary) {
-    const vals = r.cells.filter((c) => c.noiseType === s.noiseType && c.rate === s.rate && c.method === s.method).map((c) => c.metrics.trustedAccuracy!)
+    const vals = r.cells
+      .filter((c) => c.noiseType === s.noiseType && c.rate === s.rate && c.method === s.method)
+      .map((c) => c.metrics.trustedAccuracy!)
     assert.equal(vals.length, 3)
     const mu = (vals[0]! + vals[1]! + vals[2]!) / 3
     const sd = Math.sqrt(vals.reduce((a, v) => a + (v - mu) ** 2, 0) / 2)
@@ -137,7 +152,9 @@ test("noise type 'none' trains on the given labels as they are; recovery only wh
   assert.equal(m.flaggedPrecision, undefined)
   assert.ok(m.trustedAccuracy! > 0.5)
   assert.equal(blind.cells[0]!.identifiable, null)
-  const known = await runValidation({ ...input, train: { x: input.train.x, yGiven: noisyGiven, yTrue: input.train.yGiven } }, cfg, { refine: standInRefine })
+  const known = await runValidation({ ...input, train: { x: input.train.x, yGiven: noisyGiven, yTrue: input.train.yGiven } }, cfg, {
+    refine: standInRefine,
+  })
   assert.ok(Math.abs(known.cells[0]!.metrics.noiseRate! - 0.3) < 0.08)
   assert.ok(known.cells[0]!.metrics.recovery! > 0.5)
 })
@@ -151,7 +168,10 @@ test('a failing method is recorded as an error cell and the sweep goes on', asyn
   assert.equal(r.cells.length, 2)
   assert.equal(r.cells[0]!.error, 'cl exploded')
   assert.equal(r.cells[1]!.error, undefined)
-  assert.deepEqual(r.summary.map((s) => s.method), ['teacher'])
+  assert.deepEqual(
+    r.summary.map((s) => s.method),
+    ['teacher'],
+  )
 })
 
 test('bad configurations and inputs give clear errors', async () => {
@@ -330,7 +350,10 @@ test('real engine: every method runs, cleans symmetric noise, and is scored on t
     groups: [[0, 1, 2], [3]],
     refineOptions: REAL,
   })
-  assert.deepEqual(r.cells.map((c) => c.method), ['teacher', 'sd-1', 'sd-2', 'pll', 'cl', 'teacher', 'sd-1', 'sd-2', 'pll', 'cl'])
+  assert.deepEqual(
+    r.cells.map((c) => c.method),
+    ['teacher', 'sd-1', 'sd-2', 'pll', 'cl', 'teacher', 'sd-1', 'sd-2', 'pll', 'cl'],
+  )
   for (const c of r.cells) {
     assert.equal(c.error, undefined, `${c.key}: ${c.error}`)
     assert.equal(c.chosen.lambda, 1e-3)
@@ -356,8 +379,12 @@ test('validateProject: by default it uses the newest backbone that covers the tr
     const { db } = makeProject(dir, { testSplit: true })
     // A newer backbone with features for the test samples only (e.g. a second embeddings file).
     db.transaction(() => {
-      const bb = Number(db.prepare("INSERT INTO backbones (name, kind, dim, created_at) VALUES ('test-only', 'embeddings', ?, ?)").run(D, now()).lastInsertRowid)
-      db.prepare("INSERT INTO features (hash, backbone_id, vec) SELECT f.hash, ?, f.vec FROM features f JOIN samples s ON s.hash = f.hash WHERE s.split = 'test'").run(bb)
+      const bb = Number(
+        db.prepare("INSERT INTO backbones (name, kind, dim, created_at) VALUES ('test-only', 'embeddings', ?, ?)").run(D, now()).lastInsertRowid,
+      )
+      db.prepare(
+        "INSERT INTO features (hash, backbone_id, vec) SELECT f.hash, ?, f.vec FROM features f JOIN samples s ON s.hash = f.hash WHERE s.split = 'test'",
+      ).run(bb)
     })()
     const { result } = await validateProject(db, { noiseTypes: ['none'], rates: [], seeds: [0], methods: ['teacher'] }, { refine: standInRefine })
     assert.equal(result.meta.backbone, `emb (embeddings, ${D}-d)`)
