@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Progress } from '../engine/jobs/progress.ts'
-import { openDb, listClasses, type Db } from '../engine/store/db.ts'
+import { openDb, listClasses, setMeta, type Db } from '../engine/store/db.ts'
 import type { Method, PllLoss, RefineOptions, Solver, EngineName } from '../engine/train/types.ts'
 import { ensureDir, listOpt, numberOpt, projectPath, requireOpt, UsageError } from './qc.ts'
 
@@ -33,7 +33,6 @@ const engine = {
   exportLabels: async () => (await import('../engine/export/export.ts')).exportLabels,
   validate: async () => await import('../engine/validate/validate.ts'),
   report: async () => await import('../engine/validate/report.ts'),
-  demo: async () => (await import('../engine/demo/synth.ts')).generateDemo,
 }
 
 function refineOptions(ctx: CommandContext, method: Method): RefineOptions {
@@ -244,14 +243,28 @@ function givenLabels(db: Db): Map<number, number> {
 
 export const commands: Record<string, Command> = {
   async demo(ctx) {
-    const out = ensureDir((ctx.opts.out as string | undefined) ?? 'qc-demo')
+    // Without --out: ./qc-demo, or a fresh timestamped folder when an earlier demo is there (its
+    // project may hold review work). An explicit --out that already holds a project is refused.
+    let outOpt = ctx.opts.out as string | undefined
+    if (outOpt === undefined) {
+      outOpt = 'qc-demo'
+      if (existsSync(join(outOpt, 'project.qcdb'))) outOpt = `qc-demo-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}`
+    }
+    const out = ensureDir(outOpt)
     const perClass = numberOpt(ctx, 'per-class')
     ctx.log(`generating synthetic inspection images in ${out}/data (synthetic, for trying the tool)`)
-    const demo = await (await engine.demo())(join(out, 'data'), { perClass, seed: numberOpt(ctx, 'seed') ?? 0 })
+    const { generateDemo, writeAuditedManifest } = await import('../engine/demo/synth.ts')
+    const demo = await generateDemo(join(out, 'data'), { perClass, seed: numberOpt(ctx, 'seed') ?? 0, progress: ctx.progress, signal: ctx.signal })
+    // Every fifth image carries its true class as trusted_label (an audited subset), so that
+    // `qc validate` works on the demo project; refinement never reads trusted labels.
+    const manifest = writeAuditedManifest(demo)
     const projectFile = join(out, 'project.qcdb')
+    if (existsSync(projectFile)) throw new Error(`${projectFile} already exists: choose another --out folder`)
     const db = openDb(projectFile)
     try {
-      await doImport({ ...ctx, opts: { ...ctx.opts, csv: demo.labelsCsv, images: demo.imagesRoot, features: undefined } }, db)
+      setMeta(db, 'demo', 'true')
+      setMeta(db, 'demo_truth_csv', demo.truthCsv)
+      await doImport({ ...ctx, opts: { ...ctx.opts, csv: manifest, images: demo.imagesRoot, features: undefined } }, db)
       const { backboneId } = await doExtract({ ...ctx, opts: { ...ctx.opts, backbone: undefined } }, db)
       const teacher = await doRefine({ ...ctx, opts: { ...ctx.opts, method: 'teacher' } }, db, backboneId)
       const pll = await doRefine({ ...ctx, opts: { ...ctx.opts, method: 'pll' } }, db, backboneId)
@@ -286,7 +299,8 @@ export const commands: Record<string, Command> = {
       ctx.log(`  flagged for review (${chosen.method} run ${chosen.runId}): ${chosen.flagged}`)
       ctx.log(`  project: ${projectFile}`)
       ctx.log(`  refined labels: ${refinedCsv}`)
-      ctx.log(`  review them in the app: qc serve, then open the project`)
+      ctx.log(`  review them in the app: npm run serve (or qc serve), then open the project`)
+      ctx.log(`  PoC validation on the audited fifth: qc validate --project ${projectFile} --out ${join(out, 'validation')}`)
       return summary
     } finally {
       db.close()

@@ -286,9 +286,8 @@ export function createService(opts: ServiceOptions): Service {
     },
     async createDemoProject(input) {
       return jobs.start('demo', JSON.stringify(input), 'Create the demo project', async ({ progress, signal }) => {
-        const { generateDemo } = await import('../engine/demo/synth.ts')
+        const { generateDemo, writeAuditedManifest } = await import('../engine/demo/synth.ts')
         const { importCsv } = await import('../engine/import/csv-manifest.ts')
-        const { readCsvTable, formatCsv } = await import('../engine/util/csv.ts')
         const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')
         const outDir = join(dataDir, 'demo', `demo-${stamp}`)
         const demo = await generateDemo(outDir, {
@@ -298,18 +297,9 @@ export function createService(opts: ServiceOptions): Service {
           progress,
           signal,
         })
-        // A QC team would audit a small subset to check the tool on its own data: every fifth image
-        // gets its true class as trusted_label (the rest of the truth stays hidden). That subset is
-        // what the Validate screen measures accuracy on.
-        const labels = readCsvTable(demo.manifest, { required: ['path', 'label'] })
-        const truth = readCsvTable(demo.truthCsv, { required: ['path', 'label'] })
-        const truthOf = new Map(truth.rows.map((r) => [r.cells[truth.col('path')]!, r.cells[truth.col('label')]!]))
-        const rows = labels.rows.map((r, i) => {
-          const path = r.cells[labels.col('path')]!
-          return [path, r.cells[labels.col('label')]!, i % 5 === 0 ? (truthOf.get(path) ?? '') : '']
-        })
-        const manifest = join(outDir, 'manifest-with-audit.csv')
-        writeFileSync(manifest, formatCsv([['path', 'label', 'trusted_label'], ...rows]))
+        // Every fifth image carries its true class as trusted_label: the audited subset that the
+        // Validate screen measures accuracy on.
+        const manifest = writeAuditedManifest(demo)
         const projectPath = join(dataDir, 'projects', `demo-${stamp}.qcdb`)
         const db = openDb(projectPath, { create: true })
         try {

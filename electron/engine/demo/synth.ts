@@ -15,7 +15,8 @@
 import sharp from 'sharp'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { formatCsv } from '../util/csv.ts'
+import { writeFileSync } from 'node:fs'
+import { formatCsv, readCsvTable } from '../util/csv.ts'
 import { CancelledError, type Progress } from '../jobs/progress.ts'
 
 export const DEMO_CLASSES = ['ok', 'scratch', 'dent', 'stain', 'crack'] as const
@@ -381,4 +382,23 @@ export async function generateDemo(outDir: string, opts: DemoOptions = {}): Prom
   await writeFile(readme, README + `\nseed ${seed}, ${n} images (${perClass} per class), ${size}x${size}, target label noise ${rate}.\n`)
   const noisyCount = labels.filter((l, i) => l !== truth[i]).length
   return { imagesRoot: root, labelsCsv, truthCsv, manifest: labelsCsv, readme, classes: [...DEMO_CLASSES], n, noisyCount }
+}
+
+/**
+ * A QC team audits a small subset by hand to check the tool on its own data: this writes the
+ * demo's manifest `path,label,trusted_label` where every `every`-th image carries its true class
+ * as trusted_label (the rest of the truth stays hidden). That subset is what validation measures
+ * accuracy on. Returns the manifest's path (beside the labels CSV).
+ */
+export function writeAuditedManifest(demo: Pick<DemoResult, 'manifest' | 'truthCsv'>, every = 5): string {
+  const labels = readCsvTable(demo.manifest, { required: ['path', 'label'] })
+  const truth = readCsvTable(demo.truthCsv, { required: ['path', 'label'] })
+  const truthOf = new Map(truth.rows.map((r) => [r.cells[truth.col('path')]!, r.cells[truth.col('label')]!]))
+  const rows = labels.rows.map((r, i) => {
+    const path = r.cells[labels.col('path')]!
+    return [path, r.cells[labels.col('label')]!, i % every === 0 ? (truthOf.get(path) ?? '') : '']
+  })
+  const manifest = join(resolve(demo.manifest, '..'), 'manifest-with-audit.csv')
+  writeFileSync(manifest, formatCsv([['path', 'label', 'trusted_label'], ...rows]))
+  return manifest
 }
