@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Progress } from '../engine/jobs/progress.ts'
 import { openDb, listClasses, setMeta, type Db } from '../engine/store/db.ts'
+import { defaultBackbone, loadFeatureMatrix } from '../engine/extract/features.ts'
 import type { Method, PllLoss, RefineOptions, Solver, EngineName } from '../engine/train/types.ts'
 import { ensureDir, listOpt, numberOpt, projectPath, requireOpt, UsageError } from './qc.ts'
 
@@ -143,11 +144,10 @@ async function doRefine(ctx: CommandContext, db: Db, backboneId: number | undefi
     // PLL does not win on every feature set: pick the method (and its lambda, loss, rounds) by
     // k-fold validation on held-out given labels, and say which won.
     const { recommendMethod } = await import('../engine/train/refine.ts')
-    const { loadFeatureMatrix } = await import('../engine/extract/features.ts')
-    const id = backboneId ?? latestBackboneWithFeatures(db)
+    const id = backboneId ?? defaultBackbone(db)
     const m = loadFeatureMatrix(db, id, { split: 'train' })
     const keep = [...m.given].map((g, i) => (g >= 0 && m.trusted[i]! < 0 ? i : -1)).filter((i) => i >= 0)
-    const x = subsetRows(m.x, keep)
+    const x = (await import('../engine/train/engine.ts')).selectRows(m.x, keep)
     const y = Int32Array.from(keep.map((i) => m.given[i]!))
     const rec = await recommendMethod(x, y, listClasses(db).length, opts)
     method = rec.method
@@ -172,20 +172,6 @@ async function doRefine(ctx: CommandContext, db: Db, backboneId: number | undefi
     `run ${runId} (${method}${chosen ? ', ' + chosen : ''}): ${flagged} of ${result.n} training samples flagged, ${((result.timings.total ?? 0) / 1000).toFixed(1)} s`,
   )
   return { runId, method, recommendation, flagged, n: result.n, chosen: result.chosen, timings: result.timings, result }
-}
-
-function latestBackboneWithFeatures(db: Db): number {
-  const row = db
-    .prepare('SELECT b.id FROM backbones b WHERE EXISTS (SELECT 1 FROM features f WHERE f.backbone_id = b.id) ORDER BY b.id DESC LIMIT 1')
-    .get() as { id: number } | undefined
-  if (!row) throw new Error('no features in this project yet: run qc extract first')
-  return row.id
-}
-
-function subsetRows(x: { data: Float32Array; n: number; d: number }, rows: number[]) {
-  const out = new Float32Array(rows.length * x.d)
-  rows.forEach((r, i) => out.set(x.data.subarray(r * x.d, (r + 1) * x.d), i * x.d))
-  return { data: out, n: rows.length, d: x.d }
 }
 
 async function doExport(ctx: CommandContext, db: Db, out: string, format: string, force: boolean) {

@@ -80,3 +80,20 @@ export function loadFeatureMatrix(db: Db, backboneId: number, sel: FeatureSelect
   }
   return { x: { data, n, d }, sampleIds, given, trusted }
 }
+
+/**
+ * The newest backbone with stored features, preferring one that covers training samples (an
+ * embeddings space imported for the test split alone is not a training space).
+ */
+export function defaultBackbone(db: Db): number {
+  const row = db
+    .prepare(
+      `SELECT b.id FROM backbones b
+       WHERE EXISTS (SELECT 1 FROM features f WHERE f.backbone_id = b.id)
+       ORDER BY EXISTS (SELECT 1 FROM samples s JOIN features f ON f.hash = s.hash AND f.backbone_id = b.id WHERE s.split = 'train') DESC, b.id DESC
+       LIMIT 1`,
+    )
+    .get() as { id: number } | undefined
+  if (!row) throw new Error('this project has no features yet: run feature extraction (or import embeddings) first')
+  return row.id
+}

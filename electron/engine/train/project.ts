@@ -5,7 +5,7 @@
  * the trained model).
  */
 import { CancelledError } from '../jobs/progress.ts'
-import { loadFeatureMatrix } from '../extract/features.ts'
+import { defaultBackbone, loadFeatureMatrix } from '../extract/features.ts'
 import { listClasses, now, type Db } from '../store/db.ts'
 import { selectRows } from './engine.ts'
 import { accuracy, topTwo } from './fit.ts'
@@ -13,17 +13,6 @@ import { refineArrays } from './refine.ts'
 import type { RefineOptions, RefineResult } from './types.ts'
 
 export type ProjectRefineOptions = RefineOptions & { backboneId?: number }
-
-/** The most recently created backbone that has stored features. */
-export function defaultBackbone(db: Db): number {
-  const row = db
-    .prepare(
-      'SELECT b.id AS id FROM backbones b WHERE EXISTS (SELECT 1 FROM features f WHERE f.backbone_id = b.id) ORDER BY b.created_at DESC, b.id DESC LIMIT 1',
-    )
-    .get() as { id: number } | undefined
-  if (!row) throw new Error('this project has no extracted features yet: run feature extraction first')
-  return row.id
-}
 
 /** The options as stored in runs.params (no signal/progress). */
 function paramsOf(opts: ProjectRefineOptions, backboneId: number): Record<string, unknown> {

@@ -16,7 +16,8 @@
  */
 import type { Db } from '../store/db.ts'
 import { listClasses, now } from '../store/db.ts'
-import { loadFeatureMatrix } from '../extract/features.ts'
+import { defaultBackbone, loadFeatureMatrix } from '../extract/features.ts'
+import { selectRows } from '../train/engine.ts'
 import { CancelledError, throwIfAborted, type Progress } from '../jobs/progress.ts'
 import type { FeatureMatrix, Method, RefineOptions, RefineResult } from '../train/types.ts'
 import {
@@ -497,27 +498,6 @@ interface ValidationRow {
   started_at: string
 }
 
-/** The newest backbone with features, preferring one that covers training samples. */
-function latestBackboneWithFeatures(db: Db): number {
-  const row = db
-    .prepare(
-      `SELECT b.id FROM backbones b
-       WHERE EXISTS (SELECT 1 FROM features f WHERE f.backbone_id = b.id)
-       ORDER BY EXISTS (SELECT 1 FROM samples s JOIN features f ON f.hash = s.hash AND f.backbone_id = b.id WHERE s.split = 'train') DESC, b.id DESC
-       LIMIT 1`,
-    )
-    .get() as { id: number } | undefined
-  if (!row) throw new Error('no features in this project: run extraction (or import embeddings) first')
-  return row.id
-}
-
-function selectRows(x: FeatureMatrix, rows: number[]): FeatureMatrix {
-  const { d, data } = x
-  const out = new Float32Array(rows.length * d)
-  rows.forEach((r, i) => out.set(data.subarray(r * d, (r + 1) * d), i * d))
-  return { data: out, n: rows.length, d }
-}
-
 /**
  * Builds the validation input of a project: training = train-split samples with a given label and
  * no trusted label; trusted split = every sample with a trusted label, or else the test split with
@@ -613,7 +593,7 @@ export async function validateProject(
     db.prepare("UPDATE validations SET status = 'running', finished_at = NULL WHERE id = ?").run(id)
   } else {
     checkConfig(cfg)
-    backboneId = cfg.backboneId ?? latestBackboneWithFeatures(db)
+    backboneId = cfg.backboneId ?? defaultBackbone(db)
     id = Number(
       db
         .prepare("INSERT INTO validations (params, status, started_at) VALUES (?, 'running', ?)")
