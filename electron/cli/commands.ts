@@ -171,7 +171,17 @@ async function doRefine(ctx: CommandContext, db: Db, backboneId: number | undefi
   ctx.log(
     `run ${runId} (${method}${chosen ? ', ' + chosen : ''}): ${flagged} of ${result.n} training samples flagged, ${((result.timings.total ?? 0) / 1000).toFixed(1)} s`,
   )
-  return { runId, method, recommendation, flagged, n: result.n, chosen: result.chosen, timings: result.timings, result }
+  const dim = (db.prepare('SELECT dim FROM backbones WHERE id = ?').get(backboneId ?? defaultBackbone(db)) as { dim: number } | undefined)?.dim ?? 0
+  const warnings: string[] = []
+  if (method !== 'cl' && result.n <= dim) {
+    // With n <= d the regularised optimum can interpolate the given labels, so the in-sample
+    // predictions that SD/PLL refine are the labels themselves (little or nothing is flagged).
+    warnings.push(
+      `only ${result.n} training samples for ${dim} feature dimensions: the classifier can memorise the given labels, so few are flagged; more images, a smaller backbone, or --method cl (out-of-fold) help`,
+    )
+  }
+  for (const w of warnings) ctx.log(`  warning: ${w}`)
+  return { runId, method, recommendation, flagged, n: result.n, chosen: result.chosen, timings: result.timings, warnings, result }
 }
 
 async function doExport(ctx: CommandContext, db: Db, out: string, format: string, force: boolean) {
