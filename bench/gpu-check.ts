@@ -12,6 +12,7 @@ import { buildBuiltinModel, builtinDim, BUILTIN_CONFIG } from '../electron/engin
 import { createEngine } from '../electron/engine/train/engine.ts'
 import { refineArrays } from '../electron/engine/train/refine.ts'
 import type { FeatureMatrix } from '../electron/engine/train/types.ts'
+import { buildModel, DataType } from '../electron/engine/onnx/proto.ts'
 
 const args = process.argv.slice(2)
 const opt = (name: string, def: string): string => {
@@ -91,6 +92,47 @@ async function gradient(): Promise<void> {
     )
     await data.dispose()
     await engine.dispose()
+  }
+  // Where does the GPU time go? Larger blocks (fewer runs per evaluation), and X baked into the
+  // graph as an initializer (uploaded once, resident on the device) instead of fed per run.
+  for (const blockRows of [16384, 65536]) {
+    const engine = await createEngine('ort', { executionProvider: EP, blockRows })
+    const data = await engine.load({ data: x, n: N, d: D }, K)
+    await data.setTargets(t, 'ce')
+    const res = await time(5, () => data.sums(w, b))
+    console.log(
+      `gradient on ${engine.backend}, blocks of ${blockRows} rows: ${(res.seconds * 1000).toFixed(1)} ms/eval, ${(flops / res.seconds / 1e9).toFixed(1)} GFLOP/s`,
+    )
+    await data.dispose()
+    await engine.dispose()
+  }
+  {
+    const resident = buildModel({
+      graph: {
+        name: 'resident-x',
+        nodes: [
+          { op: 'MatMul', inputs: ['X', 'W'], outputs: ['Z'] },
+          { op: 'Softmax', inputs: ['Z'], outputs: ['P'], attrs: { axis: { i: 1 } } },
+          { op: 'Sub', inputs: ['P', 'T'], outputs: ['dZ'] },
+          { op: 'Gemm', inputs: ['dZ', 'X'], outputs: ['gw'], attrs: { transA: { i: 1 } } },
+        ],
+        initializers: [{ name: 'X', dims: [N, D], data: x }],
+        inputs: [
+          { name: 'W', type: DataType.FLOAT, shape: [D, K] },
+          { name: 'T', type: DataType.FLOAT, shape: [N, K] },
+        ],
+        outputs: [{ name: 'gw', type: DataType.FLOAT, shape: [K, D] }],
+      },
+    })
+    for (const ep of ['cpu', EP]) {
+      const s = await ort.InferenceSession.create(resident, { executionProviders: [ep] })
+      const feeds = { W: new ort.Tensor('float32', w, [D, K]), T: new ort.Tensor('float32', t, [N, K]) }
+      const res = await time(5, () => s.run(feeds))
+      console.log(
+        `gradient with X resident in the graph on ${ep}: ${(res.seconds * 1000).toFixed(1)} ms/eval, ${(flops / res.seconds / 1e9).toFixed(1)} GFLOP/s`,
+      )
+      await s.release()
+    }
   }
   const c = results.cpu!
   const g = results[EP]!
