@@ -151,7 +151,7 @@ async function doRefine(ctx: CommandContext, db: Db, backboneId: number | undefi
     const y = Int32Array.from(keep.map((i) => m.given[i]!))
     const rec = await recommendMethod(x, y, listClasses(db).length, opts)
     method = rec.method
-    Object.assign(opts, { method: rec.method, lambda: opts.lambda === 'auto' ? rec.lambda : opts.lambda })
+    Object.assign(opts, opts.lambda === 'auto' ? { method: rec.method, lambda: rec.lambda, lambdaSource: 'recommendMethod' } : { method: rec.method })
     if (rec.rounds !== undefined) opts.rounds = rec.rounds
     if (rec.pllLoss !== undefined && opts.pllLoss === 'auto') opts.pllLoss = rec.pllLoss
     const scores = Object.entries(rec.best)

@@ -156,7 +156,7 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
     details.selection = selectionDetails(sel)
   }
   chosen.lambda = lambda
-  chosen.lambdaSource = lambdaOpt === 'auto' ? 'validation' : 'fixed'
+  chosen.lambdaSource = lambdaOpt === 'auto' ? 'validation' : (opts.lambdaSource ?? 'fixed')
   if (method === 'pll') {
     chosen.pllLoss = pllLoss
     chosen.pllLossSource = (opts.pllLoss ?? 'auto') === 'auto' ? 'validation' : 'fixed'

@@ -39,6 +39,8 @@ export interface RefineOptions {
   executionProvider?: string
   /** Folds for automatic selection (default 3) and for confident learning's cross-fitting (default 5). */
   folds?: number
+  /** Recorded in `chosen.lambdaSource` when lambda is a number chosen elsewhere (e.g. 'recommendMethod'). */
+  lambdaSource?: string
   /** L-BFGS iteration cap of the final fits (default 300). */
   maxIter?: number
   /** SGD recipe: epochs (default 200, the paper's recipe). */
