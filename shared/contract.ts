@@ -180,6 +180,9 @@ export const RefineParams = z.object({
   engine: z.enum(['ort', 'tfjs']).optional(),
   executionProvider: z.string().optional(),
   folds: z.number().int().min(2).max(20).optional(),
+  /** Out-of-fold refined labels (teacher, SD, PLL): for few samples per feature dimension, where the
+   * in-sample optimum reproduces the given labels. Costs `folds` more trainings. */
+  crossFit: z.boolean().optional(),
 })
 export type RefineParams = z.infer<typeof RefineParams>
 

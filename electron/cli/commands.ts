@@ -64,6 +64,7 @@ function refineOptions(ctx: CommandContext, method: Method): RefineOptions {
     standardize: ctx.opts.standardize === true ? true : undefined,
     seed: numberOpt(ctx, 'seed') ?? 0,
     folds: numberOpt(ctx, 'folds'),
+    crossFit: ctx.opts['cross-fit'] === true ? true : undefined,
     signal: ctx.signal,
     progress: ctx.progress,
   }
@@ -173,11 +174,11 @@ async function doRefine(ctx: CommandContext, db: Db, backboneId: number | undefi
   )
   const dim = (db.prepare('SELECT dim FROM backbones WHERE id = ?').get(backboneId ?? defaultBackbone(db)) as { dim: number } | undefined)?.dim ?? 0
   const warnings: string[] = []
-  if (method !== 'cl' && result.n <= dim) {
+  if (method !== 'cl' && result.n <= dim && result.chosen.crossFit !== true) {
     // With n <= d the regularised optimum can interpolate the given labels, so the in-sample
     // predictions that SD/PLL refine are the labels themselves (little or nothing is flagged).
     warnings.push(
-      `only ${result.n} training samples for ${dim} feature dimensions: the classifier can memorise the given labels, so few are flagged; more images, a smaller backbone, or --method cl (out-of-fold) help`,
+      `only ${result.n} training samples for ${dim} feature dimensions: the classifier can memorise the given labels, so few are flagged; more images, a smaller backbone, or --cross-fit (out-of-fold labels) help`,
     )
   }
   for (const w of warnings) ctx.log(`  warning: ${w}`)

@@ -30,6 +30,7 @@ Usage:
   qc extract --project P [--backbone NAME|FILE.onnx] [--ep cpu|cuda|dml|coreml] [--batch N]
   qc refine  --project P [--method auto|pll|teacher|sd|cl] [--rounds T] [--loss auto|gce|ce]
              [--lambda auto|X] [--solver lbfgs|sgd] [--engine ort|tfjs] [--seed S] [--bias] [--standardize]
+             [--cross-fit]   out-of-fold refined labels (for few samples per feature dimension)
   qc validate --project P --out DIR [--noise none,symmetric,asymmetric,superclass] [--rates 0.2,0.5,0.8]
              [--seeds 0,1,2] [--methods teacher,sd,pll,cl] [--rounds T]
   qc export  --project P --out PATH [--format csv|json|imagefolder] [--hardlink] [--only-reviewed]
@@ -62,6 +63,7 @@ const OPTIONS: ParseArgsConfig['options'] = {
   engine: { type: 'string' },
   seed: { type: 'string' },
   folds: { type: 'string' },
+  'cross-fit': { type: 'boolean' },
   bias: { type: 'boolean' },
   standardize: { type: 'boolean' },
   noise: { type: 'string' },

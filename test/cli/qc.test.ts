@@ -218,3 +218,36 @@ test('train and test embeddings from one model share a feature space, so qc vali
   const csv = parseCsv(readFileSync(join(dir, 'v', 'validation.csv'), 'utf8'))
   assert.ok(csv.length >= 2, 'one row per cell')
 })
+
+test('with fewer samples than feature dimensions qc warns, and --cross-fit finds the flipped labels out of fold', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qc-xfit-'))
+  const names = ['ok', 'scratch', 'dent']
+  const { x, truth, given } = clusters(90, 3, 120, 0.25, 21)
+  writeNpy(join(dir, 'x.npy'), x, [90, 120])
+  writeFileSync(join(dir, 'y.csv'), 'id,label\n' + given.map((g, i) => `s${i},${names[g]}`).join('\n') + '\n')
+  const project = join(dir, 'p.qcdb')
+  assert.equal(qc(['import', '--project', project, '--features', join(dir, 'x.npy'), '--labels', join(dir, 'y.csv'), '--quiet']).code, 0)
+  const plain = qc(['refine', '--project', project, '--method', 'teacher', '--lambda', '0.0001'])
+  assert.equal(plain.code, 0, plain.stderr)
+  assert.match(plain.stdout, /warning: only 90 training samples for 120 feature dimensions/)
+  const crossed = qc(['refine', '--project', project, '--method', 'teacher', '--lambda', '0.0001', '--cross-fit', '--json', '--quiet'])
+  assert.equal(crossed.code, 0, crossed.stderr)
+  const res = JSON.parse(crossed.stdout) as { runId: number; chosen: { crossFit: boolean } }
+  assert.equal(res.chosen.crossFit, true)
+  const db = new Database(project, { readonly: true })
+  const rows = db.prepare('SELECT s.path, p.flagged FROM predictions p JOIN samples s ON s.id = p.sample_id WHERE p.run_id = ?').all(res.runId) as {
+    path: string
+    flagged: number
+  }[]
+  db.close()
+  let hit = 0
+  let wrong = 0
+  for (const r of rows) {
+    const i = Number(r.path.slice(1))
+    if (given[i] !== truth[i]) {
+      wrong++
+      if (r.flagged) hit++
+    }
+  }
+  assert.ok(wrong > 10 && hit / wrong >= 0.8, `flipped labels found out of fold: ${hit}/${wrong}`)
+})

@@ -88,6 +88,8 @@ export async function refineProject(db: Db, opts: ProjectRefineOptions): Promise
       lambda: result.chosen.lambda,
       selection: result.details.selection,
       otherSamples: other.x.n,
+      crossFit: result.chosen.crossFit === true,
+      samplesPerDimension: x.n / x.d,
     }
     if (result.details.cl) metrics.noiseRateEstimate = (result.details.cl as { noiseRate: number }).noiseRate
     if (trustedTrain.some((t) => t >= 0)) {

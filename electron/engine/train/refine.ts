@@ -107,6 +107,7 @@ export async function refineArrays(x: FeatureMatrix, y: Int32Array, k: number, o
   checkInputs(x, y, k)
   const signal = opts.signal
   if (signal?.aborted) throw new CancelledError('refine')
+  if (opts.crossFit && method !== 'cl') return crossFitted(x, y, k, opts, t0)
   const engine = await createEngine(opts.engine ?? 'ort', { executionProvider: opts.executionProvider })
   try {
     return await run(engine, x, y, k, opts, t0)
@@ -275,6 +276,63 @@ interface EpochKeeper {
   epoch: number
   w: Float64Array | undefined
   onEpoch: (epoch: number, w: Float64Array) => Promise<void>
+}
+
+/**
+ * Out-of-fold refinement: the options' method on all samples once (to choose lambda and the PLL
+ * loss on the given labels, as usual), then on each of `folds` folds' complements with those
+ * choices fixed; a sample's probabilities are those of the model that was trained without it.
+ * Other samples get the mean of the fold models' probabilities.
+ */
+async function crossFitted(x: FeatureMatrix, y: Int32Array, k: number, opts: RefineOptions, t0: number): Promise<RefineResult> {
+  const n = x.n
+  const folds = Math.max(2, Math.min(opts.folds ?? 5, n))
+  const base = { ...opts, crossFit: false, progress: undefined }
+  const full = await refineArrays(x, y, k, base)
+  const fixed: RefineOptions = {
+    ...base,
+    lambda: full.chosen.lambda as number,
+    lambdaSource: String(full.chosen.lambdaSource ?? 'fixed'),
+    ...(full.chosen.pllLoss ? { pllLoss: full.chosen.pllLoss as PllLoss } : {}),
+  }
+  const probs = new Float32Array(n * k)
+  const models: RefineResult[] = []
+  const parts = kFold(n, folds, opts.seed ?? 0)
+  for (let f = 0; f < parts.length; f++) {
+    if (opts.signal?.aborted) throw new CancelledError('refine')
+    const { train, heldOut } = parts[f]!
+    opts.progress?.({ phase: 'cross-fit', done: f, total: parts.length, message: `fold ${f + 1}/${parts.length}` })
+    const r = await refineArrays(
+      selectRows(x, train),
+      Int32Array.from(train, (i) => y[i]!),
+      k,
+      fixed,
+    )
+    models.push(r)
+    const p = await r.predict(selectRows(x, heldOut))
+    for (let j = 0; j < heldOut.length; j++) probs.set(p.subarray(j * k, j * k + k), heldOut[j]! * k)
+  }
+  opts.progress?.({ phase: 'cross-fit', done: parts.length, total: parts.length })
+  const refined = topTwo(probs, k).top1
+  const certainty = new Float32Array(n)
+  for (let i = 0; i < n; i++) certainty[i] = probs[i * k + refined[i]!]!
+  return {
+    method: opts.method,
+    n,
+    k,
+    ...finish(opts.method, y, k, probs, refined, certainty),
+    chosen: { ...full.chosen, crossFit: true, folds },
+    details: { ...full.details, crossFit: { folds } },
+    timings: { ...full.timings, total: Date.now() - t0 },
+    predict: async (xo) => {
+      const out = new Float32Array(xo.n * k)
+      for (const m of models) {
+        const p = await m.predict(xo)
+        for (let i = 0; i < out.length; i++) out[i]! += p[i]! / models.length
+      }
+      return out
+    },
+  }
 }
 
 interface ClContext {

@@ -39,6 +39,13 @@ export interface RefineOptions {
   executionProvider?: string
   /** Folds for automatic selection (default 3) and for confident learning's cross-fitting (default 5). */
   folds?: number
+  /**
+   * Out-of-fold refinement (teacher, sd, pll): the method is trained `folds` times on the other
+   * folds and each sample's refined label comes from the model that did not see it. For few
+   * samples per feature dimension (n <= d), where the in-sample optimum can reproduce the given
+   * labels and flag nothing. Lambda is chosen once on all samples first. Costs `folds` trainings.
+   */
+  crossFit?: boolean
   /** Recorded in `chosen.lambdaSource` when lambda is a number chosen elsewhere (e.g. 'recommendMethod'). */
   lambdaSource?: string
   /** L-BFGS iteration cap of the final fits (default 300). */
