@@ -22,6 +22,7 @@ import { buildModel, DataType, floatTensor, int64Tensor } from '../electron/engi
 import { BUILTIN_CONFIG, builtinDim, builtinPreprocess, buildBuiltinModel, type BuiltinConfig } from '../electron/engine/backbone/builtin.ts'
 import { decodeImagePixels, pixelsToTensor, inputSize } from '../electron/engine/backbone/preprocess.ts'
 import { parseNpy } from '../electron/engine/util/npy.ts'
+import { mulberry32 } from '../electron/engine/validate/rng.ts'
 
 const args = process.argv.slice(2)
 const opt = (name: string, def: string): string => {
@@ -64,18 +65,6 @@ function readBoth(): { trainY: Int32Array; testY: Int32Array } {
 }
 void readLabels
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /** 28x28 grayscale (0..1 floats) -> 8-bit pixels, gray or colourised (fg/bg colour per image). */
 function toPixels(x: Float32Array, i: number, colour: boolean, r: () => number): { px: Buffer; channels: 1 | 3 } {
   const base = i * 784
@@ -108,7 +97,7 @@ async function features(
   const outName = session.outputNames[0]!
   const per = inputSize(spec)
   const B = 256
-  const r = rng(seed)
+  const r = mulberry32(seed)
   let d = 0
   let out = new Float32Array(0)
   for (let s = 0; s < n; s += B) {
@@ -309,7 +298,7 @@ async function probe(tr: Float32Array, trY: Int32Array, te: Float32Array, teY: I
 
 /** The BENCHMARKS.md baseline: 64 random zero-mean 5x5 filters, ReLU, average pooling to 4x4 (1024-d), on 28x28 input. */
 function randomNet(channels: 1 | 3): Uint8Array {
-  const r = rng(1234)
+  const r = mulberry32(1234)
   const taps = 25 * channels
   const w = new Float32Array(64 * taps)
   for (let f = 0; f < 64; f++) {

@@ -13,6 +13,7 @@ import { createEngine } from '../electron/engine/train/engine.ts'
 import { refineArrays } from '../electron/engine/train/refine.ts'
 import type { FeatureMatrix } from '../electron/engine/train/types.ts'
 import { buildModel, DataType } from '../electron/engine/onnx/proto.ts'
+import { mulberry32 } from '../electron/engine/validate/rng.ts'
 
 const args = process.argv.slice(2)
 const opt = (name: string, def: string): string => {
@@ -23,17 +24,6 @@ const EP = opt('ep', 'webgpu')
 const N = Number(opt('n', '60000'))
 const D = Number(opt('d', '784'))
 const K = 10
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): { maxAbs: number; rel: number } {
   let maxAbs = 0
@@ -56,7 +46,7 @@ async function backbone(): Promise<void> {
   const bytes = buildBuiltinModel()
   const size = BUILTIN_CONFIG.size
   const batch = 64
-  const r = rng(1)
+  const r = mulberry32(1)
   const x = new Float32Array(batch * 3 * size * size)
   for (let i = 0; i < x.length; i++) x[i] = r()
   const feeds = (s: ort.InferenceSession) => ({ [s.inputNames[0]!]: new ort.Tensor('float32', x, [batch, 3, size, size]) })
@@ -71,7 +61,7 @@ async function backbone(): Promise<void> {
 }
 
 async function gradient(): Promise<void> {
-  const r = rng(2)
+  const r = mulberry32(2)
   const x = new Float32Array(N * D)
   for (let i = 0; i < x.length; i++) x[i] = r()
   const t = new Float32Array(N * K)
@@ -145,7 +135,7 @@ async function gradient(): Promise<void> {
 async function refine(): Promise<void> {
   const n = 20000
   const d = 256
-  const r = rng(3)
+  const r = mulberry32(3)
   const gauss = () => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r())
   const centres = Array.from({ length: K }, () => Array.from({ length: d }, () => 0.35 * gauss()))
   const x = new Float32Array(n * d)

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3'
 import { parseCsv as parseRecords } from '../../electron/engine/util/csv.ts'
 import { writeNpy } from '../../electron/engine/util/npy.ts'
 import { generateDemo } from '../../electron/engine/demo/synth.ts'
+import { mulberry32 } from '../../electron/engine/validate/rng.ts'
 
 const parseCsv = (text: string): string[][] => parseRecords(text).map((r) => r.cells)
 
@@ -21,14 +22,7 @@ function qc(args: string[], opts: { cwd?: string } = {}) {
 
 /** Gaussian clusters (K classes in D dims), with a fraction of labels flipped to another class. */
 function clusters(n: number, k: number, d: number, noise: number, seed: number) {
-  let s = seed >>> 0
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const rand = mulberry32(seed)
   const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand())
   const centres = Array.from({ length: k }, () => Array.from({ length: d }, () => 2.5 * gauss()))
   const x = new Float32Array(n * d)

@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path'
 import { writeFileSync } from 'node:fs'
 import { formatCsv, readCsvTable } from '../util/csv.ts'
 import { CancelledError, type Progress } from '../jobs/progress.ts'
+import { mulberry32 } from '../validate/rng.ts'
 
 export const DEMO_CLASSES = ['ok', 'scratch', 'dent', 'stain', 'crack'] as const
 export type DemoClass = (typeof DEMO_CLASSES)[number]
@@ -55,18 +56,6 @@ export interface DemoResult {
   n: number
   /** Samples whose label differs from the truth. */
   noisyCount: number
-}
-
-/** mulberry32: a small, fast 32-bit PRNG (Tommy Ettinger), plenty for test images. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** Independent stream per (seed, index), so each image is the same whatever the order. */
