@@ -181,27 +181,9 @@ export class ImportRun {
         const map = this.existing(c.sourceId)
         const old = map.get(c.path)
         if (!old) {
-          const id = insertSample(db, {
-            sourceId: c.sourceId,
-            path: c.path,
-            hash: o.hash,
-            size: o.size,
-            width: o.width,
-            height: o.height,
-            split: c.split,
-            givenClassId: given,
-            trustedClassId: trusted,
-          })
-          map.set(c.path, {
-            id,
-            hash: o.hash,
-            size: o.size,
-            width: o.width,
-            height: o.height,
-            split: c.split,
-            givenClassId: given,
-            trustedClassId: trusted,
-          })
+          const row = { hash: o.hash, size: o.size, width: o.width, height: o.height, split: c.split, givenClassId: given, trustedClassId: trusted }
+          const id = insertSample(db, { sourceId: c.sourceId, path: c.path, ...row })
+          map.set(c.path, { id, ...row })
           added++
           continue
         }

@@ -255,3 +255,27 @@ export function selectRows(x: FeatureMatrix, rows: ArrayLike<number>): FeatureMa
   }
   return { data: out, n: rows.length, d }
 }
+
+/** Sum of each target row (1 for proper distributions; kept exact for the GCE loss's constant). */
+export function targetRowSums(t: Float32Array, n: number, k: number): Float64Array {
+  const out = new Float64Array(n)
+  for (let i = 0; i < n; i++) {
+    let s = 0
+    for (let c = 0; c < k; c++) s += t[i * k + c]!
+    out[i] = s
+  }
+  return out
+}
+
+/** A mini-batch for both engines: copies of its rows of X and of the targets, and its target sum. */
+export function gatherBatch(
+  x: FeatureMatrix,
+  targets: Float32Array,
+  k: number,
+  rowSum: Float64Array,
+  rows: Int32Array,
+): { xb: Float32Array; tb: Float32Array; tsum: number } {
+  let tsum = 0
+  for (let i = 0; i < rows.length; i++) tsum += rowSum[rows[i]!]!
+  return { xb: selectRows(x, rows).data, tb: selectRows({ data: targets, n: x.n, d: k }, rows).data, tsum }
+}

@@ -8,7 +8,7 @@
  */
 import * as ort from 'onnxruntime-node'
 import { buildModel, DataType, floatTensor, int64Tensor, type NodeInit } from '../onnx/proto.ts'
-import type { ComputeEngine, EngineData, EngineOptions, LossKind, RawSums } from './engine.ts'
+import { gatherBatch, targetRowSums, type ComputeEngine, type EngineData, type EngineOptions, type LossKind, type RawSums } from './engine.ts'
 import type { FeatureMatrix } from './types.ts'
 
 const F = DataType.FLOAT
@@ -207,12 +207,7 @@ export async function createOrtEngine(opts: EngineOptions = {}): Promise<Compute
           targets = Float32Array.from(t)
           lossKind = loss
           q = qq
-          rowSum = new Float64Array(n)
-          for (let i = 0; i < n; i++) {
-            let s = 0
-            for (let c = 0; c < k; c++) s += targets[i * k + c]!
-            rowSum[i] = s
-          }
+          rowSum = targetRowSums(targets, n, k)
           for (const bl of blocks) bl.t = new ort.Tensor('float32', targets.subarray(bl.r0 * k, (bl.r0 + bl.rows) * k), [bl.rows, k])
         },
         async sums(w, b, rows): Promise<RawSums> {
@@ -236,14 +231,9 @@ export async function createOrtEngine(opts: EngineOptions = {}): Promise<Compute
           if (rows) {
             // A mini-batch: gather its rows (small) into fresh tensors.
             const m = rows.length
-            const xb = new Float32Array(m * d)
-            const tb = new Float32Array(m * k)
-            for (let i = 0; i < m; i++) {
-              const r = rows[i]!
-              xb.set(x.data.subarray(r * d, r * d + d), i * d)
-              tb.set(targets.subarray(r * k, r * k + k), i * k)
-              tsum += rowSum[r]!
-            }
+            const batch = gatherBatch(x, targets, k, rowSum, rows)
+            const { xb, tb } = batch
+            tsum = batch.tsum
             add(await sess.run({ X: new ort.Tensor('float32', xb, [m, d]), W, b: B, T: new ort.Tensor('float32', tb, [m, k]) }))
           } else {
             for (const bl of blocks) add(await sess.run({ X: bl.x, W, b: B, T: bl.t! }))

@@ -5,7 +5,7 @@
  * (see engine.ts), same row blocks; both must agree on the same inputs (tested).
  */
 import type * as TfCore from '@tensorflow/tfjs-core'
-import type { ComputeEngine, EngineData, EngineOptions, LossKind, RawSums } from './engine.ts'
+import { gatherBatch, targetRowSums, type ComputeEngine, type EngineData, type EngineOptions, type LossKind, type RawSums } from './engine.ts'
 import type { FeatureMatrix } from './types.ts'
 
 type Tf = typeof TfCore
@@ -120,12 +120,7 @@ export async function createTfjsEngine(opts: EngineOptions = {}): Promise<Comput
           targets = Float32Array.from(t)
           lossKind = loss
           q = qq
-          rowSum = new Float64Array(n)
-          for (let i = 0; i < n; i++) {
-            let s = 0
-            for (let c = 0; c < k; c++) s += targets[i * k + c]!
-            rowSum[i] = s
-          }
+          rowSum = targetRowSums(targets, n, k)
           for (const bl of blocks) {
             bl.t = tf.tensor2d(targets.subarray(bl.r0 * k, (bl.r0 + bl.rows) * k), [bl.rows, k])
             live.add(bl.t)
@@ -154,14 +149,9 @@ export async function createTfjsEngine(opts: EngineOptions = {}): Promise<Comput
           try {
             if (rows) {
               const m = rows.length
-              const xb = new Float32Array(m * d)
-              const tb = new Float32Array(m * k)
-              for (let i = 0; i < m; i++) {
-                const r = rows[i]!
-                xb.set(x.data.subarray(r * d, r * d + d), i * d)
-                tb.set(targets.subarray(r * k, r * k + k), i * k)
-                tsum += rowSum[r]!
-              }
+              const batch = gatherBatch(x, targets, k, rowSum, rows)
+              const { xb, tb } = batch
+              tsum = batch.tsum
               const X = tf.tensor2d(xb, [m, d])
               const T = tf.tensor2d(tb, [m, k])
               try {
