@@ -10,18 +10,33 @@
  * rename, a folder built in a temp sibling then renamed) and nothing existing is replaced
  * without `force`. CSV cells are guarded against formula injection (util/csv.ts).
  *
+ * Safety (see `checkExportTarget`): an export never destroys what it did not create. Refused, with
+ * or without `force` and before anything is written: an output that is, contains or lies inside
+ * an image folder of the project (table `sources`), that is or contains its embeddings file, the
+ * project file or its -wal/-shm/-journal, or a registered sample image. Paths are compared by real
+ * path, so symbolic links do not get around it. With `force`, an existing output is replaced only
+ * when it is a previous export of this product or empty:
+ * - csv/json file: its first line is the stable CSV header
+ *   `path,given_label,refined_label,confidence,flagged` (followed by ',' or the line end), or it
+ *   is a JSON export whose text starts with `{ "provenance": { "app": "seed-qc"`; or it is empty
+ *   (0 bytes). Never a symbolic link or a folder.
+ * - imagefolder folder: an empty folder, or a folder with our provenance.json (`app` "seed-qc",
+ *   `format` "imagefolder") and manifest.csv, holding nothing but the files its manifest lists
+ *   under `exported_as` (and OS litter such as .DS_Store). Files a user added to it keep it from
+ *   being replaced.
+ *
  * The `path` column: the sample path relative to its source root when every exported sample
  * comes from one source (the usual case), otherwise the absolute file. For an embeddings project
  * it is the label CSV's first column (id or path).
  */
 import { copyFile, link, mkdir, rm, writeFile } from 'node:fs/promises'
-import { existsSync, readFileSync } from 'node:fs'
-import { extname, basename, dirname, resolve } from 'node:path'
+import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, type Stats } from 'node:fs'
+import { extname, basename, dirname, join, resolve, sep } from 'node:path'
 import type { Db } from '../store/db.ts'
 import { listSources, sampleFile, type SourceKind } from '../store/samples.ts'
 import { currentLabels, type LabelRow } from '../review/review.ts'
-import { formatCsv, type CsvValue } from '../util/csv.ts'
-import { commitDirAtomic, ExistsError, tempSibling, writeFileAtomic } from '../util/atomic.ts'
+import { formatCsv, parseCsv, unguardCell, type CsvValue } from '../util/csv.ts'
+import { commitDirAtomic, ExistsError, RefusedError, tempSibling, writeFileAtomic } from '../util/atomic.ts'
 import { CancelledError, type Progress } from '../jobs/progress.ts'
 
 /** The manifest columns, in order. Append only: the first five are a public contract. */
@@ -207,21 +222,198 @@ export function safeDirName(name: string): string {
   return s
 }
 
+/**
+ * The first line of every CSV export (and ImageFolder manifest) starts with these columns; a file
+ * whose first line does is recognised as a previous export of ours.
+ */
+export const CSV_HEADER_PREFIX = EXPORT_COLUMNS.slice(0, 5).join(',')
+
+const CASE_INSENSITIVE_FS = process.platform === 'win32' || process.platform === 'darwin'
+
+function lstatOrNone(p: string): Stats | undefined {
+  try {
+    return lstatSync(p)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The real location of `p`: realpath of its longest existing part (symbolic links resolved) with
+ * the rest appended; case-folded where file systems usually ignore case.
+ */
+function realLocation(p: string): string {
+  let cur = resolve(p)
+  const rest: string[] = []
+  for (;;) {
+    try {
+      const real = realpathSync.native(cur)
+      const full = rest.length ? join(real, ...rest) : real
+      return CASE_INSENSITIVE_FS ? full.toLowerCase() : full
+    } catch {
+      const up = dirname(cur)
+      if (up === cur) return CASE_INSENSITIVE_FS ? resolve(p).toLowerCase() : resolve(p)
+      rest.unshift(basename(cur))
+      cur = up
+    }
+  }
+}
+
+/** True when `a` is `b` or lies inside it (both real locations). */
+function within(a: string, b: string): boolean {
+  return a === b || a.startsWith(b.endsWith(sep) ? b : b + sep)
+}
+
+/**
+ * Refuses (RefusedError) an export to `out` that would write over, into or around what the
+ * project reads: its image folders, its embeddings files, the project file (and -wal/-shm/-journal)
+ * and, when `out` exists, any registered sample image (each compared by real path, so a sample
+ * that is a link to a file elsewhere counts too).
+ */
+export function checkExportTarget(db: Db, out: string): void {
+  const real = realLocation(out)
+  const guards: { real: string; what: string; folder: boolean }[] = []
+  for (const s of listSources(db)) {
+    guards.push(
+      s.kind === 'images'
+        ? { real: realLocation(s.root), what: `the image folder ${s.root} of this project`, folder: true }
+        : { real: realLocation(s.root), what: `the embeddings file ${s.root} of this project`, folder: false },
+    )
+  }
+  const projectFile = (db as unknown as { name?: string }).name
+  if (projectFile && projectFile !== ':memory:') {
+    for (const suffix of ['', '-wal', '-shm', '-journal'])
+      guards.push({ real: realLocation(projectFile + suffix), what: `the project file ${projectFile}${suffix}`, folder: false })
+  }
+  for (const g of guards) {
+    if (real === g.real) throw new RefusedError(out, `is ${g.what}`)
+    if (g.folder && within(real, g.real)) throw new RefusedError(out, `lies inside ${g.what}`)
+    if (within(g.real, real)) throw new RefusedError(out, `contains ${g.what}`)
+  }
+  // Sample files can be links to anywhere: compare each one's real path when something is there.
+  if (!lstatOrNone(out)) return
+  const rows = db
+    .prepare("SELECT s.path, src.root FROM samples s JOIN sources src ON src.id = s.source_id WHERE src.kind = 'images'")
+    .raw(true)
+    .all() as [string, string][]
+  for (const [path, root] of rows) {
+    const file = sampleFile({ sourceKind: 'images', sourceRoot: root, path })!
+    const r = realLocation(file)
+    if (r === real) throw new RefusedError(out, `is the registered sample image ${file} of this project`)
+    if (within(r, real)) throw new RefusedError(out, `contains the registered sample image ${file} of this project`)
+  }
+}
+
+/** The first `n` bytes of a file as text. */
+function head(file: string, n: number): string {
+  const fd = openSync(file, 'r')
+  try {
+    const buf = Buffer.alloc(n)
+    const got = readSync(fd, buf, 0, n, 0)
+    return buf.subarray(0, got).toString('utf8')
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function startsWithCsvHeader(text: string): boolean {
+  const t = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
+  return t.startsWith(CSV_HEADER_PREFIX) && (t.length === CSV_HEADER_PREFIX.length || ',\r\n'.includes(t[CSV_HEADER_PREFIX.length]!))
+}
+
+const JSON_EXPORT_START = /^\uFEFF?\{\s*"provenance"\s*:\s*\{\s*"app"\s*:\s*"seed-qc"/
+
+/**
+ * Null when the existing file `file` may be replaced by a csv/json export (a previous export of
+ * ours, either format, or an empty file); otherwise why not.
+ */
+export function previousFileExportProblem(file: string, st: Stats): string | null {
+  if (st.size === 0) return null
+  const text = head(file, 4096)
+  if (startsWithCsvHeader(text) || JSON_EXPORT_START.test(text)) return null
+  return `is not a previous seed-qc export (a CSV export starts with the line "${CSV_HEADER_PREFIX}...", a JSON export with its seed-qc provenance), not replaced`
+}
+
+/** OS litter that may appear in an export folder opened in a file manager. */
+const LITTER = new Set(['.DS_Store', 'Thumbs.db', 'desktop.ini'])
+
+/**
+ * Null when the existing folder `dir` may be replaced by an ImageFolder export: empty, or a
+ * previous ImageFolder export of ours (provenance.json says so) holding only what its
+ * manifest.csv lists; otherwise why not.
+ */
+export function previousFolderExportProblem(dir: string): string | null {
+  const top = readdirSync(dir)
+  if (top.length === 0) return null
+  const notOurs =
+    'is a folder that is neither empty nor a previous seed-qc ImageFolder export (no seed-qc provenance.json and manifest.csv in it), not replaced'
+  const provFile = join(dir, 'provenance.json')
+  const manFile = join(dir, 'manifest.csv')
+  if (!lstatOrNone(provFile)?.isFile() || !lstatOrNone(manFile)?.isFile()) return notOurs
+  let listed: Set<string>
+  try {
+    const prov = JSON.parse(readFileSync(provFile, 'utf8')) as { app?: unknown; format?: unknown }
+    if (prov.app !== 'seed-qc' || prov.format !== 'imagefolder') return notOurs
+    const recs = parseCsv(readFileSync(manFile, 'utf8'), manFile)
+    const header = recs[0]?.cells ?? []
+    const col = header.indexOf('exported_as')
+    if (!startsWithCsvHeader(header.join(',')) || col < 0) return notOurs
+    listed = new Set(recs.slice(1).map((r) => unguardCell(r.cells[col] ?? '')))
+  } catch {
+    return notOurs
+  }
+  // Everything in it must be what that export wrote: class folders holding listed files.
+  const foreign: string[] = []
+  for (const name of top) {
+    if (name === 'provenance.json' || name === 'manifest.csv' || LITTER.has(name)) continue
+    const st = lstatOrNone(join(dir, name))
+    if (!st?.isDirectory()) {
+      foreign.push(name)
+      continue
+    }
+    for (const f of readdirSync(join(dir, name))) {
+      if (LITTER.has(f)) continue
+      if (!listed.has(`${name}/${f}`) || !lstatOrNone(join(dir, name, f))?.isFile()) foreign.push(`${name}/${f}`)
+    }
+  }
+  if (foreign.length === 0) return null
+  const some = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? ` and ${foreign.length - 3} more` : '')
+  return `is a previous ImageFolder export but holds entries that export did not write (${some}): move them away or choose another folder; not replaced`
+}
+
 /** Writes the export; see the module comment. */
 export async function exportLabels(db: Db, opts: ExportOptions): Promise<ExportResult> {
   const out = resolve(opts.out)
   if (!['csv', 'json', 'imagefolder'].includes(opts.format)) throw new Error(`unknown export format '${opts.format}' (csv, json or imagefolder)`)
-  if (existsSync(out) && !opts.force) throw new ExistsError(out)
+  checkExportTarget(db, out)
+  const existing = lstatOrNone(out)
+  if (existing) {
+    if (!opts.force) throw new ExistsError(out)
+    // Checked now, before the work, and again by the atomic write just before replacing.
+    if (existing.isSymbolicLink()) throw new RefusedError(out, 'is a symbolic link, not replaced')
+    const why =
+      opts.format === 'imagefolder'
+        ? existing.isDirectory()
+          ? previousFolderExportProblem(out)
+          : 'is a file, not replaced by a folder'
+        : existing.isFile()
+          ? previousFileExportProblem(out, existing)
+          : existing.isDirectory()
+            ? 'is a folder, not replaced by a file'
+            : 'is not a regular file, not replaced'
+    if (why !== null) throw new RefusedError(out, why)
+  }
   const p = prepareExport(db, opts)
   const changed = p.rows.filter((r) => r.final !== null && r.final !== r.given).length
   const base = { out, format: opts.format, runId: p.runId, excluded: p.excluded, changed }
+  const replaceable = (f: string, st: Stats) => previousFileExportProblem(f, st)
   if (opts.format === 'csv') {
-    writeFileAtomic(out, csvText(p.records), { force: opts.force })
+    writeFileAtomic(out, csvText(p.records), { force: opts.force, replaceable })
     return { ...base, written: p.records.length, skipped: [] }
   }
   if (opts.format === 'json') {
     const doc = { provenance: p.provenance, columns: EXPORT_COLUMNS, samples: p.records }
-    writeFileAtomic(out, JSON.stringify(doc, null, 1) + '\n', { force: opts.force })
+    writeFileAtomic(out, JSON.stringify(doc, null, 1) + '\n', { force: opts.force, replaceable })
     return { ...base, written: p.records.length, skipped: [] }
   }
   return exportImageFolder(p, out, opts, base)
@@ -308,7 +500,7 @@ async function exportImageFolder(
       link: opts.link ?? 'copy',
     }
     await writeFile(resolve(tmp, 'provenance.json'), JSON.stringify(prov, null, 1) + '\n')
-    commitDirAtomic(tmp, out, { force: opts.force })
+    commitDirAtomic(tmp, out, { force: opts.force, replaceable: (dir) => previousFolderExportProblem(dir) })
   } catch (e) {
     await rm(tmp, { recursive: true, force: true })
     throw e

@@ -1,9 +1,10 @@
 /**
  * Atomic writes: a reader (or a crash) sees either the old content or the new, never half a file.
  * The data goes to a temporary name in the same folder (same file system, so rename is atomic)
- * and is renamed into place. Nothing is overwritten unless asked.
+ * and is renamed into place. Nothing is overwritten unless asked, and even with `force` only what
+ * the caller's `replaceable` check accepts (or, for a folder, an empty folder) is replaced.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, writeSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 
@@ -15,17 +16,63 @@ export class ExistsError extends Error {
   }
 }
 
+/** Error thrown when a target must not be written or replaced; the message says which and why. */
+export class RefusedError extends Error {
+  constructor(
+    readonly target: string,
+    readonly reason: string,
+  ) {
+    super(`${target}: ${reason}; nothing was changed`)
+    this.name = 'RefusedError'
+  }
+}
+
+/**
+ * Says whether an existing target may be replaced: null when it may, otherwise the reason why not
+ * (e.g. "not a previous export of seed-qc").
+ */
+export type ReplaceableCheck = (target: string, st: Stats) => string | null
+
 /** A fresh temporary sibling name for `target` (hidden, same folder). */
 export function tempSibling(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
 }
 
+/** lstat, or undefined when nothing is there. */
+function lstatOrNone(p: string): Stats | undefined {
+  try {
+    return lstatSync(p)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw e
+  }
+}
+
+const sameFile = (a: Stats, b: Stats | undefined) => b !== undefined && a.dev === b.dev && a.ino === b.ino
+
+/**
+ * Refuses (throws) unless an existing `file` may be replaced: it must be a regular file (never a
+ * symbolic link or a folder) and pass `replaceable` when given.
+ */
+function checkReplaceFile(file: string, st: Stats, replaceable?: ReplaceableCheck): void {
+  if (st.isSymbolicLink()) throw new RefusedError(file, 'is a symbolic link, not replaced')
+  if (!st.isFile()) throw new RefusedError(file, st.isDirectory() ? 'is a folder, not replaced by a file' : 'is not a regular file, not replaced')
+  const why = replaceable?.(file, st) ?? null
+  if (why !== null) throw new RefusedError(file, why)
+}
+
 /**
  * Writes `data` to `file` atomically (temp file + fsync + rename). Refuses to replace an existing
- * file unless `force`.
+ * file unless `force`; with `force` the existing file must be a regular file (not a link, not a
+ * folder) that `replaceable` accepts, checked before writing and again (same file) before the
+ * rename.
  */
-export function writeFileAtomic(file: string, data: string | Uint8Array, opts: { force?: boolean } = {}): void {
-  if (!opts.force && existsSync(file)) throw new ExistsError(file)
+export function writeFileAtomic(file: string, data: string | Uint8Array, opts: { force?: boolean; replaceable?: ReplaceableCheck } = {}): void {
+  const before = lstatOrNone(file)
+  if (before) {
+    if (!opts.force) throw new ExistsError(file)
+    checkReplaceFile(file, before, opts.replaceable)
+  }
   mkdirSync(dirname(file), { recursive: true })
   const tmp = tempSibling(file)
   try {
@@ -38,7 +85,12 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, opts: {
     } finally {
       closeSync(fd)
     }
-    if (!opts.force && existsSync(file)) throw new ExistsError(file)
+    const now = lstatOrNone(file)
+    if (now) {
+      if (!opts.force) throw new ExistsError(file)
+      // Something else appeared or was swapped in meanwhile: check it as well.
+      if (!before || !sameFile(before, now)) checkReplaceFile(file, now, opts.replaceable)
+    }
     renameSync(tmp, file)
   } catch (e) {
     rmSync(tmp, { force: true })
@@ -47,23 +99,42 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, opts: {
 }
 
 /**
- * Moves a fully built folder `built` (a temp sibling of `target`) into place. With `force` an
- * existing target is first renamed aside and removed only after the new one is in place, so a
- * failure midway leaves one complete tree.
+ * Moves a fully built folder `built` (a temp sibling of `target`) into place. An existing target
+ * is replaced only with `force`, and only when it is a real folder (not a symbolic link) that is
+ * empty or that `replaceable` accepts (without `replaceable`, only an empty folder). It is checked
+ * in place, renamed aside, checked to be the same folder, and removed only after the new one is
+ * in place, so a failure midway leaves one complete tree and nothing unchecked is ever deleted.
  */
-export function commitDirAtomic(built: string, target: string, opts: { force?: boolean } = {}): void {
-  if (!existsSync(target)) {
+export function commitDirAtomic(built: string, target: string, opts: { force?: boolean; replaceable?: ReplaceableCheck } = {}): void {
+  const st = lstatOrNone(target)
+  if (!st) {
     renameSync(built, target)
     return
   }
   if (!opts.force) throw new ExistsError(target)
+  if (st.isSymbolicLink()) throw new RefusedError(target, 'is a symbolic link, not replaced')
+  if (!st.isDirectory()) throw new RefusedError(target, 'is a file, not replaced by a folder')
+  const empty = readdirSync(target).length === 0
+  if (!empty) {
+    if (!opts.replaceable) throw new RefusedError(target, 'is a folder that is not empty, not replaced')
+    const why = opts.replaceable(target, st)
+    if (why !== null) throw new RefusedError(target, why)
+  }
   const aside = tempSibling(target)
   renameSync(target, aside)
+  const moved = lstatOrNone(aside)
+  // Swapped between the check and the rename: put it back untouched.
+  if (!moved || !sameFile(st, moved) || !moved.isDirectory() || (empty && readdirSync(aside).length > 0)) {
+    renameSync(aside, target)
+    throw new RefusedError(target, 'changed while it was being checked, not replaced')
+  }
   try {
     renameSync(built, target)
   } catch (e) {
     renameSync(aside, target)
     throw e
   }
-  rmSync(aside, { recursive: true, force: true })
+  // rm does not follow symbolic links inside the tree: only the checked folder's own entries go.
+  if (empty) rmdirSync(aside)
+  else rmSync(aside, { recursive: true, force: true })
 }

@@ -1,10 +1,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
-import { commitDirAtomic, ExistsError, tempSibling, writeFileAtomic } from '../../../electron/engine/util/atomic.ts'
+import { commitDirAtomic, ExistsError, RefusedError, tempSibling, writeFileAtomic } from '../../../electron/engine/util/atomic.ts'
 import { sha256Bytes, sha256File } from '../../../electron/engine/util/hash.ts'
 
 test('writeFileAtomic creates folders, refuses to overwrite without force, leaves no temp files', () => {
@@ -22,7 +22,7 @@ test('writeFileAtomic creates folders, refuses to overwrite without force, leave
   assert.deepEqual(readdirSync(join(dir, 'a', 'b')), ['out.csv'])
 })
 
-test('commitDirAtomic moves a built folder into place, replacing only with force', () => {
+test('commitDirAtomic moves a built folder into place; force replaces only an empty folder or one the check accepts', () => {
   const dir = mkdtempSync(join(tmpdir(), 'qc-atomic-'))
   const target = join(dir, 'tree')
   const build = (content: string) => {
@@ -35,9 +35,45 @@ test('commitDirAtomic moves a built folder into place, replacing only with force
   const second = build('v2')
   assert.throws(() => commitDirAtomic(second, target), /tree already exists/)
   assert.equal(readFileSync(join(target, 'f.txt'), 'utf8'), 'v1')
-  commitDirAtomic(second, target, { force: true })
+  // Force alone does not replace a folder with content: the caller must recognise it as its own.
+  assert.throws(
+    () => commitDirAtomic(second, target, { force: true }),
+    (e: Error) => e instanceof RefusedError && /not empty, not replaced/.test(e.message),
+  )
+  assert.throws(
+    () => commitDirAtomic(second, target, { force: true, replaceable: () => 'not ours' }),
+    (e: Error) => e instanceof RefusedError && e.message === `${target}: not ours; nothing was changed`,
+  )
+  assert.equal(readFileSync(join(target, 'f.txt'), 'utf8'), 'v1')
+  commitDirAtomic(second, target, { force: true, replaceable: (d) => (readFileSync(join(d, 'f.txt'), 'utf8') === 'v1' ? null : 'not ours') })
   assert.equal(readFileSync(join(target, 'f.txt'), 'utf8'), 'v2')
   assert.deepEqual(readdirSync(dir), ['tree'])
+  // An empty folder is replaced; a symbolic link never is.
+  const empty = join(dir, 'empty')
+  mkdirSync(empty)
+  const t3 = tempSibling(empty)
+  mkdirSync(t3)
+  commitDirAtomic(t3, empty, { force: true })
+  const link = join(dir, 'link')
+  symlinkSync(target, link)
+  const t4 = tempSibling(link)
+  mkdirSync(t4)
+  assert.throws(() => commitDirAtomic(t4, link, { force: true, replaceable: () => null }), /is a symbolic link, not replaced/)
+  assert.equal(readFileSync(join(target, 'f.txt'), 'utf8'), 'v2')
+})
+
+test('writeFileAtomic with force replaces only a regular file the check accepts, never a link', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qc-atomic-'))
+  const f = join(dir, 'out.csv')
+  writeFileSync(f, 'theirs')
+  assert.throws(() => writeFileAtomic(f, 'ours', { force: true, replaceable: () => 'not ours' }), /out\.csv: not ours; nothing was changed/)
+  assert.equal(readFileSync(f, 'utf8'), 'theirs')
+  const link = join(dir, 'link.csv')
+  symlinkSync(f, link)
+  assert.throws(() => writeFileAtomic(link, 'ours', { force: true }), /is a symbolic link, not replaced/)
+  writeFileAtomic(f, 'ours', { force: true, replaceable: () => null })
+  assert.equal(readFileSync(f, 'utf8'), 'ours')
+  assert.deepEqual(readdirSync(dir).sort(), ['link.csv', 'out.csv'])
 })
 
 test('sha256 of files (streamed) and of typed arrays matches node:crypto', async () => {
