@@ -4,8 +4,9 @@
  * `db.transaction(...)`.
  */
 import Database from 'better-sqlite3'
-import { existsSync, mkdirSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { closeSync, existsSync, linkSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
+import { basename, dirname, join, resolve } from 'node:path'
 
 export type Db = Database.Database
 
@@ -156,16 +157,31 @@ export const MIGRATIONS: string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length
 
-/** Opens (creating if needed) a project file and brings its schema up to date. */
+/**
+ * Opens a project file and brings its schema up to date.
+ *
+ * - A file that does not exist is created (unless `create: false` or `readonly`): the schema is
+ *   built under a temporary name in the same folder and moved into place, so a crash never leaves
+ *   a half-initialised project behind.
+ * - An existing file is inspected before anything is written to it: its header is read directly
+ *   and, when needed, SQLite opens it read-only. A file that is not SQLite, a SQLite database that
+ *   is not a seed-qc project (no `meta` table, or tables without our schema version) and a project
+ *   of a newer schema version are refused with nothing changed (no WAL switch, no schema).
+ * - An existing empty file (0 bytes, or a SQLite database without any table) is initialised only
+ *   when the caller asks to create a project (`create: true`); otherwise it is refused.
+ */
 export function openDb(file: string, opts: { create?: boolean; readonly?: boolean } = {}): Db {
   const abs = resolve(file)
   if (!existsSync(abs)) {
     if (opts.create === false || opts.readonly) throw new Error(`${abs}: no such project file`)
     mkdirSync(dirname(abs), { recursive: true })
+    createProjectFile(abs)
+  } else {
+    inspectExisting(abs, { create: opts.create === true && !opts.readonly })
   }
   let db: Db
   try {
-    db = new Database(abs, { readonly: opts.readonly ?? false, fileMustExist: opts.create === false })
+    db = new Database(abs, { readonly: opts.readonly ?? false, fileMustExist: true })
   } catch (e) {
     throw new Error(`${abs}: cannot open project file (${(e as Error).message})`)
   }
@@ -184,6 +200,109 @@ export function openDb(file: string, opts: { create?: boolean; readonly?: boolea
     throw msg.startsWith(abs) ? e : new Error(`${abs}: cannot open project file (${msg})`)
   }
   return db
+}
+
+/** Builds a new project under a temporary sibling name, then moves it to `abs` (never over a file). */
+function createProjectFile(abs: string): void {
+  const tmp = join(dirname(abs), `.${basename(abs)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+  try {
+    let db: Db
+    try {
+      db = new Database(tmp)
+    } catch (e) {
+      throw new Error(`${abs}: cannot create project file (${(e as Error).message})`)
+    }
+    try {
+      migrate(db, abs)
+    } finally {
+      db.close()
+    }
+    try {
+      // A hard link never replaces a file that appeared meanwhile (rename would).
+      linkSync(tmp, abs)
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      if (code === 'EEXIST') throw new Error(`${abs}: a file with this name appeared while the project was being created; not replaced`)
+      if (existsSync(abs)) throw e
+      // File systems without hard links (FAT, some network shares): a rename, checked just before.
+      renameSync(tmp, abs)
+    }
+  } finally {
+    for (const f of [tmp, `${tmp}-journal`]) rmSync(f, { force: true })
+  }
+}
+
+const SQLITE_MAGIC = 'SQLite format 3\0'
+
+/**
+ * Refuses (throws) an existing file that must not be opened read-write as a project; returns when
+ * it is a project of this or an older schema version, or an empty file/database and `create`.
+ * Writes nothing: -wal/-shm files that SQLite creates for a read-only look at a WAL-mode database
+ * are removed again when they did not exist before and hold nothing.
+ */
+function inspectExisting(abs: string, opts: { create: boolean }): void {
+  const st = statSync(abs)
+  if (st.isDirectory()) throw new Error(`${abs}: cannot open project file (it is a folder)`)
+  const notInitialised = (what: string) =>
+    new Error(`${abs}: ${what}, not a seed-qc project; it is initialised only when creating a new project (nothing was written)`)
+  if (st.size === 0) {
+    if (opts.create) return
+    throw notInitialised('an empty file')
+  }
+  const header = Buffer.alloc(100)
+  const fd = openSync(abs, 'r')
+  let got: number
+  try {
+    got = readSync(fd, header, 0, 100, 0)
+  } finally {
+    closeSync(fd)
+  }
+  if (got < 100 || header.subarray(0, 16).toString('latin1') !== SQLITE_MAGIC) {
+    throw new Error(`${abs}: cannot open project file (file is not a database)`)
+  }
+  const newer = (v: number) => new Error(`${abs}: project schema v${v} is newer than this app (v${SCHEMA_VERSION}); update the app`)
+  const headerVersion = header.readUInt32BE(60)
+  if (headerVersion > SCHEMA_VERSION) throw newer(headerVersion)
+  const wal = header[18] === 2 || header[19] === 2
+  const side = [`${abs}-wal`, `${abs}-shm`]
+  const existed = side.map((f) => existsSync(f))
+  // A WAL-mode file without a -wal file is complete in itself: its header is authoritative. Every
+  // project this app writes in WAL mode has a schema version in its header, so a version 0 here
+  // is foreign (or empty); deciding that without SQLite keeps SQLite from creating -wal/-shm.
+  if (wal && !existed[0] && headerVersion === 0) {
+    const pages = header.readUInt32BE(28)
+    if (pages <= 1) {
+      if (opts.create) return
+      throw notInitialised('an empty SQLite database')
+    }
+    throw new Error(`${abs}: not a seed-qc project (unknown SQLite database)`)
+  }
+  let refusal: Error | null = null
+  let ro: Db | undefined
+  try {
+    ro = new Database(abs, { readonly: true, fileMustExist: true })
+    const version = ro.pragma('user_version', { simple: true }) as number
+    const tables = (ro.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name)
+    if (version > SCHEMA_VERSION) refusal = newer(version)
+    else if (version === 0 && tables.length === 0) refusal = opts.create ? null : notInitialised('an empty SQLite database')
+    else if (version === 0 || !tables.includes('meta')) refusal = new Error(`${abs}: not a seed-qc project (unknown SQLite database)`)
+  } catch (e) {
+    refusal = new Error(`${abs}: cannot open project file (${(e as Error).message})`)
+  } finally {
+    ro?.close()
+  }
+  if (refusal === null) return
+  // Refused: take away the -wal/-shm that the read-only look created (the -wal only while empty).
+  // A project that is opened keeps them: a concurrent opener may already use them.
+  side.forEach((f, i) => {
+    if (existed[i] || !existsSync(f)) return
+    try {
+      if (f.endsWith('-shm') || statSync(f).size === 0) rmSync(f, { force: true })
+    } catch {
+      /* leave it */
+    }
+  })
+  throw refusal
 }
 
 function migrate(db: Db, file: string): void {
