@@ -10,11 +10,18 @@
  * Security: binds 127.0.0.1 unless `allowRemote`; a random token (crypto.randomBytes) is required
  * on every /api and /img request (401); a request whose Origin is not the server's own is refused
  * (403), and on loopback so is a Host that is not loopback (DNS rebinding); static files are
- * resolved inside the web root only; images are named by sample id only, never by path.
+ * resolved inside the web root only, by real path (a symbolic link out of it is not followed);
+ * images are named by sample id only, never by path.
+ *
+ * Robustness: every file is opened before the reply starts and sent from that descriptor, so a
+ * file that is missing, unreadable, not a regular file or deleted meanwhile answers 404/500 and
+ * the server lives on; a read error after the headers ends that reply only. A request body over
+ * the limit answers 413.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { spawn } from 'node:child_process'
-import { createReadStream, existsSync, statSync } from 'node:fs'
+import { createReadStream, existsSync, realpathSync, statSync } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path'
@@ -122,9 +129,12 @@ export function buildWebApp(log: (m: string) => void): Promise<number> {
   })
 }
 
-/** True for addresses that only this machine can reach. */
+/**
+ * True for the loopback names this server accepts: exactly 127.0.0.1, ::1 or localhost. Not any
+ * name starting with "127." (127.evil.com is a DNS name that can point anywhere).
+ */
 export function isLoopback(host: string): boolean {
-  return LOOPBACK.has(host) || host.startsWith('127.')
+  return LOOPBACK.has(host)
 }
 
 /**
@@ -167,22 +177,104 @@ function sendError(res: ServerResponse, code: ErrorCode, message: string): void 
   sendJson(res, STATUS[code], { error: { code, message } })
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+/** A request body over MAX_BODY (413). */
+class BodyTooLarge extends Error {}
+
+/** How much of an oversized body is read and thrown away so the client can read the 413. */
+const MAX_DISCARD = 64 * 1024 * 1024
+
+/**
+ * Reads a request body up to `max` bytes. Over the limit (by content-length or as it arrives) it
+ * rejects with BodyTooLarge and reads the rest without keeping it (up to MAX_DISCARD more, then
+ * the connection is dropped), so that the 413 reply reaches the client instead of a reset.
+ */
+function readBody(req: IncomingMessage, max = MAX_BODY): Promise<string> {
   return new Promise((ok, fail) => {
     const chunks: Buffer[] = []
     let size = 0
+    let over = false
+    const tooLarge = (): void => {
+      over = true
+      chunks.length = 0
+      fail(new BodyTooLarge(`request body over ${max} bytes`))
+    }
+    const declared = Number(req.headers['content-length'])
+    if (Number.isFinite(declared) && declared > max) tooLarge()
     req.on('data', (c: Buffer) => {
       size += c.length
-      if (size > MAX_BODY) {
-        fail(new ContractError('bad_request', `request body over ${MAX_BODY} bytes`))
-        req.destroy()
+      if (over) {
+        if (size > max + MAX_DISCARD) req.destroy()
         return
       }
+      if (size > max) return tooLarge()
       chunks.push(c)
     })
-    req.on('end', () => ok(Buffer.concat(chunks).toString('utf8')))
-    req.on('error', fail)
+    req.on('end', () => {
+      if (!over) ok(Buffer.concat(chunks).toString('utf8'))
+    })
+    req.on('error', (e) => {
+      if (!over) fail(e)
+    })
   })
+}
+
+/** True when `p` is a regular file now (never throws). */
+function isRegularFile(p: string): boolean {
+  try {
+    return statSync(p).isFile()
+  } catch {
+    return false
+  }
+}
+
+/** Codes of a file that is not there (or not a file we may read): 404 rather than 500. */
+const GONE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'EISDIR', 'ENAMETOOLONG'])
+
+/**
+ * Opens `file` for reading, checked to be a regular file (on the opened descriptor, so a swap
+ * between check and read is impossible); a status and a message (no path) when it cannot be served.
+ */
+async function openRegular(file: string): Promise<{ fh: FileHandle; size: number } | { status: 404 | 500; message: string }> {
+  let fh: FileHandle
+  try {
+    fh = await open(file, 'r')
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? ''
+    return GONE.has(code) ? { status: 404, message: 'file not found' } : { status: 500, message: `cannot read file (${code || 'error'})` }
+  }
+  try {
+    const st = await fh.stat()
+    if (!st.isFile()) {
+      await fh.close()
+      return { status: 404, message: 'not a regular file' }
+    }
+    return { fh, size: st.size }
+  } catch (e) {
+    await fh.close().catch(() => undefined)
+    return { status: 500, message: `cannot read file (${(e as NodeJS.ErrnoException).code ?? 'error'})` }
+  }
+}
+
+/**
+ * Sends an opened file as the body; `headers` are written only now. A read error after the
+ * headers ends this reply (the client sees a cut response), never the process.
+ */
+function pipeFile(res: ServerResponse, fh: FileHandle, status: number, headers: Record<string, string | number>, headOnly = false): void {
+  res.writeHead(status, headers)
+  if (headOnly) {
+    void fh.close().catch(() => undefined)
+    return void res.end()
+  }
+  const stream = createReadStream('', { fd: fh, autoClose: true })
+  stream.on('error', () => {
+    stream.destroy()
+    res.destroy()
+  })
+  // A client that goes away mid-reply closes the file too.
+  res.on('close', () => {
+    if (!stream.destroyed) stream.destroy()
+  })
+  stream.pipe(res)
 }
 
 /** Starts web mode. Resolves once listening. */
@@ -230,6 +322,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const text = await readBody(req)
       input = text.trim() === '' ? {} : (JSON.parse(text) as unknown)
     } catch (e) {
+      if (e instanceof BodyTooLarge) {
+        // The rest of the body is still read (and dropped): the client gets this reply, not a reset.
+        return sendJson(res, 413, { error: { code: 'bad_request', message: e.message } })
+      }
       return sendError(res, 'bad_request', e instanceof ContractError ? e.message : `request body is not valid JSON (${(e as Error).message})`)
     }
     try {
@@ -264,7 +360,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     res.on('close', end)
   }
 
-  async function handleImage(res: ServerResponse, url: URL, idPart: string): Promise<void> {
+  async function handleImage(req: IncomingMessage, res: ServerResponse, url: URL, idPart: string): Promise<void> {
     if (!/^[1-9][0-9]{0,15}$/.test(idPart)) return sendError(res, 'not_found', 'images are addressed by sample id only')
     const size = ImageSize.safeParse(url.searchParams.get('size') ?? 'thumb')
     if (!size.success) return sendError(res, 'bad_request', 'size must be thumb or full')
@@ -275,21 +371,50 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return sendError(res, 'internal', `cannot read image of sample ${idPart}: ${(e as Error).message}`)
     }
     if (!img) return sendError(res, 'not_found', `no image for sample ${idPart} in the open project`)
-    const st = statSync(img.file)
-    res.writeHead(200, {
-      'content-type': img.mime,
-      'content-length': st.size,
-      'cache-control': 'private, max-age=300',
-      'x-content-type-options': 'nosniff',
-    })
-    createReadStream(img.file).pipe(res)
+    const f = await openRegular(img.file)
+    if ('status' in f) return sendError(res, f.status === 404 ? 'not_found' : 'internal', `image of sample ${idPart}: ${f.message}`)
+    pipeFile(
+      res,
+      f.fh,
+      200,
+      {
+        'content-type': img.mime,
+        'content-length': f.size,
+        'cache-control': 'private, max-age=300',
+        'x-content-type-options': 'nosniff',
+      },
+      req.method === 'HEAD',
+    )
   }
 
-  function handleStatic(req: IncomingMessage, res: ServerResponse, rawPath: string): void {
+  /** The web root's real path (it may appear later, when the build finishes). */
+  function realWebRoot(): string | null {
+    try {
+      return realpathSync(webRoot)
+    } catch {
+      return null
+    }
+  }
+
+  /** `file` when its real path lies inside the web root's real path; null otherwise (or missing). */
+  function confined(file: string): string | null {
+    const root = realWebRoot()
+    if (root === null) return null
+    let real: string
+    try {
+      real = realpathSync(file)
+    } catch {
+      return null
+    }
+    const rel = relative(root, real)
+    return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? null : real
+  }
+
+  async function handleStatic(req: IncomingMessage, res: ServerResponse, rawPath: string): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 'bad_request', `${req.method} not allowed`)
     let file = resolveStatic(webRoot, rawPath === '/' ? '/index.html' : rawPath)
     if (file === null) return sendError(res, 'bad_request', 'malformed or forbidden path')
-    if (!existsSync(file) || !statSync(file).isFile()) {
+    if (!isRegularFile(file)) {
       // Client-side routes (no extension) get the app; missing assets get 404.
       const index = join(webRoot, 'index.html')
       if (extname(file) === '' || file === index) file = index
@@ -308,21 +433,29 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       res.end(msg)
       return
     }
-    const st = statSync(file)
+    // Lexically inside; now by real path too: a symbolic link out of the web root is not followed.
+    const real = confined(file)
+    if (real === null) return sendError(res, 'not_found', 'not found')
+    const f = await openRegular(real)
+    if ('status' in f) return sendError(res, f.status === 404 ? 'not_found' : 'internal', f.message)
     const isHtml = extname(file) === '.html'
-    res.writeHead(200, {
-      'content-type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
-      'content-length': st.size,
-      'cache-control': isHtml ? 'no-store' : 'public, max-age=3600',
-      'content-security-policy': csp,
-      'x-content-type-options': 'nosniff',
-      'x-frame-options': 'DENY',
-      // The token travels in the page URL: never leak it in a Referer header.
-      'referrer-policy': 'no-referrer',
-      'cross-origin-opener-policy': 'same-origin',
-    })
-    if (req.method === 'HEAD') return void res.end()
-    createReadStream(file).pipe(res)
+    pipeFile(
+      res,
+      f.fh,
+      200,
+      {
+        'content-type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
+        'content-length': f.size,
+        'cache-control': isHtml ? 'no-store' : 'public, max-age=3600',
+        'content-security-policy': csp,
+        'x-content-type-options': 'nosniff',
+        'x-frame-options': 'DENY',
+        // The token travels in the page URL: never leak it in a Referer header.
+        'referrer-policy': 'no-referrer',
+        'cross-origin-opener-policy': 'same-origin',
+      },
+      req.method === 'HEAD',
+    )
   }
 
   const server: Server = createServer((req, res) => {
@@ -353,7 +486,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       if (rawPath.startsWith('/img/')) {
         if (!authorised(req, url, true)) return sendError(res, 'unauthorized', 'missing or wrong token')
         if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 'bad_request', 'use GET for images')
-        return handleImage(res, url, rawPath.slice('/img/'.length))
+        return handleImage(req, res, url, rawPath.slice('/img/'.length))
       }
       return handleStatic(req, res, rawPath)
     })().catch((e: unknown) => {

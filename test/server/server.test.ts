@@ -1,12 +1,12 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs'
+import { chmodSync, mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
-import { startServer, resolveStatic, type RunningServer } from '../../electron/server/server.ts'
-import { createService } from '../../electron/service/service.ts'
+import { isLoopback, startServer, resolveStatic, type RunningServer } from '../../electron/server/server.ts'
+import { createService, type Service } from '../../electron/service/service.ts'
 import { openDb } from '../../electron/engine/store/db.ts'
 
 interface Reply {
@@ -337,4 +337,139 @@ test('cancelling a job over the API stops it and reports job:cancelled', async (
   const jobs = await api('listJobs')
   assert.equal(jobs.json.jobs.find((j: { id: string }) => j.id === started.json.jobId).status, 'cancelled')
   assert.deepEqual((await api('cancelJob', { jobId: started.json.jobId })).json, { cancelled: false })
+})
+
+// --- issue 11: the server never falls over ------------------------------------------------------
+
+/**
+ * A stand-in service whose image() hands the server whatever file a test sets up, so that the
+ * server's own reading is what fails: a file deleted after the service found it, a folder, a
+ * dangling link, an unreadable file.
+ */
+function stubService(images: Map<number, string | (() => string)>): Service {
+  return {
+    async call(method: string) {
+      if (method === 'appInfo') return { mode: 'web' }
+      throw new Error(`stub: ${method}`)
+    },
+    subscribe: () => () => undefined,
+    imagePath: () => undefined,
+    async image(id: number) {
+      const f = images.get(id)
+      if (f === undefined) return undefined
+      return { file: typeof f === 'function' ? f() : f, mime: 'image/png' }
+    },
+    async close() {},
+  } as unknown as Service
+}
+
+test('an image read that fails (deleted, a folder, a dangling link, unreadable, a read error) answers 404/500 and the server lives on', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'qc-server-img-'))
+  const good = join(d, 'good.png')
+  await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 1, g: 2, b: 3 } } })
+    .png()
+    .toFile(good)
+  const deleted = join(d, 'deleted.png')
+  writeFileSync(deleted, readFileSync(good))
+  const raced = join(d, 'raced.png')
+  const folder = join(d, 'folder.png')
+  const dangling = join(d, 'dangling.png')
+  const locked = join(d, 'locked.png')
+  writeFileSync(locked, readFileSync(good))
+  chmodSync(locked, 0o000)
+  const images = new Map<number, string | (() => string)>([
+    [1, good],
+    [2, deleted],
+    // Deleted between the service's look-up and the server's open.
+    [
+      3,
+      () => {
+        writeFileSync(raced, 'x')
+        rmSync(raced)
+        return raced
+      },
+    ],
+    [4, folder],
+    [5, dangling],
+    [6, locked],
+  ])
+  // On Linux /proc/self/mem opens as a regular file and fails with EIO on the first read: an
+  // error after the headers are written.
+  if (process.platform === 'linux') images.set(7, '/proc/self/mem')
+  const srv = await startServer({ dataDir: join(d, 'data'), webRoot: join(dir, 'web'), service: stubService(images), port: 0 })
+  try {
+    const img = (id: number) =>
+      raw(srv.port, 'GET', `/img/${id}?size=full&token=${srv.token}`).catch((e: Error) => ({ status: -1, error: e.message }))
+    assert.equal((await img(1)).status, 200)
+    rmSync(deleted)
+    mkdirSync(folder)
+    symlinkSync(join(d, 'nowhere.png'), dangling)
+    const asRoot = process.getuid?.() === 0
+    for (const id of [2, 3, 4, 5, 6, 7]) {
+      if (!images.has(id)) continue
+      const r = await img(id)
+      if (id === 6 && asRoot) {
+        // Root reads a 0o000 file anyway: served, and that is no failure of the server.
+        assert.equal(r.status, 200)
+        continue
+      }
+      if (id === 7) assert.ok(r.status === -1 || r.status === 200 || r.status === 500, `read error: ${JSON.stringify(r)}`)
+      else assert.ok(r.status === 404 || r.status === 500, `image ${id}: status ${r.status}`)
+      // The server is alive: another route and another image answer 200.
+      assert.equal((await raw(srv.port, 'POST', '/api/appInfo', { 'content-type': 'application/json', 'x-qc-token': srv.token }, '{}')).status, 200)
+      assert.equal((await img(1)).status, 200)
+    }
+    // Static files take the same path: one deleted under the server is a 404, not a crash.
+    const gone = await raw(srv.port, 'GET', '/assets/not-there.js')
+    assert.equal(gone.status, 404)
+    assert.equal((await raw(srv.port, 'GET', '/')).status, 200)
+  } finally {
+    await srv.close()
+    chmodSync(locked, 0o644)
+    rmSync(d, { recursive: true, force: true })
+  }
+})
+
+test('a request body over the limit gets 413 (not a reset), with and without content-length', async () => {
+  const big = 'x'.repeat(10 * 1024 * 1024 + 1)
+  const headers = { 'content-type': 'application/json', 'x-qc-token': server.token }
+  const declared = await raw(server.port, 'POST', '/api/appInfo', { ...headers, 'content-length': String(Buffer.byteLength(big)) }, big)
+  assert.equal(declared.status, 413)
+  assert.match(JSON.parse(declared.body.toString()).error.message, /request body over 10485760 bytes/)
+  // Chunked (no content-length): found out while reading.
+  const chunked = await raw(server.port, 'POST', '/api/appInfo', headers, big)
+  assert.equal(chunked.status, 413)
+  assert.equal((await api('appInfo')).status, 200)
+})
+
+test('the loopback check is strict: 127.evil.com is neither a bind address nor a Host', async () => {
+  for (const h of ['127.evil.com', '127.0.0.1.evil.com', 'localhost.evil.com', '127.0.0.1 ']) assert.equal(isLoopback(h), false, h)
+  for (const h of ['127.0.0.1', '::1', 'localhost']) assert.equal(isLoopback(h), true, h)
+  await assert.rejects(startServer({ host: '127.evil.com', dataDir: join(dir, 'data2') }), /refusing to bind 127\.evil\.com/)
+  for (const host of [`127.evil.com:${server.port}`, '127.evil.com', `127.0.0.2:${server.port}`]) {
+    const r = await raw(server.port, 'POST', '/api/appInfo', { 'content-type': 'application/json', 'x-qc-token': server.token, host }, '{}')
+    assert.equal(r.status, 403, host)
+  }
+})
+
+test('static files do not follow symbolic links out of the web root', async () => {
+  const web = join(dir, 'web')
+  symlinkSync(join(dir, 'secret.txt'), join(web, 'assets', 'leak.txt'))
+  symlinkSync(dir, join(web, 'up'))
+  writeFileSync(join(web, 'assets', 'inside.txt'), 'fine')
+  symlinkSync(join(web, 'assets', 'inside.txt'), join(web, 'assets', 'alias.txt'))
+  try {
+    for (const p of ['/assets/leak.txt', '/up/secret.txt']) {
+      const r = await raw(server.port, 'GET', p)
+      assert.equal(r.status, 404, p)
+      assert.ok(!r.body.toString().includes(SECRET), `${p} leaked the secret`)
+    }
+    // A link that stays inside the web root is fine.
+    const ok = await raw(server.port, 'GET', '/assets/alias.txt')
+    assert.equal(ok.status, 200)
+    assert.equal(ok.body.toString(), 'fine')
+  } finally {
+    for (const f of [join(web, 'assets', 'leak.txt'), join(web, 'up'), join(web, 'assets', 'alias.txt'), join(web, 'assets', 'inside.txt')])
+      rmSync(f, { force: true })
+  }
 })
