@@ -35,6 +35,9 @@ export type Split = z.infer<typeof Split>
 /** Refinement methods (see electron/engine/train/types.ts). */
 export const Method = z.enum(['teacher', 'sd', 'pll', 'cl'])
 export type Method = z.infer<typeof Method>
+/** What a run asks for: a method, or 'auto' (teacher, SD rounds or PLL, chosen by held-out validation on the given labels). */
+export const RefineMethod = z.enum(['auto', 'teacher', 'sd', 'pll', 'cl'])
+export type RefineMethod = z.infer<typeof RefineMethod>
 
 /** A class of the open project. `count` is the number of samples whose given label it is. */
 export const ClassInfo = z.object({ idx: ClassIdx, name: z.string(), count: z.number().int() })
@@ -166,7 +169,8 @@ export type ExtractResult = z.infer<typeof ExtractResult>
 
 /** Options of a refinement run; anything left out takes the engine's default ("auto" where it exists). */
 export const RefineParams = z.object({
-  method: Method,
+  /** Default 'auto'. */
+  method: RefineMethod.optional(),
   /** Backbone whose features to use; default: the one with the most features. */
   backboneId: Id.optional(),
   /** sd: number of rounds (1..10). */
@@ -186,10 +190,43 @@ export const RefineParams = z.object({
 })
 export type RefineParams = z.infer<typeof RefineParams>
 
+/** One candidate scored by the held-out selection of a run. */
+export const SelectionCandidate = z.object({
+  /** 'teacher', 'sd1', 'sd2', 'pll-gce', 'pll-ce'. */
+  candidate: z.string(),
+  /** Display name, e.g. 'SD, 2 rounds'. */
+  label: z.string(),
+  lambda: z.number(),
+  /** Agreement with held-out given labels, 0..1. */
+  score: z.number(),
+  /** score(top) - score(this). */
+  behind: z.number(),
+  /** Paired standard error of that difference. */
+  pairedSe: z.number(),
+  chosen: z.boolean(),
+})
+export type SelectionCandidate = z.infer<typeof SelectionCandidate>
+
+/** What a run's held-out selection scored, chose and why (null for a run with nothing to choose). */
+export const SelectionSummary = z.object({
+  candidates: z.array(SelectionCandidate),
+  reason: z.string(),
+  /** Estimated share of wrong given labels (confident learning), or null. */
+  estimatedNoise: z.number().nullable(),
+  identifiable: z.boolean().nullable(),
+  /** Agreement of always answering the commonest given class: the floor of the scores. */
+  majorityBaseline: z.number(),
+  rows: z.number().int(),
+  folds: z.number().int(),
+  seconds: z.number(),
+})
+export type SelectionSummary = z.infer<typeof SelectionSummary>
+
 /** A refinement run with its headline metrics. */
 export const RunSummary = z.object({
   id: Id,
-  method: Method,
+  /** The method that ran; 'auto' while a run that chooses is still choosing (or failed doing so). */
+  method: RefineMethod,
   backboneId: z.number().int().nullable(),
   status: z.enum(['running', 'done', 'failed', 'cancelled']),
   startedAt: z.string(),
@@ -201,6 +238,12 @@ export const RunSummary = z.object({
   flagged: z.number().int(),
   predictions: z.number().int(),
   error: z.string().nullable(),
+  /** The held-out selection: candidates, scores, the choice and why. */
+  selection: SelectionSummary.nullable(),
+  /** Plain-words warnings about the choice (indistinguishable scores, lambda at the edge, unidentifiable noise). */
+  warnings: z.array(z.string()),
+  /** On samples with a trusted (audited) label: the share of their given labels that are right (a model-free measure of the noise). */
+  trusted: z.object({ samples: z.number().int(), givenAccuracy: z.number() }).nullable(),
 })
 export type RunSummary = z.infer<typeof RunSummary>
 
@@ -440,7 +483,7 @@ export const contract = {
 
   // --- runs ----------------------------------------------------------------------------------
   /** Recommended method and the defaults preselected in the UI, with the reason. */
-  refineDefaults: m(z.object({ backboneId: Id.optional() }), z.object({ recommended: Method, reason: z.string(), defaults: RefineParams })),
+  refineDefaults: m(z.object({ backboneId: Id.optional() }), z.object({ recommended: RefineMethod, reason: z.string(), defaults: RefineParams })),
   /** Starts a refinement run (a job; result: RunSummary). */
   startRun: m(RefineParams, JobRef, 'refine'),
   /** Runs of the open project with their metrics, newest first. */

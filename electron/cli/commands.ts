@@ -2,12 +2,11 @@
  * The `qc` commands. Each takes the parsed options and returns a JSON-able result (printed with
  * --json); human-readable lines go through ctx.log.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Progress } from '../engine/jobs/progress.ts'
-import { openDb, listClasses, setMeta, type Db } from '../engine/store/db.ts'
-import { defaultBackbone, loadFeatureMatrix } from '../engine/extract/features.ts'
-import type { Method, PllLoss, RefineOptions, Solver, EngineName } from '../engine/train/types.ts'
+import { openDb, type Db } from '../engine/store/db.ts'
+import type { Method, PllLoss, RefineMethod, RefineOptions, Solver, EngineName } from '../engine/train/types.ts'
 import { ensureDir, listOpt, numberOpt, projectPath, requireOpt, UsageError } from './qc.ts'
 
 export interface CommandContext {
@@ -36,7 +35,7 @@ const engine = {
   report: async () => await import('../engine/validate/report.ts'),
 }
 
-function refineOptions(ctx: CommandContext, method: Method): RefineOptions {
+function refineOptions(ctx: CommandContext, method: RefineMethod): RefineOptions {
   const lambdaOpt = ctx.opts.lambda
   let lambda: number | 'auto' | undefined
   if (lambdaOpt === undefined || lambdaOpt === 'auto') lambda = 'auto'
@@ -70,10 +69,10 @@ function refineOptions(ctx: CommandContext, method: Method): RefineOptions {
   }
 }
 
-function parseMethod(v: unknown, fallback: Method | 'auto'): Method | 'auto' {
+function parseMethod(v: unknown, fallback: RefineMethod): RefineMethod {
   const m = (v as string | undefined) ?? fallback
-  if (!['teacher', 'sd', 'pll', 'cl', 'auto'].includes(m)) throw new UsageError(`--method must be teacher, sd, pll, cl or auto, got '${m}'`)
-  return m as Method | 'auto'
+  if (!['teacher', 'sd', 'pll', 'cl', 'auto'].includes(m)) throw new UsageError(`--method must be auto, teacher, sd, pll or cl, got '${m}'`)
+  return m as RefineMethod
 }
 
 /** Import whatever the options name into an open project. */
@@ -136,53 +135,35 @@ async function doExtract(ctx: CommandContext, db: Db): Promise<{ backboneId: num
   return { backboneId: row.id, summary }
 }
 
-async function doRefine(ctx: CommandContext, db: Db, backboneId: number | undefined, fallback: Method | 'auto' = 'pll') {
-  let method = parseMethod(ctx.opts.method, fallback)
-  const refineProject = await engine.refineProject()
-  const opts = refineOptions(ctx, method === 'auto' ? 'pll' : method)
-  let recommendation: unknown
-  if (method === 'auto') {
-    // PLL does not win on every feature set: pick the method (and its lambda, loss, rounds) by
-    // k-fold validation on held-out given labels, and say which won.
-    const { recommendMethod } = await import('../engine/train/refine.ts')
-    const id = backboneId ?? defaultBackbone(db)
-    const m = loadFeatureMatrix(db, id, { split: 'train' })
-    const keep = [...m.given].map((g, i) => (g >= 0 && m.trusted[i]! < 0 ? i : -1)).filter((i) => i >= 0)
-    const x = (await import('../engine/train/engine.ts')).selectRows(m.x, keep)
-    const y = Int32Array.from(keep.map((i) => m.given[i]!))
-    const rec = await recommendMethod(x, y, listClasses(db).length, opts)
-    method = rec.method
-    Object.assign(opts, opts.lambda === 'auto' ? { method: rec.method, lambda: rec.lambda, lambdaSource: 'recommendMethod' } : { method: rec.method })
-    if (rec.rounds !== undefined) opts.rounds = rec.rounds
-    if (rec.pllLoss !== undefined && opts.pllLoss === 'auto') opts.pllLoss = rec.pllLoss
-    const scores = Object.entries(rec.best)
-      .map(([c, b]) => `${c} ${(100 * b.score).toFixed(1)}%`)
-      .join(', ')
-    ctx.log(
-      `method chosen by held-out agreement with the given labels: ${rec.method}${rec.rounds ? ` (${rec.rounds} rounds)` : ''}${rec.pllLoss ? ` (${rec.pllLoss})` : ''}; ${scores}`,
-    )
-    recommendation = { method: rec.method, rounds: rec.rounds, pllLoss: rec.pllLoss, lambda: rec.lambda, best: rec.best }
+async function doRefine(ctx: CommandContext, db: Db, backboneId: number | undefined, fallback: RefineMethod = 'auto') {
+  const method = parseMethod(ctx.opts.method, fallback)
+  const { refine } = await import('../engine/usecases/refine.ts')
+  const { signal: _s, progress: _p, ...opts } = refineOptions(ctx, method)
+  const out = await refine(db, { ...opts, ...(backboneId !== undefined ? { backboneId } : {}) }, { progress: ctx.progress, signal: ctx.signal })
+  const sel = out.selection
+  if (sel) {
+    ctx.log(`held-out validation on the given labels (${sel.rows} samples, ${sel.folds} folds, ${sel.seconds.toFixed(1)} s):`)
+    for (const c of sel.candidates) {
+      const mark = c.chosen ? '→' : ' '
+      ctx.log(
+        `  ${mark} ${c.label.padEnd(22)} λ ${String(c.lambda).padEnd(7)} agreement ${pct(c.score)}${c.behind > 0 ? `  (${(100 * c.behind).toFixed(1)} ± ${(100 * c.pairedSe).toFixed(1)} points behind)` : ''}`,
+      )
+    }
+    ctx.log(`    ${'always the commonest class'.padEnd(22)}           agreement ${pct(sel.majorityBaseline)}`)
+    if (sel.estimatedNoise !== null) ctx.log(`    given labels: about ${pct(sel.estimatedNoise)} look wrong (confident learning estimate)`)
+    ctx.log(`  why: ${sel.reason}`)
   }
-  const { runId, result } = await refineProject(db, { ...opts, backboneId })
-  const flagged = result.flagged.reduce((a, b) => a + b, 0)
-  const chosen = Object.entries(result.chosen)
-    .filter(([, v]) => v !== undefined)
+  const chosen = Object.entries(out.chosen)
+    .filter(([, v]) => v !== undefined && typeof v !== 'object')
     .map(([k, v]) => `${k}=${String(v)}`)
     .join(' ')
   ctx.log(
-    `run ${runId} (${method}${chosen ? ', ' + chosen : ''}): ${flagged} of ${result.n} training samples flagged, ${((result.timings.total ?? 0) / 1000).toFixed(1)} s`,
+    `run ${out.runId} (${out.method}${chosen ? ', ' + chosen : ''}): ${out.flagged} of ${out.n} training samples flagged, ${((out.timings.total ?? 0) / 1000).toFixed(1)} s`,
   )
-  const dim = (db.prepare('SELECT dim FROM backbones WHERE id = ?').get(backboneId ?? defaultBackbone(db)) as { dim: number } | undefined)?.dim ?? 0
-  const warnings: string[] = []
-  if (method !== 'cl' && result.n <= dim && result.chosen.crossFit !== true) {
-    // With n <= d the regularised optimum can interpolate the given labels, so the in-sample
-    // predictions that SD/PLL refine are the labels themselves (little or nothing is flagged).
-    warnings.push(
-      `only ${result.n} training samples for ${dim} feature dimensions: the classifier can memorise the given labels, so few are flagged; more images, a smaller backbone, or --cross-fit (out-of-fold labels) help`,
-    )
-  }
-  for (const w of warnings) ctx.log(`  warning: ${w}`)
-  return { runId, method, recommendation, flagged, n: result.n, chosen: result.chosen, timings: result.timings, warnings, result }
+  if (out.trusted)
+    ctx.log(`  audit: on the ${out.trusted.samples} samples with a trusted label, ${pct(out.trusted.givenAccuracy)} of the given labels are right`)
+  for (const w of out.warnings) ctx.log(`  warning: ${w}`)
+  return out
 }
 
 async function doExport(ctx: CommandContext, db: Db, out: string, format: string, force: boolean) {
@@ -203,41 +184,6 @@ async function doExport(ctx: CommandContext, db: Db, out: string, format: string
   return res
 }
 
-/** Accuracy of labels against the hidden truth of the demo (truth CSV: path,label). */
-function truthAccuracy(db: Db, truthCsv: string, labels: Map<number, number>): number {
-  const truth = new Map<string, string>()
-  for (const line of readFileSync(truthCsv, 'utf8').split(/\r?\n/).slice(1)) {
-    if (!line) continue
-    const i = line.lastIndexOf(',')
-    truth.set(line.slice(0, i), line.slice(i + 1))
-  }
-  const classes = listClasses(db)
-  const rows = db.prepare("SELECT id, path FROM samples WHERE split = 'train'").all() as { id: number; path: string }[]
-  let ok = 0
-  let n = 0
-  for (const r of rows) {
-    const t = truth.get(r.path)
-    const l = labels.get(r.id)
-    if (t === undefined || l === undefined) continue
-    n++
-    if (classes.find((c) => c.idx === l)?.name === t) ok++
-  }
-  return n ? ok / n : NaN
-}
-
-function runLabels(db: Db, runId: number): Map<number, number> {
-  const rows = db.prepare('SELECT sample_id, refined_idx FROM predictions WHERE run_id = ?').all(runId) as {
-    sample_id: number
-    refined_idx: number
-  }[]
-  return new Map(rows.map((r) => [r.sample_id, r.refined_idx]))
-}
-
-function givenLabels(db: Db): Map<number, number> {
-  const rows = db.prepare('SELECT s.id, c.idx FROM samples s JOIN classes c ON c.id = s.given_class_id').all() as { id: number; idx: number }[]
-  return new Map(rows.map((r) => [r.id, r.idx]))
-}
-
 export const commands: Record<string, Command> = {
   async demo(ctx) {
     // Without --out: ./qc-demo, or a fresh timestamped folder when an earlier demo is there (its
@@ -248,60 +194,31 @@ export const commands: Record<string, Command> = {
       if (existsSync(join(outOpt, 'project.qcdb'))) outOpt = `qc-demo-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}`
     }
     const out = ensureDir(outOpt)
-    const perClass = numberOpt(ctx, 'per-class')
     ctx.log(`generating synthetic inspection images in ${out}/data (synthetic, for trying the tool)`)
-    const { generateDemo, writeAuditedManifest } = await import('../engine/demo/synth.ts')
-    const demo = await generateDemo(join(out, 'data'), { perClass, seed: numberOpt(ctx, 'seed') ?? 0, progress: ctx.progress, signal: ctx.signal })
-    // Every fifth image carries its true class as trusted_label (an audited subset), so that
-    // `qc validate` works on the demo project; refinement never reads trusted labels.
-    const manifest = writeAuditedManifest(demo)
-    const projectFile = join(out, 'project.qcdb')
-    if (existsSync(projectFile)) throw new Error(`${projectFile} already exists: choose another --out folder`)
-    const db = openDb(projectFile)
-    try {
-      setMeta(db, 'demo', 'true')
-      setMeta(db, 'demo_truth_csv', demo.truthCsv)
-      await doImport({ ...ctx, opts: { ...ctx.opts, csv: manifest, images: demo.imagesRoot, features: undefined } }, db)
-      const { backboneId } = await doExtract({ ...ctx, opts: { ...ctx.opts, backbone: undefined } }, db)
-      const teacher = await doRefine({ ...ctx, opts: { ...ctx.opts, method: 'teacher' } }, db, backboneId)
-      const pll = await doRefine({ ...ctx, opts: { ...ctx.opts, method: 'pll' } }, db, backboneId)
-      // The run the review starts from: the method that wins the held-out validation on the
-      // given labels (the latest finished run is the app's default).
-      const chosen = await doRefine({ ...ctx, opts: { ...ctx.opts, method: 'auto' } }, db, backboneId)
-      const refinedCsv = join(out, 'refined.csv')
-      await doExport({ ...ctx, opts: { ...ctx.opts, run: String(chosen.runId) } }, db, refinedCsv, 'csv', true)
-      const given = truthAccuracy(db, demo.truthCsv, givenLabels(db))
-      const teacherAcc = truthAccuracy(db, demo.truthCsv, runLabels(db, teacher.runId))
-      const pllAcc = truthAccuracy(db, demo.truthCsv, runLabels(db, pll.runId))
-      const chosenAcc = truthAccuracy(db, demo.truthCsv, runLabels(db, chosen.runId))
-      const summary = {
-        project: projectFile,
-        refinedCsv,
-        samples: demo.n,
-        classes: demo.classes,
-        givenLabelAccuracy: given,
-        teacherAccuracy: teacherAcc,
-        pllAccuracy: pllAcc,
-        chosenMethod: chosen.method,
-        chosenAccuracy: chosenAcc,
-        flagged: chosen.flagged,
-        runIds: { teacher: teacher.runId, pll: pll.runId, chosen: chosen.runId },
-      }
-      ctx.log('')
-      ctx.log(`Demo summary (${demo.n} synthetic images, classes: ${demo.classes.join(', ')})`)
-      ctx.log(`  given labels correct (vs hidden truth): ${pct(given)}`)
-      ctx.log(`  teacher labels correct:                 ${pct(teacherAcc)}`)
-      ctx.log(`  PLL refined labels correct:             ${pct(pllAcc)}`)
-      ctx.log(`  chosen by validation (${chosen.method}):`.padEnd(42) + ` ${pct(chosenAcc)}`)
-      ctx.log(`  flagged for review (${chosen.method} run ${chosen.runId}): ${chosen.flagged}`)
-      ctx.log(`  project: ${projectFile}`)
-      ctx.log(`  refined labels: ${refinedCsv}`)
-      ctx.log(`  review them in the app: npm run serve (or qc serve), then open the project`)
-      ctx.log(`  PoC validation on the audited fifth: qc validate --project ${projectFile} --out ${join(out, 'validation')}`)
-      return summary
-    } finally {
-      db.close()
-    }
+    const { runDemo } = await import('../engine/usecases/demo.ts')
+    const perClass = numberOpt(ctx, 'per-class')
+    const s = await runDemo(
+      out,
+      { ...(perClass !== undefined ? { perClass } : {}), seed: numberOpt(ctx, 'seed') ?? 0 },
+      { progress: ctx.progress, signal: ctx.signal },
+    )
+    const sel = s.refine.selection
+    ctx.log('')
+    ctx.log(`Demo summary (${s.samples} synthetic images, classes: ${s.classes.join(', ')}; ${s.seconds.toFixed(1)} s)`)
+    ctx.log(`  on the ${s.decided} images without an audited label (the audited fifth is trained on as it is):`)
+    ctx.log(`  given labels correct (vs hidden truth): ${pct(s.givenLabelAccuracy)}`)
+    if (s.teacherAccuracy !== null) ctx.log(`  teacher labels correct:                 ${pct(s.teacherAccuracy)}`)
+    if (s.pllAccuracy !== null) ctx.log(`  PLL refined labels correct:             ${pct(s.pllAccuracy)}`)
+    ctx.log(`  chosen by validation (${s.chosenMethod}):`.padEnd(42) + ` ${pct(s.chosenAccuracy)}`)
+    if (sel) ctx.log(`  why: ${sel.reason}`)
+    for (const w of s.refine.warnings) ctx.log(`  note: ${w}`)
+    ctx.log(`  flagged for review (run ${s.runId}): ${s.flagged}`)
+    ctx.log(`  project: ${s.project}`)
+    if (s.refinedCsv) ctx.log(`  refined labels: ${s.refinedCsv}`)
+    ctx.log(`  review them in the app: npm run serve (or qc serve), then open the project`)
+    ctx.log(`  PoC validation on the audited fifth: qc validate --project ${s.project} --out ${join(out, 'validation')}`)
+    const { refine: _r, ...rest } = s
+    return { ...rest, selection: sel, warnings: s.refine.warnings, runIds: { chosen: s.runId } }
   },
 
   async run(ctx) {
@@ -319,8 +236,7 @@ export const commands: Record<string, Command> = {
       const refined = await doRefine(ctx, db, backboneId, 'auto')
       const refinedCsv = join(out, 'refined.csv')
       await doExport({ ...ctx, opts: { ...ctx.opts, run: String(refined.runId) } }, db, refinedCsv, 'csv', true)
-      const { result: _r, ...rest } = refined
-      return { project: projectFile, refinedCsv, imported, ...rest }
+      return { project: projectFile, refinedCsv, imported, ...refined }
     } finally {
       db.close()
     }
@@ -349,8 +265,7 @@ export const commands: Record<string, Command> = {
     parseMethod(ctx.opts.method, 'auto')
     const db = openDb(projectPath(ctx))
     try {
-      const { result: _r, ...rest } = await doRefine(ctx, db, undefined, 'auto')
-      return rest
+      return await doRefine(ctx, db, undefined, 'auto')
     } finally {
       db.close()
     }

@@ -9,6 +9,8 @@
 import type { Db } from '../engine/store/db.ts'
 import { ContractError } from '../../shared/contract.ts'
 import { latestDoneRunId } from '../engine/review/review.ts'
+import { backboneDim } from '../engine/store/runs.ts'
+import { runWarnings, selectionView } from '../engine/usecases/refine.ts'
 import type {
   ClassInfo,
   ParsedInputOf,
@@ -249,7 +251,10 @@ const RUN_SELECT = `
          (SELECT count(*) FROM predictions p WHERE p.run_id = r.id) AS predictions
   FROM runs r`
 
-function toRunSummary(r: RawRun): RunSummary {
+function toRunSummary(r: RawRun, classNames: string[], dim: (backboneId: number | null) => number | null): RunSummary {
+  const metrics = parseJson(r.metrics)
+  const counts = Array.isArray(metrics.trainClassCounts) ? (metrics.trainClassCounts as number[]) : []
+  const trusted = metrics.trusted as RunSummary['trusted'] | undefined
   return {
     id: r.id,
     method: r.method,
@@ -259,22 +264,31 @@ function toRunSummary(r: RawRun): RunSummary {
     finishedAt: r.finished_at,
     seed: r.seed,
     params: parseJson(r.params),
-    metrics: parseJson(r.metrics),
+    metrics,
     flagged: r.flagged,
     predictions: r.predictions,
     error: r.error,
+    selection: selectionView(metrics, counts),
+    warnings: r.status === 'done' ? runWarnings(metrics, classNames, dim(r.backbone_id)) : [],
+    trusted: trusted ?? null,
   }
+}
+
+function runContext(db: Db): [string[], (backboneId: number | null) => number | null] {
+  const names = (db.prepare('SELECT name FROM classes ORDER BY idx').all() as { name: string }[]).map((c) => c.name)
+  return [names, (id) => backboneDim(db, id)]
 }
 
 /** Runs, newest first. */
 export function listRuns(db: Db): RunSummary[] {
-  return (db.prepare(`${RUN_SELECT} ORDER BY r.id DESC`).all() as RawRun[]).map(toRunSummary)
+  const [names, dim] = runContext(db)
+  return (db.prepare(`${RUN_SELECT} ORDER BY r.id DESC`).all() as RawRun[]).map((r) => toRunSummary(r, names, dim))
 }
 
 /** One run summary, or undefined. */
 export function runSummary(db: Db, runId: number): RunSummary | undefined {
   const r = db.prepare(`${RUN_SELECT} WHERE r.id = ?`).get(runId) as RawRun | undefined
-  return r ? toRunSummary(r) : undefined
+  return r ? toRunSummary(r, ...runContext(db)) : undefined
 }
 
 /** One run in detail, or undefined. */
@@ -290,7 +304,7 @@ export function runDetail(db: Db, runId: number): RunDetail | undefined {
        FROM classes c ORDER BY c.idx`,
     )
     .all({ run: runId }) as RunDetail['perClass']
-  return { ...toRunSummary(r), timings: parseJson(r.timings), perClass }
+  return { ...toRunSummary(r, ...runContext(db)), timings: parseJson(r.timings), perClass }
 }
 
 /** Confusion matrix, given (rows) x refined (columns), over the run's predictions. */

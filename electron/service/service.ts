@@ -27,7 +27,7 @@ import {
   type RecentProject,
 } from '../../shared/contract.ts'
 import { CancelledError } from '../engine/jobs/progress.ts'
-import { getMeta, openDb, setMeta, type Db } from '../engine/store/db.ts'
+import { getMeta, openDb, type Db } from '../engine/store/db.ts'
 import { listImports, listSkipped } from '../engine/store/samples.ts'
 import { FeatureCache, nearestNeighbours } from './embedding.ts'
 import { imageForSample, sampleImageFile, type ImageFile } from './images.ts'
@@ -286,30 +286,22 @@ export function createService(opts: ServiceOptions): Service {
     },
     async createDemoProject(input) {
       return jobs.start('demo', JSON.stringify(input), 'Create the demo project', async ({ progress, signal }) => {
-        const { generateDemo, writeAuditedManifest } = await import('../engine/demo/synth.ts')
-        const { importCsv } = await import('../engine/import/csv-manifest.ts')
+        // The same pipeline as `qc demo`: generate, import (audited fifth as trusted labels),
+        // extract, refine with auto, write refined.csv; then open the project.
+        const { runDemo } = await import('../engine/usecases/demo.ts')
         const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')
         const outDir = join(dataDir, 'demo', `demo-${stamp}`)
-        const demo = await generateDemo(outDir, {
-          ...(input.perClass !== undefined ? { perClass: input.perClass } : {}),
-          ...(input.seed !== undefined ? { seed: input.seed } : {}),
-          ...(input.noiseRate !== undefined ? { noiseRate: input.noiseRate } : {}),
-          progress,
-          signal,
-        })
-        // Every fifth image carries its true class as trusted_label: the audited subset that the
-        // Validate screen measures accuracy on.
-        const manifest = writeAuditedManifest(demo)
-        const projectPath = join(dataDir, 'projects', `demo-${stamp}.qcdb`)
-        const db = openDb(projectPath, { create: true })
-        try {
-          setMeta(db, 'demo', 'true')
-          setMeta(db, 'demo_truth_csv', demo.truthCsv)
-          await importCsv(db, manifest, { imagesRoot: demo.imagesRoot, progress, signal })
-        } finally {
-          db.close()
-        }
-        return openPath(projectPath, false)
+        mkdirSync(outDir, { recursive: true })
+        const summary = await runDemo(
+          outDir,
+          {
+            ...(input.perClass !== undefined ? { perClass: input.perClass } : {}),
+            ...(input.seed !== undefined ? { seed: input.seed } : {}),
+            ...(input.noiseRate !== undefined ? { noiseRate: input.noiseRate } : {}),
+          },
+          { progress, signal },
+        )
+        return openPath(summary.project, false)
       })
     },
 
@@ -450,22 +442,20 @@ export function createService(opts: ServiceOptions): Service {
     async refineDefaults(input) {
       const { db } = need()
       const backboneId = pickBackbone(db, input.backboneId)
-      // A static recommendation: the engine's recommendMethod trains k-fold models (seconds to
-      // minutes), too slow for preselecting a form; the run itself selects lambda and the PLL loss.
       return {
-        recommended: 'pll' as const,
+        recommended: 'auto' as const,
         reason:
-          'PLL (top-2 partial-label student) reproduces many self-distillation rounds in one and holds up best at high noise (Jeong & Chung, ICLR 2025); lambda and the PLL loss are chosen automatically by k-fold validation on the given labels.',
-        defaults: { method: 'pll' as const, backboneId, lambda: 'auto' as const, pllLoss: 'auto' as const, seed: 0 },
+          'Which refinement helps depends on your data: PLL wins at high uniform noise, the teacher or SD when an inspector confuses pairs of classes. Auto scores them on held-out parts of your given labels (the trusted labels are never used) and takes the best; the run shows the scores and why.',
+        defaults: { method: 'auto' as const, backboneId, lambda: 'auto' as const, pllLoss: 'auto' as const, seed: 0 },
       }
     },
     async startRun(input) {
       const p = need()
       const backboneId = pickBackbone(p.db, input.backboneId)
-      return startProjectJob(p, 'refine', { ...input, backboneId }, `Refine (${input.method})`, async ({ progress, signal }) => {
-        const { refineProject } = await import('../engine/train/project.ts')
-        const { backboneId: _omit, ...rest } = input
-        const { runId } = await refineProject(p.db, { ...rest, backboneId, progress, signal })
+      const method = input.method ?? 'auto'
+      return startProjectJob(p, 'refine', { ...input, method, backboneId }, `Refine (${method})`, async ({ progress, signal }) => {
+        const { refine } = await import('../engine/usecases/refine.ts')
+        const { runId } = await refine(p.db, { ...input, method, backboneId }, { progress, signal })
         const s = q.runSummary(p.db, runId)
         if (!s) throw new Error(`run ${runId} was not recorded`)
         return s

@@ -238,3 +238,14 @@ export function listImports(db: Db): ImportRow[] {
     )
     .all() as ImportRow[]
 }
+
+/** Stored (relative) path of each sample id that exists. */
+export function samplePathsByIds(db: Db, ids: Iterable<number>): Map<number, string> {
+  const get = db.prepare('SELECT path FROM samples WHERE id = ?')
+  const out = new Map<number, string>()
+  for (const id of ids) {
+    const r = get.get(id) as { path: string } | undefined
+    if (r) out.set(id, r.path)
+  }
+  return out
+}

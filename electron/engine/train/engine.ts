@@ -53,6 +53,8 @@ export interface ComputeEngine {
   load(x: FeatureMatrix, k: number): Promise<EngineData>
   /** softmax(X w + b) for any matrix, n x K. */
   predict(x: FeatureMatrix, w: Float32Array, b: Float32Array, k: number): Promise<Float32Array>
+  /** The Gram matrix X X^T (n x n, row-major), for the row-space reduction of reduce.ts. */
+  gram(x: FeatureMatrix): Promise<Float64Array>
   dispose(): Promise<void>
 }
 

@@ -82,6 +82,9 @@ export interface FitOptions {
   /** L-BFGS iteration cap (default 300). */
   maxIter?: number
   gradTol?: number
+  relTol?: number
+  /** L-BFGS: diagonal preconditioner (see `diagonalPreconditioner`). */
+  precond?: Float64Array
   /** SGD recipe: epochs (default 200) and the rest of the recipe (see solvers.ts). */
   epochs?: number
   lr?: number
@@ -91,6 +94,38 @@ export interface FitOptions {
   progress?: Progress
   /** SGD only: called after every epoch (e.g. to score a held-out slice and keep the best epoch). */
   onEpoch?: (epoch: number, w: Float64Array) => void | Promise<void>
+}
+
+/**
+ * Inverse curvature per parameter of the regularised softmax objective, for L-BFGS's initial
+ * Hessian: the Hessian of the mean loss in W[j][c] is about a * mean_i x_ij^2 (a = p (1 - p) <= 1/4
+ * per class; 1/4 is used) plus lambda; the bias row gets a alone. Only the relative sizes matter
+ * (L-BFGS rescales by the secant pairs). On the built-in backbone's non-negative features the
+ * first coordinates of the row-space reduction carry most of the energy; this cut the iterations
+ * of a fit several-fold (ARCHITECTURE, "Speed of selection").
+ */
+export function diagonalPreconditioner(
+  x: { data: Float32Array; n: number; d: number },
+  k: number,
+  lambda: number,
+  std?: { mean: Float64Array; scale: Float64Array },
+): Float64Array {
+  const { data, n, d } = x
+  const sq = new Float64Array(d)
+  for (let i = 0; i < n; i++) {
+    const o = i * d
+    for (let j = 0; j < d; j++) {
+      const v = std ? (data[o + j]! - std.mean[j]!) / std.scale[j]! : data[o + j]!
+      sq[j]! += v * v
+    }
+  }
+  const m = new Float64Array((d + 1) * k)
+  for (let j = 0; j < d; j++) {
+    const h = (0.25 * sq[j]!) / Math.max(1, n) + lambda
+    for (let c = 0; c < k; c++) m[j * k + c] = 1 / Math.max(h, 1e-12)
+  }
+  for (let c = 0; c < k; c++) m[d * k + c] = 4
+  return m
 }
 
 /** Sets the targets and solves the regularised problem from `w0`. */
@@ -119,6 +154,8 @@ export async function fitTargets(
   return lbfgs((w) => problem.lossGrad(w, lambda), w0, {
     maxIter: opts.maxIter,
     gradTol: opts.gradTol,
+    relTol: opts.relTol,
+    precond: opts.precond,
     signal: opts.signal,
     progress: opts.progress,
     phase,

@@ -109,6 +109,21 @@ export function matmulGraph(d: number, k: number): Uint8Array {
   })
 }
 
+/** X_block X^T: one block of rows of the Gram matrix. */
+function gramGraph(d: number): Uint8Array {
+  return buildModel({
+    graph: {
+      name: 'gram',
+      nodes: [{ op: 'Gemm', inputs: ['A', 'X'], outputs: ['G'], attrs: { transB: { i: 1 } } }],
+      inputs: [
+        { name: 'A', type: F, shape: ['B', d] },
+        { name: 'X', type: F, shape: ['N', d] },
+      ],
+      outputs: [{ name: 'G', type: F, shape: ['B', 'N'] }],
+    },
+  })
+}
+
 /** Session options shared by every graph of the engine. */
 export function sessionOptions(opts: EngineOptions): ort.InferenceSession.SessionOptions {
   const ep = opts.executionProvider ?? 'cpu'
@@ -144,6 +159,9 @@ interface Block {
   t?: ort.Tensor
 }
 
+/** Matrices up to this many elements run their graphs on one thread (see `single` below). */
+const SINGLE_THREAD_ELEMENTS = 1 << 20
+
 /** Creates the onnxruntime engine. */
 export async function createOrtEngine(opts: EngineOptions = {}): Promise<ComputeEngine> {
   const blockRows = Math.max(1, opts.blockRows ?? 4096)
@@ -153,17 +171,21 @@ export async function createOrtEngine(opts: EngineOptions = {}): Promise<Compute
   const onFallback = (why: string) => {
     backend = `onnxruntime cpu (execution provider '${ep}' unavailable: ${why.split('\n')[0]})`
   }
-  const session = (key: string, build: () => Uint8Array): Promise<ort.InferenceSession> => {
-    let s = sessions.get(key)
+  // Small matrices (a reduced selection fold is a few hundred square) run on one intra-op thread:
+  // there the thread pool's hand-offs cost more than the product, and badly so on a busy machine.
+  const single = (rows: number, d: number) => ep === 'cpu' && opts.threads === undefined && rows * d <= SINGLE_THREAD_ELEMENTS
+  const session = (key: string, build: () => Uint8Array, oneThread = false): Promise<ort.InferenceSession> => {
+    const full = oneThread ? `${key}:1t` : key
+    let s = sessions.get(full)
     if (!s) {
-      s = createSession(build(), opts, onFallback)
-      sessions.set(key, s)
+      s = createSession(build(), oneThread ? { ...opts, threads: 1 } : opts, onFallback)
+      sessions.set(full, s)
     }
     return s
   }
-  const lossSession = (d: number, k: number, loss: LossKind, q: number) =>
-    session(`loss:${d}:${k}:${loss}:${loss === 'gce' ? q : ''}`, () => lossGraph(d, k, loss, q))
-  const probsSession = (d: number, k: number) => session(`probs:${d}:${k}`, () => probsGraph(d, k))
+  const lossSession = (d: number, k: number, loss: LossKind, q: number, rows: number) =>
+    session(`loss:${d}:${k}:${loss}:${loss === 'gce' ? q : ''}`, () => lossGraph(d, k, loss, q), single(rows, d))
+  const probsSession = (d: number, k: number, rows: number) => session(`probs:${d}:${k}`, () => probsGraph(d, k), single(rows, d))
 
   function blocksOf(x: FeatureMatrix): Block[] {
     const out: Block[] = []
@@ -175,7 +197,7 @@ export async function createOrtEngine(opts: EngineOptions = {}): Promise<Compute
   }
 
   async function predictBlocks(blocks: Block[], n: number, d: number, k: number, w: Float32Array, b: Float32Array) {
-    const sess = await probsSession(d, k)
+    const sess = await probsSession(d, k, n)
     const W = new ort.Tensor('float32', w, [d, k])
     const B = new ort.Tensor('float32', b, [k])
     const out = new Float32Array(n * k)
@@ -212,7 +234,7 @@ export async function createOrtEngine(opts: EngineOptions = {}): Promise<Compute
         },
         async sums(w, b, rows): Promise<RawSums> {
           if (!targets || !rowSum) throw new Error('training targets not set')
-          const sess = await lossSession(d, k, lossKind, q)
+          const sess = await lossSession(d, k, lossKind, q, rows ? rows.length : n)
           const W = new ort.Tensor('float32', w, [d, k])
           const B = new ort.Tensor('float32', b, [k])
           const gw = new Float64Array(d * k)
@@ -254,6 +276,16 @@ export async function createOrtEngine(opts: EngineOptions = {}): Promise<Compute
     },
     async predict(x, w, b, k) {
       return predictBlocks(blocksOf(x), x.n, x.d, k, w, b)
+    },
+    async gram(x) {
+      const sess = await session(`gram:${x.d}`, () => gramGraph(x.d))
+      const all = new ort.Tensor('float32', x.data, [x.n, x.d])
+      const out = new Float64Array(x.n * x.n)
+      for (const bl of blocksOf(x)) {
+        const r = await sess.run({ A: bl.x, X: all })
+        out.set(r.G!.data as Float32Array, bl.r0 * x.n)
+      }
+      return out
     },
     async dispose() {
       for (const s of sessions.values()) await (await s).release()

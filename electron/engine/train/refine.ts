@@ -6,11 +6,30 @@
  */
 import { CancelledError } from '../jobs/progress.ts'
 import { confidentLearning } from './cl.ts'
-import { computeStandardization, createEngine, LinearProblem, predictModel, selectRows, type ComputeEngine, type LinearModel } from './engine.ts'
-import { accuracy, fitTargets, oneHot, topTwo, twoHotTopTwo, type FitOptions } from './fit.ts'
-import { kFold, selectByValidation, type Candidate, type SelectionResult, type SelectionScore } from './selection.ts'
+import {
+  computeStandardization,
+  createEngine,
+  LinearProblem,
+  predictModel,
+  selectRows,
+  type ComputeEngine,
+  type LinearModel,
+  type Standardization,
+} from './engine.ts'
+import { accuracy, diagonalPreconditioner, fitTargets, oneHot, topTwo, twoHotTopTwo, type FitOptions } from './fit.ts'
+import { rowSpaceReduction, shouldReduce, standardized, type Reduction } from './reduce.ts'
+import {
+  AUTO_CANDIDATES,
+  FIT_GRAD_TOL,
+  FIT_MAX_ITER,
+  FIT_REL_TOL,
+  kFold,
+  selectByValidation,
+  type Candidate,
+  type SelectionResult,
+} from './selection.ts'
 import type { SolveInfo } from './solvers.ts'
-import type { FeatureMatrix, Method, PllLoss, RefineOptions, RefineResult } from './types.ts'
+import type { FeatureMatrix, Method, PllLoss, RefineMethod, RefineOptions, RefineResult } from './types.ts'
 
 /** Fixed lambda used when a caller turns selection off without naming one (the BENCHMARKS prototype's value). */
 export const DEFAULT_FIXED_LAMBDA = 5e-4
@@ -31,7 +50,9 @@ function checkInputs(x: FeatureMatrix, y: Int32Array, k: number): void {
 function fitOptions(opts: RefineOptions): FitOptions {
   return {
     solver: opts.solver ?? 'lbfgs',
-    maxIter: opts.maxIter,
+    maxIter: opts.maxIter ?? FIT_MAX_ITER,
+    gradTol: FIT_GRAD_TOL,
+    relTol: FIT_REL_TOL,
     epochs: opts.epochs,
     seed: opts.seed ?? 0,
     signal: opts.signal,
@@ -40,7 +61,13 @@ function fitOptions(opts: RefineOptions): FitOptions {
 }
 
 /** The candidates selection must score for a method (and whether any selection is needed). */
-function candidatesFor(method: Method, opts: RefineOptions): Candidate[] {
+function candidatesFor(method: RefineMethod, opts: RefineOptions): Candidate[] {
+  if (method === 'auto') {
+    const rounds = opts.maxRounds ?? 2
+    const pll: Candidate[] =
+      opts.pllLoss === 'ce' ? ['pll-ce'] : opts.pllLoss === 'gce' ? ['pll-gce'] : AUTO_CANDIDATES.filter((c) => c.startsWith('pll'))
+    return ['teacher', ...Array.from({ length: rounds }, (_, i) => `sd${i + 1}` as Candidate), ...pll]
+  }
   if (method === 'sd') return [`sd${opts.rounds ?? 1}`]
   if (method === 'pll') {
     const l = opts.pllLoss ?? 'auto'
@@ -86,10 +113,60 @@ function selectionDetails(sel: SelectionResult): Record<string, unknown> {
   return {
     rows: sel.rows,
     folds: sel.folds,
+    reduced: sel.reduced,
+    fits: sel.fits,
+    evaluations: sel.evaluations,
     ms: sel.ms,
+    rule: sel.rule,
+    tolerance: sel.tolerance,
+    reason: sel.reason,
     best: sel.best,
+    candidates: sel.candidates,
     winner: sel.winner,
+    top: sel.top,
+    noise: sel.noise,
+    warnings: sel.warnings,
+    grid: sel.grid,
+    visited: sel.visited,
     scores: sel.scores.map((s) => ({ candidate: s.candidate, lambda: s.lambda, score: s.score })),
+  }
+}
+
+/** The method, SD rounds and PLL loss a selection candidate stands for. */
+export function candidateMethod(c: Candidate): { method: Method; rounds?: number; pllLoss?: PllLoss } {
+  if (c.startsWith('sd')) return { method: 'sd', rounds: Number(c.slice(2)) }
+  if (c === 'pll-ce') return { method: 'pll', pllLoss: 'ce' }
+  if (c === 'pll-gce') return { method: 'pll', pllLoss: 'gce' }
+  return { method: 'teacher' }
+}
+
+/**
+ * Where the fits run: x itself, or its exact row-space reduction when there are fewer rows than
+ * dimensions (reduce.ts). `toModel` turns a fitted model of the work space into one on the
+ * original features, for predictions on other samples.
+ */
+interface Work {
+  x: FeatureMatrix
+  std?: Standardization
+  reduced: boolean
+  toModel(m: LinearModel): LinearModel
+}
+
+/** Reductions of matrices seen before (the demo fits three methods on one training set). */
+const reductions = new WeakMap<Float32Array, Reduction>()
+
+async function prepareWork(engine: ComputeEngine, x: FeatureMatrix, std: Standardization | undefined): Promise<Work> {
+  if (!shouldReduce(x.n, x.d)) return { x, std, reduced: false, toModel: (m) => m }
+  let red = std ? undefined : reductions.get(x.data)
+  if (!red) {
+    red = await rowSpaceReduction(engine, std ? standardized(x, std) : x)
+    if (!std) reductions.set(x.data, red)
+  }
+  const r = red
+  return {
+    x: r.f,
+    reduced: true,
+    toModel: (m) => ({ d: x.d, k: m.k, bias: m.bias, std, w: r.lift(m.w, m.k) }),
   }
 }
 
@@ -100,7 +177,7 @@ function selectionDetails(sel: SelectionResult): Record<string, unknown> {
 export async function refineArrays(x: FeatureMatrix, y: Int32Array, k: number, opts: RefineOptions): Promise<RefineResult> {
   const t0 = Date.now()
   const method = opts.method
-  if (!['teacher', 'sd', 'pll', 'cl'].includes(method)) throw new Error(`refine: unknown method '${String(method)}'`)
+  if (!['auto', 'teacher', 'sd', 'pll', 'cl'].includes(method)) throw new Error(`refine: unknown method '${String(method)}'`)
   if (method === 'sd' && !(Number.isInteger(opts.rounds ?? 1) && (opts.rounds ?? 1) >= 1 && (opts.rounds ?? 1) <= 10)) {
     throw new Error(`refine: sd rounds must be an integer in 1..10, got ${opts.rounds}`)
   }
@@ -118,7 +195,6 @@ export async function refineArrays(x: FeatureMatrix, y: Int32Array, k: number, o
 }
 
 async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: number, opts: RefineOptions, t0: number): Promise<RefineResult> {
-  const method = opts.method
   const n = x.n
   const bias = opts.bias ?? false
   const std = opts.standardize ? computeStandardization(x) : undefined
@@ -129,55 +205,72 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
   const details: Record<string, unknown> = { engine: engine.backend }
   const chosen: Record<string, unknown> = { solver, engine: engine.name, bias, standardize: !!opts.standardize }
 
-  // 1. Selection (lambda and, for PLL, the loss) on the given labels only.
+  // 0. Fewer rows than dimensions: the exact row-space reduction (same optimum, smaller matrix).
+  let ts = Date.now()
+  const work = await prepareWork(engine, x, std)
+  if (work.reduced) timings.reduce = Date.now() - ts
+  chosen.reduced = work.reduced
+  const wx = work.x
+
+  // 1. Selection (the method for auto, lambda, the PLL loss) on the given labels only.
   const lambdaOpt = opts.lambda ?? 'auto'
-  const candidates = candidatesFor(method, opts)
+  const candidates = candidatesFor(opts.method, opts)
+  let method: Method = opts.method === 'auto' ? 'teacher' : opts.method
+  let rounds = opts.rounds ?? 1
   let lambda = typeof lambdaOpt === 'number' ? lambdaOpt : DEFAULT_FIXED_LAMBDA
   let pllLoss: PllLoss = opts.pllLoss && opts.pllLoss !== 'auto' ? opts.pllLoss : 'gce'
   if (!(lambda >= 0) || !Number.isFinite(lambda)) throw new Error(`refine: lambda must be a finite number >= 0, got ${lambdaOpt}`)
   if (lambdaOpt === 'auto' || candidates.length > 1) {
-    const ts = Date.now()
+    ts = Date.now()
     const sel = await selectByValidation(engine, x, y, k, {
       candidates,
       lambdas: typeof lambdaOpt === 'number' ? [lambdaOpt] : opts.lambdas,
       folds: opts.folds ?? 3,
       maxRows: opts.selectionRows,
-      maxIter: opts.selectionMaxIter,
+      maxIter: opts.selectionMaxIter ?? fo.maxIter,
       lambdaScaling: opts.selectionLambdaScaling,
+      methodRule: opts.methodRule,
       seed,
       bias,
       std,
+      prepared: { x: wx, std: work.std },
       signal: opts.signal,
       progress: opts.progress,
     })
     timings.select = Date.now() - ts
     lambda = sel.winner.lambda
-    if (sel.winner.candidate === 'pll-ce') pllLoss = 'ce'
-    if (sel.winner.candidate === 'pll-gce') pllLoss = 'gce'
+    const cm = candidateMethod(sel.winner.candidate)
+    if (opts.method === 'auto') {
+      method = cm.method
+      if (cm.rounds !== undefined) rounds = cm.rounds
+    }
+    if (cm.pllLoss) pllLoss = cm.pllLoss
     details.selection = selectionDetails(sel)
   }
+  chosen.method = method
+  chosen.methodSource = opts.method === 'auto' ? 'validation' : 'fixed'
   chosen.lambda = lambda
   chosen.lambdaSource = lambdaOpt === 'auto' ? 'validation' : (opts.lambdaSource ?? 'fixed')
   if (method === 'pll') {
     chosen.pllLoss = pllLoss
-    chosen.pllLossSource = (opts.pllLoss ?? 'auto') === 'auto' ? 'validation' : 'fixed'
+    chosen.pllLossSource = opts.method === 'auto' || (opts.pllLoss ?? 'auto') === 'auto' ? 'validation' : 'fixed'
   }
-  if (method === 'sd') chosen.rounds = opts.rounds ?? 1
+  if (method === 'sd') chosen.rounds = rounds
 
-  if (method === 'cl') return runCl(engine, x, y, k, opts, { lambda, bias, std, fo, timings, details, chosen, t0 })
+  if (method === 'cl') return runCl(engine, work, y, k, opts, { lambda, bias, std: work.std, fo, timings, details, chosen, t0 })
 
   // 2. The teacher on the given labels. With the SGD recipe and its validation stopping rule, the
   // fits see all but one fold, and that fold's given labels pick the epoch (selection.ts explains
   // why agreement with held-out noisy labels is an honest criterion).
   const sgdStop = solver === 'sgd' ? (opts.sgdStop ?? 'validation') : undefined
-  let fitX = x
+  let fitX = wx
   let fitY = y
   let stopper: ((phase: string) => EpochKeeper) | undefined
   if (sgdStop === 'validation') {
     const { train, heldOut } = kFold(n, opts.folds ?? 5, seed)[0]!
-    fitX = selectRows(x, train)
+    fitX = selectRows(wx, train)
     fitY = Int32Array.from(train, (i) => y[i]!)
-    const xh = selectRows(x, heldOut)
+    const xh = selectRows(wx, heldOut)
     const yh = Int32Array.from(heldOut, (i) => y[i]!)
     const stops: Record<string, number> = {}
     details.sgdStopping = { rule: 'best epoch on a held-out fold of the given labels', heldOut: heldOut.length, epochs: stops }
@@ -187,7 +280,7 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
         epoch: 0,
         w: undefined,
         onEpoch: async (epoch, w) => {
-          const a = accuracy(await predictModel(engine, { d: x.d, k, bias, std, w }, xh), yh, k)
+          const a = accuracy(await predictModel(engine, { d: wx.d, k, bias, std: work.std, w }, xh), yh, k)
           if (a > keep.best) {
             keep.best = a
             keep.epoch = epoch
@@ -200,16 +293,17 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
     }
   }
   chosen.sgdStop = sgdStop
+  const precond = solver === 'lbfgs' ? diagonalPreconditioner(fitX, k, lambda, work.std) : undefined
   const fitWith = async (targets: Float32Array, loss: 'ce' | 'gce', w0: Float64Array, extra: Partial<FitOptions>, phase: string) => {
     const keep = stopper?.(phase)
-    const r = await fitTargets(problem, targets, loss, lambda, w0, { ...fo, ...extra, onEpoch: keep?.onEpoch }, phase)
+    const r = await fitTargets(problem, targets, loss, lambda, w0, { ...fo, precond, ...extra, onEpoch: keep?.onEpoch }, phase)
     return keep?.w ? { w: keep.w, info: { ...r.info, reason: `best held-out epoch ${keep.epoch}` } } : r
   }
-  const problem = new LinearProblem(await engine.load(fitX, k), bias, std)
+  const problem = new LinearProblem(await engine.load(fitX, k), bias, work.std)
   let model: LinearModel
   let probs: Float32Array
   try {
-    let ts = Date.now()
+    ts = Date.now()
     const teacher = await fitWith(oneHot(fitY, k), 'ce', new Float64Array(problem.size), {}, 'teacher')
     const teacherProbs = await problem.probs(teacher.w)
     timings.teacher = Date.now() - ts
@@ -221,7 +315,6 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
       // objective is strictly convex for lambda > 0, so L-BFGS warm-starts from the previous
       // round (same optimum, less time); the SGD recipe starts from scratch as the paper does.
       ts = Date.now()
-      const rounds = opts.rounds ?? 1
       const perRound: Record<string, unknown>[] = []
       let w = teacher.w
       for (let r = 1; r <= rounds; r++) {
@@ -252,13 +345,13 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
     await problem.dispose()
   }
   // Fitted on a subset (SGD stopping rule): outputs for every training row from the final model.
-  if (fitX !== x) probs = await predictModel(engine, model, x)
+  if (fitX !== wx) probs = await predictModel(engine, model, wx)
   const refined = topTwo(probs, k).top1
   const certainty = new Float32Array(n)
   for (let i = 0; i < n; i++) certainty[i] = probs[i * k + refined[i]!]!
   timings.total = Date.now() - t0
   details.engine = engine.backend // after the fits: records a CPU fallback
-  const finalModel = model
+  const finalModel = work.toModel(model)
   return {
     method,
     n,
@@ -291,6 +384,8 @@ async function crossFitted(x: FeatureMatrix, y: Int32Array, k: number, opts: Ref
   const full = await refineArrays(x, y, k, base)
   const fixed: RefineOptions = {
     ...base,
+    method: full.method,
+    ...(full.chosen.rounds !== undefined ? { rounds: full.chosen.rounds as number } : {}),
     lambda: full.chosen.lambda as number,
     lambdaSource: String(full.chosen.lambdaSource ?? 'fixed'),
     ...(full.chosen.pllLoss ? { pllLoss: full.chosen.pllLoss as PllLoss } : {}),
@@ -317,10 +412,10 @@ async function crossFitted(x: FeatureMatrix, y: Int32Array, k: number, opts: Ref
   const certainty = new Float32Array(n)
   for (let i = 0; i < n; i++) certainty[i] = probs[i * k + refined[i]!]!
   return {
-    method: opts.method,
+    method: full.method,
     n,
     k,
-    ...finish(opts.method, y, k, probs, refined, certainty),
+    ...finish(full.method, y, k, probs, refined, certainty),
     chosen: { ...full.chosen, crossFit: true, folds },
     details: { ...full.details, crossFit: { folds } },
     timings: { ...full.timings, total: Date.now() - t0 },
@@ -338,7 +433,7 @@ async function crossFitted(x: FeatureMatrix, y: Int32Array, k: number, opts: Ref
 interface ClContext {
   lambda: number
   bias: boolean
-  std: ReturnType<typeof computeStandardization> | undefined
+  std: Standardization | undefined
   fo: FitOptions
   timings: Record<string, number>
   details: Record<string, unknown>
@@ -350,7 +445,8 @@ interface ClContext {
  * Confident learning with out-of-sample probabilities from k-fold cross-fitting of the linear
  * probe (cleanlab's `estimate_cv_predicted_probabilities`, default 5 folds).
  */
-async function runCl(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: number, opts: RefineOptions, c: ClContext): Promise<RefineResult> {
+async function runCl(engine: ComputeEngine, work: Work, y: Int32Array, k: number, opts: RefineOptions, c: ClContext): Promise<RefineResult> {
+  const x = work.x
   const n = x.n
   const folds = Math.min(opts.folds ?? 5, n)
   const ts = Date.now()
@@ -364,7 +460,7 @@ async function runCl(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: 
       const yt = Int32Array.from(train, (i) => y[i]!)
       const s = await fitTargets(problem, oneHot(yt, k), 'ce', c.lambda, new Float64Array(problem.size), c.fo, `cl fold ${f + 1}/${folds}`)
       const m = problem.model(s.w)
-      models.push(m)
+      models.push(work.toModel(m))
       const p = await predictModel(engine, m, selectRows(x, heldOut))
       for (let r = 0; r < heldOut.length; r++) oos.set(p.subarray(r * k, r * k + k), heldOut[r]! * k)
     } finally {
@@ -401,80 +497,5 @@ async function runCl(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: 
       }
       return out
     },
-  }
-}
-
-export interface Recommendation {
-  method: Method
-  /** For sd: the rounds that won. */
-  rounds?: number
-  /** For pll: the loss that won. */
-  pllLoss?: PllLoss
-  lambda: number
-  /** Held-out agreement with the given labels of the winner. */
-  score: number
-  /** The top-scoring candidate (the winner unless the one-standard-error rule chose a simpler one). */
-  top: { candidate: Candidate; lambda: number; score: number }
-  /** Standard error of the top score. */
-  se: number
-  /** Best lambda and score per candidate ('teacher', 'sd1'.., 'pll-ce', 'pll-gce'). */
-  best: Record<string, { lambda: number; score: number }>
-  scores: SelectionScore[]
-  ms: number
-}
-
-/**
- * Recommends the method (teacher, SD after 1..maxRounds rounds (default 2), PLL with either loss) and its lambda
- * by k-fold validation on held-out given labels (selection.ts explains why that is honest). PLL
- * does not win on every feature set, and the teacher with a good lambda can win: this says so.
- * By default the simplest candidate within one standard error of the top score wins
- * (`methodRule: 'one-se'`); `rec.top` is the raw top scorer.
- */
-export async function recommendMethod(
-  x: FeatureMatrix,
-  y: Int32Array,
-  k: number,
-  opts: Partial<RefineOptions> & { maxRounds?: number; methodRule?: 'one-se' | 'best' } = {},
-): Promise<Recommendation> {
-  checkInputs(x, y, k)
-  const engine = await createEngine(opts.engine ?? 'ort', { executionProvider: opts.executionProvider })
-  try {
-    const maxRounds = opts.maxRounds ?? 2
-    const candidates: Candidate[] = ['teacher', ...Array.from({ length: maxRounds }, (_, i) => `sd${i + 1}` as Candidate), 'pll-ce', 'pll-gce']
-    const sel = await selectByValidation(engine, x, y, k, {
-      candidates,
-      lambdas: typeof opts.lambda === 'number' ? [opts.lambda] : opts.lambdas,
-      folds: opts.folds ?? 3,
-      maxRows: opts.selectionRows,
-      maxIter: opts.selectionMaxIter,
-      lambdaScaling: opts.selectionLambdaScaling,
-      methodRule: opts.methodRule ?? 'one-se',
-      seed: opts.seed ?? 0,
-      bias: opts.bias ?? false,
-      std: opts.standardize ? computeStandardization(x) : undefined,
-      signal: opts.signal,
-      progress: opts.progress,
-    })
-    const w = sel.winner
-    const rec: Recommendation = {
-      method: 'teacher',
-      lambda: w.lambda,
-      score: w.score,
-      top: sel.top,
-      se: sel.se,
-      best: sel.best,
-      scores: sel.scores,
-      ms: sel.ms,
-    }
-    if (w.candidate.startsWith('sd')) {
-      rec.method = 'sd'
-      rec.rounds = Number(w.candidate.slice(2))
-    } else if (w.candidate.startsWith('pll')) {
-      rec.method = 'pll'
-      rec.pllLoss = w.candidate === 'pll-ce' ? 'ce' : 'gce'
-    }
-    return rec
-  } finally {
-    await engine.dispose()
   }
 }

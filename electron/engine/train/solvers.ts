@@ -27,6 +27,12 @@ export interface LbfgsOptions {
   gradTol?: number
   /** Stop when |f_k - f_{k+1}| <= relTol * max(|f_k|, |f_{k+1}|, 1) (default 1e-10). */
   relTol?: number
+  /**
+   * Diagonal preconditioner: the initial inverse Hessian is gamma * diag(precond) instead of
+   * gamma * I (gamma from the latest secant pair, Nocedal & Wright eq. 7.20 in the scaled
+   * metric). An estimate of the inverse curvature per parameter evens out badly scaled features.
+   */
+  precond?: Float64Array
   signal?: AbortSignal
   progress?: Progress
   phase?: string
@@ -180,12 +186,16 @@ export async function lbfgs(fg: Objective, w0: Float64Array, opts: LbfgsOptions 
       const y = Y[i]!
       for (let j = 0; j < q.length; j++) q[j]! -= a * y[j]!
     }
+    const M = opts.precond
     let gamma = 1
     if (S.length > 0) {
       const l = S.length - 1
-      gamma = dot(S[l]!, Y[l]!) / dot(Y[l]!, Y[l]!)
+      const y = Y[l]!
+      let yMy = 0
+      for (let j = 0; j < y.length; j++) yMy += y[j]! * y[j]! * (M ? M[j]! : 1)
+      gamma = dot(S[l]!, y) / yMy
     }
-    for (let j = 0; j < q.length; j++) q[j]! *= gamma
+    for (let j = 0; j < q.length; j++) q[j]! *= gamma * (M ? M[j]! : 1)
     for (let i = 0; i < S.length; i++) {
       const beta = RHO[i]! * dot(Y[i]!, q)
       const s = S[i]!
@@ -203,7 +213,7 @@ export async function lbfgs(fg: Objective, w0: Float64Array, opts: LbfgsOptions 
     }
     // First step: a unit step along -g can be far too long; scale it to |step|_inf = 1/..., as
     // common implementations do.
-    const a0 = S.length === 0 ? Math.min(1, 1 / Math.max(1e-12, normInf(g))) : 1
+    const a0 = S.length === 0 ? Math.min(1, 1 / Math.max(1e-12, normInf(d))) : 1
     const ls = await strongWolfe(fg, x, f, g, d, a0)
     evaluations += ls.evals
     iter++

@@ -195,6 +195,17 @@ export async function createTfjsEngine(opts: EngineOptions = {}): Promise<Comput
         }
       }
     },
+    async gram(x) {
+      const g = tf.tidy(() => {
+        const t = tf.tensor2d(x.data, [x.n, x.d])
+        return tf.matMul(t, t, false, true)
+      })
+      try {
+        return Float64Array.from(await g.data())
+      } finally {
+        g.dispose()
+      }
+    },
     async dispose() {
       for (const t of live) t.dispose()
       live.clear()

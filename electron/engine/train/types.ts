@@ -8,6 +8,9 @@ import type { Progress } from '../jobs/progress.ts'
 /** teacher: trained on the given labels; sd: multi-round self-distillation; pll: top-2 partial-label
  * student; cl: confident-learning detector (cleanlab's confident joint, prune by noise rate). */
 export type Method = 'teacher' | 'sd' | 'pll' | 'cl'
+/** What a caller asks for: a method, or 'auto' (teacher, SD rounds or PLL, chosen by held-out
+ * validation on the given labels; selection.ts). */
+export type RefineMethod = Method | 'auto'
 /** PLL student loss: 'gce' generalised cross-entropy (1 - p^q)/q averaged over the two candidates,
  * q = 0.7, student initialised from the teacher (the authors' code); 'ce' cross-entropy on (1/2, 1/2). */
 export type PllLoss = 'gce' | 'ce'
@@ -22,9 +25,13 @@ export interface FeatureMatrix {
 }
 
 export interface RefineOptions {
-  method: Method
+  method: RefineMethod
   /** sd: number of rounds t (1..10). */
   rounds?: number
+  /** auto: SD candidates 1..maxRounds (default 2). */
+  maxRounds?: number
+  /** auto: how the winner is picked among the candidates (selection.ts; default 'noise-se'). */
+  methodRule?: 'noise-se' | 'one-se' | 'best'
   pllLoss?: PllLoss | 'auto'
   /** L2 strength; 'auto' picks it by k-fold validation on the given (noisy) labels. */
   lambda?: number | 'auto'
@@ -48,7 +55,7 @@ export interface RefineOptions {
   crossFit?: boolean
   /** Recorded in `chosen.lambdaSource` when lambda is a number chosen elsewhere (e.g. 'recommendMethod'). */
   lambdaSource?: string
-  /** L-BFGS iteration cap of the final fits (default 300). */
+  /** L-BFGS iteration cap of every fit, selection and final (default FIT_MAX_ITER; fits stop earlier at the solver's tolerance). */
   maxIter?: number
   /** SGD recipe: epochs (default 200, the paper's recipe). */
   epochs?: number
@@ -63,7 +70,7 @@ export interface RefineOptions {
   lambdas?: number[]
   /** Rows used by automatic selection (a seeded subsample when there are more; default 10000). */
   selectionRows?: number
-  /** L-BFGS iteration cap of each selection fit (default 60). */
+  /** L-BFGS iteration cap of each selection fit (default: the same as the final fit's, so selection scores what it deploys). */
   selectionMaxIter?: number
   /** How a grid lambda carries from a fold's fit to the full fit (see selection.ts). */
   selectionLambdaScaling?: 'n' | 'none'
@@ -72,6 +79,7 @@ export interface RefineOptions {
 }
 
 export interface RefineResult {
+  /** The method that ran (for 'auto': the one selection chose). */
   method: Method
   n: number
   k: number

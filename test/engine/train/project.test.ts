@@ -47,23 +47,28 @@ function makeProject(dir: string): { db: Db; truthBySample: Map<number, number>;
   return { db, truthBySample, backboneId }
 }
 
-test('refineProject trains on labelled training samples, records the run and predictions for every sample with features', async () => {
+test('refineProject trains on labelled training samples (trusted ones with their trusted label), records the run and predictions for every sample with features', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'qc-refine-'))
   try {
     const { db, truthBySample, backboneId } = makeProject(dir)
-    const { runId, result } = await refineProject(db, { method: 'pll', lambdas: [1e-2, 1e-3], selectionMaxIter: 50 })
-    assert.equal(result.n, 140) // the 10 unlabelled training samples are not trained on
+    const { runId, result } = await refineProject(db, { method: 'auto', lambdas: [1e-2, 1e-3] })
+    // 150 training samples: 10 are unlabelled; the 30 with a trusted label are trained on with it.
+    assert.equal(result.n, 140)
     const run = db.prepare('SELECT * FROM runs WHERE id = ?').get(runId) as Record<string, string | number>
     assert.equal(run.status, 'done')
-    assert.equal(run.method, 'pll')
+    assert.equal(run.method, result.method) // the method auto chose, not 'auto'
+    assert.ok(['teacher', 'sd', 'pll'].includes(run.method as string))
     assert.equal(run.backbone_id, backboneId)
     const params = JSON.parse(run.params as string)
-    assert.equal(params.method, 'pll')
+    assert.equal(params.method, 'auto')
     assert.equal(params.backboneId, backboneId)
     const metrics = JSON.parse(run.metrics as string)
     assert.ok([1e-2, 1e-3].includes(metrics.lambda))
     assert.ok(metrics.selection.scores.length > 0)
-    assert.equal(typeof metrics.trustedRecovery, 'number')
+    // The audit of the given labels on trusted samples (30 training + 30 test): about 75% right.
+    assert.equal(metrics.trusted.samples, 60)
+    assert.ok(metrics.trusted.givenAccuracy > 0.55 && metrics.trusted.givenAccuracy < 0.95)
+    assert.equal(metrics.trustedInTraining, 30)
     assert.ok(JSON.parse(run.timings as string).total >= 0)
     interface PredRow {
       sample_id: number
@@ -75,9 +80,10 @@ test('refineProject trains on labelled training samples, records the run and pre
       rank: number | null
       split: string
       given_class_id: number | null
+      trusted_class_id: number | null
     }
     const preds = db
-      .prepare('SELECT p.*, s.split, s.given_class_id FROM predictions p JOIN samples s ON s.id = p.sample_id WHERE run_id = ?')
+      .prepare('SELECT p.*, s.split, s.given_class_id, s.trusted_class_id FROM predictions p JOIN samples s ON s.id = p.sample_id WHERE run_id = ?')
       .all(runId) as PredRow[]
     assert.equal(preds.length, 180)
     let right = 0
@@ -89,6 +95,25 @@ test('refineProject trains on labelled training samples, records the run and pre
       if (p.split === 'train' && p.flagged) flaggedTrain++
     }
     assert.ok(right / 180 > 0.9, `refined labels match the truth for ${right} of 180`)
+    // Trusted training samples are clamped to their trusted label; where the given label differs
+    // they are flagged and come first in the review order.
+    const trustedRows = db
+      .prepare(
+        `SELECT p.refined_idx, p.flagged, p.rank, ct.idx AS t, cg.idx AS g FROM predictions p JOIN samples s ON s.id = p.sample_id
+         JOIN classes ct ON ct.id = s.trusted_class_id LEFT JOIN classes cg ON cg.id = s.given_class_id WHERE p.run_id = ? AND s.split = 'train'`,
+      )
+      .all(runId) as { refined_idx: number; flagged: number; rank: number | null; t: number; g: number | null }[]
+    assert.equal(trustedRows.length, 30)
+    const corrected = trustedRows.filter((r) => r.g !== r.t)
+    assert.ok(corrected.length > 0)
+    for (const r of trustedRows) {
+      assert.equal(r.refined_idx, r.t)
+      assert.equal(r.flagged, r.g !== r.t ? 1 : 0)
+    }
+    assert.deepEqual(
+      corrected.map((r) => r.rank).sort((a, b) => a! - b!),
+      Array.from({ length: corrected.length }, (_, i) => i + 1),
+    )
     assert.equal(
       flaggedTrain,
       result.flagged.reduce((a, b) => a + b, 0),

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { recommendMethod, refineArrays } from '../../../electron/engine/train/refine.ts'
+import { refineArrays } from '../../../electron/engine/train/refine.ts'
 import { accuracy } from '../../../electron/engine/train/fit.ts'
 import { kFold } from '../../../electron/engine/train/selection.ts'
 import { CancelledError } from '../../../electron/engine/jobs/progress.ts'
@@ -89,8 +89,9 @@ test('automatic selection picks lambda and the PLL loss from the grid using only
   assert.ok([1e-1, 1e-2, 1e-3].includes(a.chosen.lambda as number))
   assert.ok(['ce', 'gce'].includes(a.chosen.pllLoss as string))
   assert.equal(a.chosen.lambdaSource, 'validation')
-  const sel = a.details.selection as { scores: { candidate: string; lambda: number; score: number }[]; winner: { lambda: number } }
-  assert.equal(sel.scores.length, 6) // 2 losses x 3 lambdas
+  const sel = a.details.selection as { scores: { candidate: string; lambda: number; score: number }[]; winner: { lambda: number }; visited: number[] }
+  assert.equal(sel.scores.length, 2 * sel.visited.length) // 2 losses x the lambdas the path visited
+  assert.ok(sel.visited.length >= 1 && sel.visited.length <= 3)
   assert.equal(sel.winner.lambda, a.chosen.lambda)
   const top = Math.max(...sel.scores.map((s) => s.score))
   assert.equal(sel.scores.find((s) => s.lambda === a.chosen.lambda && s.candidate === `pll-${a.chosen.pllLoss}`)!.score, top)
@@ -99,20 +100,40 @@ test('automatic selection picks lambda and the PLL loss from the grid using only
   assert.deepEqual(a.chosen, b.chosen)
 })
 
-test('recommendMethod scores teacher, SD rounds and PLL and names the winner', async () => {
-  const rec = await recommendMethod(data.x, data.noisy, K, { lambdas: [1e-2, 1e-3], maxRounds: 2, selectionMaxIter: 40 })
-  assert.ok(['teacher', 'sd', 'pll'].includes(rec.method))
-  assert.deepEqual(Object.keys(rec.best).sort(), ['pll-ce', 'pll-gce', 'sd1', 'sd2', 'teacher'])
-  const best = Math.max(...Object.values(rec.best).map((b) => b.score))
-  assert.equal(rec.top.score, best)
-  // One-standard-error rule: the winner is within one SE of the top, and no simpler candidate is.
-  assert.ok(rec.score >= best - rec.se && rec.se > 0 && rec.se < 0.05)
-  const order = ['teacher', 'sd1', 'sd2', 'pll-ce', 'pll-gce']
-  const winnerKey = rec.method === 'teacher' ? 'teacher' : rec.method === 'sd' ? `sd${rec.rounds}` : `pll-${rec.pllLoss}`
-  for (const c of order.slice(0, order.indexOf(winnerKey))) assert.ok(rec.best[c]!.score < best - rec.se, `${c} is simpler and within 1 SE`)
-  assert.ok(rec.score > 0.4 && rec.score <= 1)
-  const top = await recommendMethod(data.x, data.noisy, K, { lambdas: [1e-2, 1e-3], maxRounds: 2, selectionMaxIter: 40, methodRule: 'best' })
-  assert.equal(top.score, best)
+test('auto scores teacher, SD rounds and PLL-GCE, names the winner by the rule, and fits the method it chose', async () => {
+  const r = await refineArrays(data.x, data.noisy, K, { method: 'auto', lambdas: [1e-1, 1e-2, 1e-3] })
+  assert.ok(['teacher', 'sd', 'pll'].includes(r.method))
+  assert.equal(r.chosen.method, r.method)
+  assert.equal(r.chosen.methodSource, 'validation')
+  interface Cand {
+    candidate: string
+    lambda: number
+    score: number
+    behind: number
+    pairedSe: number
+  }
+  const sel = r.details.selection as { candidates: Cand[]; winner: Cand; top: Cand; tolerance: number; noise: { compression: number } }
+  assert.deepEqual(
+    sel.candidates.map((c) => c.candidate),
+    ['teacher', 'sd1', 'sd2', 'pll-gce'],
+  )
+  const top = Math.max(...sel.candidates.map((c) => c.score))
+  assert.equal(sel.top.score, top)
+  // The rule: the winner is the top, or a simpler candidate within g x paired SE of it; no
+  // candidate simpler than the winner is within its own tolerance.
+  const g = Math.max(0.05, sel.noise.compression)
+  const wi = sel.candidates.findIndex((c) => c.candidate === sel.winner.candidate)
+  const w = sel.candidates[wi]!
+  assert.ok(w.score === top || w.behind <= g * w.pairedSe + 1e-12)
+  for (const c of sel.candidates.slice(0, wi)) assert.ok(c.behind > g * c.pairedSe, `${c.candidate} is simpler and within tolerance`)
+  // The deployed fit uses the winner's lambda, and SD rounds / PLL loss follow the candidate.
+  assert.equal(r.chosen.lambda, sel.winner.lambda)
+  if (r.method === 'sd') assert.equal(`sd${r.chosen.rounds}`, sel.winner.candidate)
+  if (r.method === 'pll') assert.equal(r.chosen.pllLoss, 'gce')
+  // 'best' takes the top scorer whatever the tolerance.
+  const best = await refineArrays(data.x, data.noisy, K, { method: 'auto', lambdas: [1e-1, 1e-2, 1e-3], methodRule: 'best' })
+  const bs = best.details.selection as { winner: Cand }
+  assert.equal(bs.winner.score, top)
 })
 
 test('the SGD recipe runs through the same engine and is deterministic for a seed', async () => {

@@ -88,7 +88,7 @@ export async function standInRefine(x: FeatureMatrix, y: Int32Array, k: number, 
   }
   const finalMu = mu
   return {
-    method: opts.method,
+    method: opts.method === 'auto' ? 'teacher' : opts.method,
     n,
     k,
     probs,

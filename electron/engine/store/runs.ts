@@ -1,0 +1,82 @@
+/**
+ * Repository of refinement runs and their predictions: every SQL statement on `runs` and
+ * `predictions` that the engine writes lives here.
+ */
+import { now, type Db } from './db.ts'
+
+export type RunStatus = 'running' | 'done' | 'failed' | 'cancelled'
+
+/** One stored prediction of a run. */
+export interface PredictionRow {
+  sampleId: number
+  refined: number
+  prob: number
+  top1: number
+  top1Prob: number
+  top2: number
+  top2Prob: number
+  flagged: 0 | 1
+  /** Review order among flagged samples (1 = most certain), null otherwise. */
+  rank: number | null
+}
+
+/** Whether a backbone with this id is registered. */
+export function backboneExists(db: Db, backboneId: number): boolean {
+  return db.prepare('SELECT 1 FROM backbones WHERE id = ?').get(backboneId) !== undefined
+}
+
+/** Feature dimension of a backbone, or null when unknown. */
+export function backboneDim(db: Db, backboneId: number | null | undefined): number | null {
+  if (backboneId === null || backboneId === undefined) return null
+  const r = db.prepare('SELECT dim FROM backbones WHERE id = ?').get(backboneId) as { dim: number | null } | undefined
+  return r?.dim ?? null
+}
+
+/** Inserts a run with status 'running'; returns its id. */
+export function insertRun(db: Db, r: { method: string; backboneId: number; params: Record<string, unknown>; seed: number }): number {
+  return Number(
+    db
+      .prepare('INSERT INTO runs (method, backbone_id, params, seed, status, started_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(r.method, r.backboneId, JSON.stringify(r.params), r.seed, 'running', now()).lastInsertRowid,
+  )
+}
+
+/** Ends a run as failed or cancelled, with the reason. */
+export function failRun(db: Db, runId: number, status: 'failed' | 'cancelled', error: string): void {
+  db.prepare('UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ?').run(status, now(), error, runId)
+}
+
+/**
+ * Stores a finished run in one transaction: its predictions, the method that ran (for 'auto',
+ * the one chosen), timings and metrics, status 'done'.
+ */
+export function completeRun(
+  db: Db,
+  runId: number,
+  done: { method: string; timings: Record<string, number>; metrics: Record<string, unknown>; predictions: Iterable<PredictionRow> },
+): void {
+  const ins = db.prepare(
+    `INSERT INTO predictions (run_id, sample_id, refined_idx, prob, top1_idx, top1_prob, top2_idx, top2_prob, flagged, rank)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  )
+  db.transaction(() => {
+    for (const p of done.predictions) ins.run(runId, p.sampleId, p.refined, p.prob, p.top1, p.top1Prob, p.top2, p.top2Prob, p.flagged, p.rank)
+    db.prepare('UPDATE runs SET method = ?, status = ?, finished_at = ?, timings = ?, metrics = ? WHERE id = ?').run(
+      done.method,
+      'done',
+      now(),
+      JSON.stringify(done.timings),
+      JSON.stringify(done.metrics),
+      runId,
+    )
+  })()
+}
+
+/** Refined label per sample of a run. */
+export function runLabels(db: Db, runId: number): Map<number, number> {
+  const rows = db.prepare('SELECT sample_id, refined_idx FROM predictions WHERE run_id = ?').all(runId) as {
+    sample_id: number
+    refined_idx: number
+  }[]
+  return new Map(rows.map((r) => [r.sample_id, r.refined_idx]))
+}
