@@ -22,7 +22,7 @@ import { buildModel, DataType, floatTensor, int64Tensor } from '../electron/engi
 import { BUILTIN_CONFIG, builtinDim, builtinPreprocess, buildBuiltinModel, type BuiltinConfig } from '../electron/engine/backbone/builtin.ts'
 import { decodeImagePixels, pixelsToTensor, inputSize } from '../electron/engine/backbone/preprocess.ts'
 import { parseNpy } from '../electron/engine/util/npy.ts'
-import { mulberry32 } from '../electron/engine/validate/rng.ts'
+import { mulberry32 } from '../electron/engine/util/rng.ts'
 
 const args = process.argv.slice(2)
 const opt = (name: string, def: string): string => {

@@ -13,7 +13,7 @@ import { createEngine } from '../electron/engine/train/engine.ts'
 import { refineArrays } from '../electron/engine/train/refine.ts'
 import type { FeatureMatrix } from '../electron/engine/train/types.ts'
 import { buildModel, DataType } from '../electron/engine/onnx/proto.ts'
-import { mulberry32 } from '../electron/engine/validate/rng.ts'
+import { mulberry32 } from '../electron/engine/util/rng.ts'
 
 const args = process.argv.slice(2)
 const opt = (name: string, def: string): string => {

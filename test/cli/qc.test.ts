@@ -9,7 +9,7 @@ import Database from 'better-sqlite3'
 import { parseCsv as parseRecords } from '../../electron/engine/util/csv.ts'
 import { writeNpy } from '../../electron/engine/util/npy.ts'
 import { generateDemo } from '../../electron/engine/demo/synth.ts'
-import { mulberry32 } from '../../electron/engine/validate/rng.ts'
+import { mulberry32 } from '../../electron/engine/util/rng.ts'
 
 const parseCsv = (text: string): string[][] => parseRecords(text).map((r) => r.cells)
 

@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path'
 import { writeFileSync } from 'node:fs'
 import { formatCsv, readCsvTable } from '../util/csv.ts'
 import { CancelledError, type Progress } from '../jobs/progress.ts'
-import { mulberry32 } from '../validate/rng.ts'
+import { mulberry32 } from '../util/rng.ts'
 
 export const DEMO_CLASSES = ['ok', 'scratch', 'dent', 'stain', 'crack'] as const
 export type DemoClass = (typeof DEMO_CLASSES)[number]

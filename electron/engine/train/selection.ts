@@ -47,7 +47,7 @@
  * of a pair get the same top-2) PLL falls clearly behind in agreement, outside one SE (tested).
  */
 import { CancelledError, type Progress } from '../jobs/progress.ts'
-import { createRng } from '../validate/rng.ts'
+import { createRng } from '../util/rng.ts'
 import { confidentLearning } from './cl.ts'
 import { LinearProblem, predictModel, selectRows, type ComputeEngine, type Standardization } from './engine.ts'
 import { diagonalPreconditioner, fitTargets, oneHot, twoHotTopTwo, type FitOptions } from './fit.ts'

@@ -4,7 +4,7 @@
  * state is float64 plain TypeScript; the engine does the matrix work.
  */
 import { CancelledError, type Progress } from '../jobs/progress.ts'
-import { createRng } from '../validate/rng.ts'
+import { createRng } from '../util/rng.ts'
 import type { LinearProblem } from './engine.ts'
 
 export type Objective = (w: Float64Array) => Promise<{ loss: number; grad: Float64Array }>

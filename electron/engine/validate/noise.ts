@@ -10,7 +10,7 @@
  *               groups come from clustering the class-correlation matrix (see superclassGroups).
  */
 import type { FeatureMatrix } from '../train/types.ts'
-import { createRng } from './rng.ts'
+import { createRng } from '../util/rng.ts'
 
 export type NoiseType = 'symmetric' | 'asymmetric' | 'superclass'
 

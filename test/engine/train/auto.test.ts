@@ -4,7 +4,7 @@ import { refineArrays } from '../../../electron/engine/train/refine.ts'
 import { estimateNoise, pairedSe } from '../../../electron/engine/train/selection.ts'
 import type { FeatureMatrix } from '../../../electron/engine/train/types.ts'
 import { injectWithMatrix, transitionMatrix } from '../../../electron/engine/validate/noise.ts'
-import { createRng } from '../../../electron/engine/validate/rng.ts'
+import { createRng } from '../../../electron/engine/util/rng.ts'
 
 const K = 10
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { confidentLearning } from '../../../electron/engine/train/cl.ts'
-import { createRng } from '../../../electron/engine/validate/rng.ts'
+import { createRng } from '../../../electron/engine/util/rng.ts'
 
 // ---------------------------------------------------------------------------------------------
 // Reference: cleanlab 2.x `filter.find_label_issues(labels, pred_probs,

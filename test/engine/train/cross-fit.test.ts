@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { refineArrays } from '../../../electron/engine/train/refine.ts'
-import { createRng } from '../../../electron/engine/validate/rng.ts'
+import { createRng } from '../../../electron/engine/util/rng.ts'
 
 function problem(n: number, d: number, k: number, noise: number, seed: number) {
   const r = createRng(seed)

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { computeStandardization, createEngine, LinearProblem, predictModel, type LossKind } from '../../../electron/engine/train/engine.ts'
 import { lbfgs } from '../../../electron/engine/train/solvers.ts'
 import type { FeatureMatrix } from '../../../electron/engine/train/types.ts'
-import { createRng } from '../../../electron/engine/validate/rng.ts'
+import { createRng } from '../../../electron/engine/util/rng.ts'
 
 /** Independent float64 reference of the objective (formulas written out from scratch). */
 function reference(

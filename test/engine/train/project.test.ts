@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ensureClass, now, openDb, vecToBlob, type Db } from '../../../electron/engine/store/db.ts'
 import { refineProject } from '../../../electron/engine/train/project.ts'
-import { createRng } from '../../../electron/engine/validate/rng.ts'
+import { createRng } from '../../../electron/engine/util/rng.ts'
 
 /**
  * A real project file: 3 classes of Gaussian clusters in 5-d, 150 training samples (25% of the

@@ -5,7 +5,7 @@ import { fitTargets, oneHot } from '../../../electron/engine/train/fit.ts'
 import { cholesky, rowSpaceReduction, shouldReduce, symmetricEigen } from '../../../electron/engine/train/reduce.ts'
 import { refineArrays } from '../../../electron/engine/train/refine.ts'
 import type { FeatureMatrix } from '../../../electron/engine/train/types.ts'
-import { createRng } from '../../../electron/engine/validate/rng.ts'
+import { createRng } from '../../../electron/engine/util/rng.ts'
 
 function randomMatrix(seed: number, n: number, d: number, offset = 0): FeatureMatrix {
   const rng = createRng(seed)

@@ -5,7 +5,7 @@ import { accuracy } from '../../../electron/engine/train/fit.ts'
 import { kFold } from '../../../electron/engine/train/selection.ts'
 import { CancelledError } from '../../../electron/engine/jobs/progress.ts'
 import type { FeatureMatrix } from '../../../electron/engine/train/types.ts'
-import { createRng } from '../../../electron/engine/validate/rng.ts'
+import { createRng } from '../../../electron/engine/util/rng.ts'
 
 /** K Gaussian clusters in d dimensions; labels flipped uniformly to another class at `rate`. */
 function clusters(seed: number, n: number, d: number, k: number, rate: number, pointSeed = seed, spread = 0.8) {

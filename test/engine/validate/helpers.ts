@@ -1,6 +1,6 @@
 /** Shared fixtures for the validation tests: Gaussian-cluster features and a stand-in refine. */
 import type { FeatureMatrix, RefineOptions, RefineResult } from '../../../electron/engine/train/types.ts'
-import { createRng } from '../../../electron/engine/validate/rng.ts'
+import { createRng } from '../../../electron/engine/util/rng.ts'
 
 /** n samples in k Gaussian clusters (centres 3 sd apart on average), labels i % k. */
 export function gaussianClusters(n: number, k: number, d: number, seed: number, centres?: number[][]) {

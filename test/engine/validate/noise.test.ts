@@ -11,7 +11,7 @@ import {
   superclassGroups,
   transitionMatrix,
 } from '../../../electron/engine/validate/noise.ts'
-import { createRng } from '../../../electron/engine/validate/rng.ts'
+import { createRng } from '../../../electron/engine/util/rng.ts'
 import type { FeatureMatrix } from '../../../electron/engine/train/types.ts'
 
 const close = (a: number, b: number, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol, `${a} != ${b}`)
