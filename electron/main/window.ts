@@ -4,7 +4,7 @@
  */
 import { BrowserWindow, nativeTheme, screen, session, shell, app as electronApp } from 'electron'
 import { join } from 'node:path'
-import { contentSecurityPolicy } from './csp.ts'
+import { contentSecurityPolicy } from '../../shared/csp.ts'
 import { allowNavigation, windowOpenDecision, type AppLocation } from './security.ts'
 import { mainWindowOptions } from './window-options.ts'
 import { fitToDisplays, loadBounds, saveBounds } from './window-state.ts'

@@ -27,7 +27,7 @@ import type { AddressInfo } from 'node:net'
 import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ContractError, ImageSize, type ErrorCode } from '../../shared/contract.ts'
-import { contentSecurityPolicy } from '../main/csp.ts'
+import { contentSecurityPolicy } from '../../shared/csp.ts'
 import { createService, type Service } from '../service/service.ts'
 
 export interface ServerOptions {

@@ -1,6 +1,7 @@
 /**
  * The Content-Security-Policy of the app's pages, shared by the Electron window (response header
- * and meta tag) and web mode's server. Pure: no 'electron' import, unit-tested in plain Node.
+ * and meta tag) and web mode's server. Pure, so it lives in shared/: main and server may both import
+ * shared/ but not each other (eslint.config.js).
  *
  * Scripts only from the app itself (no inline script, no eval); styles from the app plus inline
  * style attributes (Vue's :style bindings); images from the app, data:/blob: (chart exports) and,

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { contentSecurityPolicy } from '../../electron/main/csp.ts'
+import { contentSecurityPolicy } from '../../shared/csp.ts'
 
 function directives(csp: string): Map<string, string[]> {
   return new Map(
