@@ -4,6 +4,7 @@
  * once and cached in memory until the number of stored features changes.
  */
 import type { Db } from '../engine/store/db.ts'
+import { featureCount } from '../engine/store/read-model.ts'
 import { loadFeatureMatrix } from '../engine/extract/features.ts'
 
 /** A backbone's features, row i for sample `ids[i]`, each row scaled to unit length. */
@@ -43,9 +44,7 @@ export class FeatureCache {
 
   /** The backbone's features, reloaded when their count changed since the last load. */
   get(db: Db, backboneId: number): NormalisedFeatures {
-    const count = (
-      db.prepare('SELECT count(*) AS n FROM samples s JOIN features f ON f.hash = s.hash AND f.backbone_id = ?').get(backboneId) as { n: number }
-    ).n
+    const count = featureCount(db, backboneId)
     const hit = this.cache.get(backboneId)
     if (hit && hit.count === count) return hit.f
     const m = loadFeatureMatrix(db, backboneId)

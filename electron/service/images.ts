@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { extname, join, relative, resolve, isAbsolute } from 'node:path'
 import type { Db } from '../engine/store/db.ts'
+import { imageSampleLocation } from '../engine/store/read-model.ts'
 import type { ImageSize } from '../../shared/contract.ts'
 import { readBmpAsRaw } from '../engine/util/bmp.ts'
 
@@ -33,11 +34,7 @@ const BROWSER_SAFE = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif'])
  */
 export function sampleImageFile(db: Db, sampleId: number): { file: string; hash: string } | undefined {
   if (!Number.isSafeInteger(sampleId) || sampleId <= 0) return undefined
-  const r = db
-    .prepare(
-      "SELECT s.path AS path, s.hash AS hash, src.root AS root FROM samples s JOIN sources src ON src.id = s.source_id WHERE s.id = ? AND src.kind = 'images'",
-    )
-    .get(sampleId) as { path: string; hash: string; root: string } | undefined
+  const r = imageSampleLocation(db, sampleId)
   if (!r) return undefined
   const root = resolve(r.root)
   const file = resolve(root, ...r.path.split('/'))

@@ -1,16 +1,17 @@
 /**
  * Read-side queries the UI needs over the project store (schema v1 in engine/store/db.ts): the
- * review grid, runs, confusion matrix, noise estimate, review counters and export preview. They
+ * review grid, runs, confusion matrix, noise estimate, review counters, project counts,
+ * backbones and validations. They
  * are SQL over the stored tables, so filtering and paging happen in SQLite, not in JavaScript.
  *
  * Review status of a sample = its latest review event that is not an undo and has not been undone
  * (review_events is append-only; an undo is a new event pointing at the one it cancels).
  */
-import type { Db } from '../engine/store/db.ts'
-import { ContractError } from '../../shared/contract.ts'
-import { latestDoneRunId } from '../engine/review/review.ts'
-import { backboneDim } from '../engine/store/runs.ts'
-import { runWarnings, selectionView } from '../engine/usecases/refine.ts'
+import type { Db } from './db.ts'
+import { NotFoundError } from '../errors.ts'
+import { latestDoneRunId } from '../review/review.ts'
+import { backboneDim } from './runs.ts'
+import { runWarnings, selectionView } from '../train/run-report.ts'
 import type {
   ClassInfo,
   ParsedInputOf,
@@ -20,8 +21,7 @@ import type {
   RunDetail,
   RunSummary,
   SampleRow,
-  ExportPreview,
-} from '../../shared/contract.ts'
+} from '../../../shared/contract.ts'
 
 /** CTE `rev(sample_id, action, class_idx)`: each sample's standing decision. */
 export const REVIEW_CTE = `
@@ -98,7 +98,7 @@ export function latestRunId(db: Db): number | null {
 export function resolveRunId(db: Db, runId: number | undefined): number | null {
   if (runId === undefined) return latestRunId(db)
   const r = db.prepare('SELECT id FROM runs WHERE id = ?').get(runId) as { id: number } | undefined
-  if (!r) throw new ContractError('not_found', `no run with id ${runId} in this project`)
+  if (!r) throw new NotFoundError(`no run with id ${runId} in this project`)
   return r.id
 }
 
@@ -380,38 +380,125 @@ export function reviewProgress(db: Db, runId: number | null): ReviewProgress {
   return { ...r, byStatus }
 }
 
-/**
- * What an export would contain: every sample except excluded ones (and, with `onlyReviewed`,
- * except unreviewed ones), counted by final label (the decision, or the given label when
- * unreviewed).
- */
-export function exportPreview(db: Db, onlyReviewed: boolean): ExportPreview {
+/** Counts shown for an open project. */
+export function projectCounts(db: Db): {
+  samples: number
+  train: number
+  test: number
+  trusted: number
+  backbones: number
+  runs: number
+  reviewEvents: number
+} {
+  const count = (sql: string): number => (db.prepare(sql).get() as { n: number }).n
+  return {
+    samples: count('SELECT count(*) AS n FROM samples'),
+    train: count("SELECT count(*) AS n FROM samples WHERE split = 'train'"),
+    test: count("SELECT count(*) AS n FROM samples WHERE split = 'test'"),
+    trusted: count('SELECT count(*) AS n FROM samples WHERE trusted_class_id IS NOT NULL'),
+    backbones: count('SELECT count(*) AS n FROM backbones'),
+    runs: count('SELECT count(*) AS n FROM runs'),
+    reviewEvents: count('SELECT count(*) AS n FROM review_events'),
+  }
+}
+
+/** A registered backbone with the number of this project's samples that have features from it. */
+export interface BackboneSummary {
+  id: number
+  name: string
+  kind: 'builtin' | 'catalogue' | 'file' | 'embeddings'
+  dim: number
+  modelPath: string | null
+  inputShape: (number | string)[] | null
+  features: number
+}
+
+const FEATURES_OF = '(SELECT count(*) FROM samples s JOIN features f ON f.hash = s.hash AND f.backbone_id = b.id)'
+
+/** Every backbone of the project, oldest first. */
+export function backboneSummaries(db: Db): BackboneSummary[] {
   const rows = db
     .prepare(
-      `WITH ${REVIEW_CTE} SELECT ${FINAL_EXPR} AS final, rev.action AS action FROM samples s LEFT JOIN classes gc ON gc.id = s.given_class_id LEFT JOIN rev ON rev.sample_id = s.id`,
+      `SELECT b.id, b.name, b.kind, b.dim, b.model_path AS modelPath, b.input_shape AS inputShape, ${FEATURES_OF} AS features FROM backbones b ORDER BY b.id`,
     )
-    .all() as { final: number | null; action: string | null }[]
-  const classes = db.prepare('SELECT idx, name FROM classes ORDER BY idx').all() as { idx: number; name: string }[]
-  const counts = new Map<number, number>()
-  let included = 0
-  let excluded = 0
-  let unreviewed = 0
-  for (const r of rows) {
-    if (r.action === null) unreviewed++
-    if (r.action === 'exclude') {
-      excluded++
-      continue
-    }
-    if (onlyReviewed && r.action === null) continue
-    if (r.final === null) continue
-    included++
-    counts.set(r.final, (counts.get(r.final) ?? 0) + 1)
-  }
+    .all() as (Omit<BackboneSummary, 'inputShape'> & { inputShape: string | null })[]
+  return rows.map((r) => ({ ...r, inputShape: r.inputShape ? (JSON.parse(r.inputShape) as (number | string)[]) : null }))
+}
+
+/** The backbone with the most stored features (newest on ties), or undefined when none has any. */
+export function backboneWithMostFeatures(db: Db): number | undefined {
+  const r = db.prepare(`SELECT b.id AS id, ${FEATURES_OF} AS n FROM backbones b ORDER BY n DESC, b.id DESC LIMIT 1`).get() as
+    { id: number; n: number } | undefined
+  return r && r.n > 0 ? r.id : undefined
+}
+
+/** Samples with features from a backbone (the feature cache reloads when it changes). */
+export function featureCount(db: Db, backboneId: number): number {
+  return (db.prepare('SELECT count(*) AS n FROM samples s JOIN features f ON f.hash = s.hash AND f.backbone_id = ?').get(backboneId) as { n: number })
+    .n
+}
+
+/** The backbone a run used, or null. */
+export function runBackboneId(db: Db, runId: number | null): number | null {
+  if (runId === null) return null
+  const r = db.prepare('SELECT backbone_id AS b FROM runs WHERE id = ?').get(runId) as { b: number | null } | undefined
+  return r?.b ?? null
+}
+
+/** Where an image sample's file is: its stored path and hash, and its source root. */
+export function imageSampleLocation(db: Db, sampleId: number): { path: string; hash: string; root: string } | undefined {
+  return db
+    .prepare(
+      "SELECT s.path AS path, s.hash AS hash, src.root AS root FROM samples s JOIN sources src ON src.id = s.source_id WHERE s.id = ? AND src.kind = 'images'",
+    )
+    .get(sampleId) as { path: string; hash: string; root: string } | undefined
+}
+
+export type ValidationStatus = 'running' | 'done' | 'failed' | 'cancelled'
+
+/** A validation sweep as stored (params and results parsed). */
+export interface StoredValidation {
+  id: number
+  status: ValidationStatus
+  params: Record<string, unknown>
+  results: unknown
+  startedAt: string
+  finishedAt: string | null
+}
+
+interface RawValidation {
+  id: number
+  status: ValidationStatus
+  params: string
+  results: string | null
+  started_at: string
+  finished_at: string | null
+}
+
+function toValidation(r: RawValidation): StoredValidation {
   return {
-    total: rows.length,
-    included,
-    excluded,
-    unreviewed,
-    byClass: classes.map((c) => ({ idx: c.idx, name: c.name, count: counts.get(c.idx) ?? 0 })),
+    id: r.id,
+    status: r.status,
+    params: JSON.parse(r.params) as Record<string, unknown>,
+    results: r.results ? (JSON.parse(r.results) as unknown) : null,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
   }
+}
+
+/** Validation sweeps, newest first (without their results). */
+export function listValidations(db: Db): Omit<StoredValidation, 'results'>[] {
+  return (
+    db.prepare('SELECT id, status, params, NULL AS results, started_at, finished_at FROM validations ORDER BY id DESC').all() as RawValidation[]
+  ).map((r) => {
+    const { results: _r, ...rest } = toValidation(r)
+    return rest
+  })
+}
+
+/** One validation sweep with its results, or undefined. */
+export function getValidation(db: Db, id: number): StoredValidation | undefined {
+  const r = db.prepare('SELECT id, status, params, results, started_at, finished_at FROM validations WHERE id = ?').get(id) as
+    RawValidation | undefined
+  return r ? toValidation(r) : undefined
 }

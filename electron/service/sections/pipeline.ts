@@ -1,0 +1,192 @@
+/**
+ * Service section: the pipeline (import, backbones, feature extraction, refinement runs). Long
+ * work starts a job and relays the engine's use cases; nothing here decides what the product does.
+ */
+import { basename, extname, join } from 'node:path'
+import { existsSync } from 'node:fs'
+import type { ImportResult } from '../../../shared/contract.ts'
+import { listImports, listSkipped } from '../../engine/store/samples.ts'
+import { NotFoundError } from '../../engine/errors.ts'
+import * as q from '../../engine/store/read-model.ts'
+import type { Handlers, ServiceContext } from '../context.ts'
+
+function toImportResult(s: {
+  importId: number
+  added: number
+  existing: number
+  skipped: { path: string; reason: string }[]
+  classes: string[]
+}): ImportResult {
+  return { importId: s.importId, added: s.added, existing: s.existing, skipped: s.skipped, classes: s.classes }
+}
+
+export function pipelineSection(ctx: ServiceContext) {
+  const { dataDir, features, need, requireAbsolute, startProjectJob, pickBackbone, backboneInfo } = ctx
+  async function useBuiltinBackbone(): Promise<q.BackboneSummary> {
+    const { db } = need()
+    // The same registration as the CLI and the demo (the built-in's preprocessing with it).
+    const { ensureBackbone } = await import('../../engine/backbone/backbone.ts')
+    return backboneInfo(db, (await ensureBackbone(db, 'builtin')).id)
+  }
+  return {
+    // --- import ---
+    async importFolder(input) {
+      const p = need()
+      const root = requireAbsolute(input.root, 'folder')
+      return startProjectJob(p, 'import', input, `Import ${root}`, async ({ progress, signal }) => {
+        const { importImageFolder } = await import('../../engine/import/image-folder.ts')
+        return toImportResult(await importImageFolder(p.db, root, { ...(input.split ? { split: input.split } : {}), progress, signal }))
+      })
+    },
+    async importCsv(input) {
+      const p = need()
+      const csv = requireAbsolute(input.csvFile, 'CSV file')
+      const imagesRoot = input.imagesRoot ? requireAbsolute(input.imagesRoot, 'images folder') : undefined
+      return startProjectJob(p, 'import', input, `Import ${csv}`, async ({ progress, signal }) => {
+        const { importCsv } = await import('../../engine/import/csv-manifest.ts')
+        return toImportResult(await importCsv(p.db, csv, { ...(imagesRoot ? { imagesRoot } : {}), progress, signal }))
+      })
+    },
+    async importEmbeddings(input) {
+      const p = need()
+      const npy = requireAbsolute(input.npyFile, 'embeddings file')
+      const labels = requireAbsolute(input.labelsCsv, 'labels CSV')
+      return startProjectJob(p, 'import', input, `Import embeddings ${npy}`, async ({ progress, signal }) => {
+        const { importEmbeddings } = await import('../../engine/import/embeddings.ts')
+        const r = await importEmbeddings(p.db, npy, labels, { progress, signal })
+        features.clear()
+        return toImportResult(r)
+      })
+    },
+    async listImports() {
+      const { db } = need()
+      return {
+        imports: listImports(db).map((r) => ({
+          id: r.id,
+          kind: r.kind,
+          origin: r.origin,
+          startedAt: r.startedAt,
+          finishedAt: r.finishedAt,
+          added: r.added,
+          existing: r.existing,
+          skipped: r.skipped,
+        })),
+      }
+    },
+    async listSkipped(input) {
+      const { db } = need()
+      const all = listSkipped(db, { importId: input.importId })
+      return { total: all.length, skipped: all.slice(input.offset, input.offset + input.limit).map((s) => ({ path: s.path, reason: s.reason })) }
+    },
+
+    // --- backbones ---
+    async listBackbones() {
+      return { backbones: q.backboneSummaries(need().db) }
+    },
+    async useBuiltinBackbone() {
+      return useBuiltinBackbone()
+    },
+    async listCatalogue() {
+      const { catalogue } = await import('../../engine/backbone/catalogue.ts')
+      const dir = join(dataDir, 'models')
+      return {
+        entries: catalogue.map((e) => ({
+          name: e.id,
+          description: `${e.name}. ${e.notes}`,
+          url: e.url,
+          sizeBytes: e.bytes,
+          sha256: e.sha256,
+          dim: e.dim,
+          license: e.licence,
+          downloaded: existsSync(join(dir, e.file)),
+        })),
+      }
+    },
+    async downloadBackbone(input) {
+      const p = need()
+      const { catalogueEntry } = await import('../../engine/backbone/catalogue.ts')
+      const entry = catalogueEntry(input.name)
+      return startProjectJob(p, 'download', input, `Download ${entry.name}`, async ({ progress, signal }) => {
+        const { downloadCatalogueModel } = await import('../../engine/backbone/catalogue.ts')
+        const { registerBackbone } = await import('../../engine/backbone/backbone.ts')
+        const file = await downloadCatalogueModel(entry.id, join(dataDir, 'models'), { progress, signal })
+        const row = await registerBackbone(p.db, { name: entry.id, kind: 'catalogue', modelPath: file, preprocess: entry.preprocess })
+        return backboneInfo(p.db, row.id)
+      })
+    },
+    async addBackboneFile(input) {
+      const { db } = need()
+      const file = requireAbsolute(input.path, 'model file')
+      const { registerBackbone } = await import('../../engine/backbone/backbone.ts')
+      const row = await registerBackbone(db, { name: input.name ?? basename(file, extname(file)), kind: 'file', modelPath: file })
+      return backboneInfo(db, row.id)
+    },
+    async executionProviders() {
+      const { availableExecutionProviders } = await import('../../engine/backbone/backbone.ts')
+      return { available: availableExecutionProviders(), default: 'cpu' }
+    },
+
+    // --- extraction ---
+    async extractFeatures(input) {
+      const p = need()
+      let backboneId = input.backboneId
+      if (backboneId === undefined) backboneId = (await useBuiltinBackbone()).id
+      else backboneInfo(p.db, backboneId)
+      const bb = backboneId
+      return startProjectJob(p, 'extract', { ...input, backboneId: bb }, 'Extract features', async ({ progress, signal }) => {
+        const { extractFeatures } = await import('../../engine/extract/extract.ts')
+        const t0 = Date.now()
+        const r = await extractFeatures(p.db, {
+          backbone: bb,
+          ...(input.batchSize ? { batchSize: input.batchSize } : {}),
+          ...(input.executionProvider ? { executionProvider: input.executionProvider } : {}),
+          progress,
+          signal,
+        })
+        features.clear()
+        const secs = r.seconds > 0 ? r.seconds : (Date.now() - t0) / 1000
+        const total = r.computed + r.reused + r.failed.length
+        return {
+          backboneId: bb,
+          total,
+          computed: r.computed,
+          reused: r.reused,
+          failed: r.failed.map((f) => ({ path: f.path, reason: f.reason })),
+          imagesPerSecond: r.computed > 0 && secs > 0 ? r.computed / secs : null,
+        }
+      })
+    },
+
+    // --- runs ---
+    async refineDefaults(input) {
+      const { db } = need()
+      const backboneId = pickBackbone(db, input.backboneId)
+      return {
+        recommended: 'auto' as const,
+        reason:
+          'Which refinement helps depends on your data: PLL wins at high uniform noise, the teacher or SD when an inspector confuses pairs of classes. Auto scores them on held-out parts of your given labels (the trusted labels are never used) and takes the best; the run shows the scores and why.',
+        defaults: { method: 'auto' as const, backboneId, lambda: 'auto' as const, pllLoss: 'auto' as const, seed: 0 },
+      }
+    },
+    async startRun(input) {
+      const p = need()
+      const backboneId = pickBackbone(p.db, input.backboneId)
+      const method = input.method ?? 'auto'
+      return startProjectJob(p, 'refine', { ...input, method, backboneId }, `Refine (${method})`, async ({ progress, signal }) => {
+        const { refine } = await import('../../engine/usecases/refine.ts')
+        const { runId } = await refine(p.db, { ...input, method, backboneId }, { progress, signal })
+        const s = q.runSummary(p.db, runId)
+        if (!s) throw new Error(`run ${runId} was not recorded`)
+        return s
+      })
+    },
+    async listRuns() {
+      return { runs: q.listRuns(need().db) }
+    },
+    async getRun(input) {
+      const r = q.runDetail(need().db, input.runId)
+      if (!r) throw new NotFoundError(`no run with id ${input.runId} in this project`)
+      return r
+    },
+  } satisfies Partial<Handlers>
+}

@@ -1,0 +1,85 @@
+/**
+ * Service section: PoC validation sweeps (start, resume, list, results, reports).
+ */
+import { NotFoundError, ConflictError } from '../../engine/errors.ts'
+import * as q from '../../engine/store/read-model.ts'
+import type { Handlers, ServiceContext } from '../context.ts'
+
+export function validationSection(ctx: ServiceContext) {
+  const { need, pickBackbone, startProjectJob } = ctx
+  return {
+    // --- validation ---
+    async startValidation(input) {
+      const p = need()
+      const backboneId = pickBackbone(p.db, input.backboneId)
+      return startProjectJob(p, 'validate', { ...input, backboneId }, 'Validation sweep', async ({ progress, signal }) => {
+        const { validateProject } = await import('../../engine/validate/validate.ts')
+        const refineOptions = {
+          ...(input.lambda !== undefined ? { lambda: input.lambda } : {}),
+          ...(input.pllLoss !== undefined ? { pllLoss: input.pllLoss } : {}),
+        }
+        const { validationId } = await validateProject(
+          p.db,
+          {
+            noiseTypes: input.noiseTypes,
+            rates: input.rates,
+            seeds: input.seeds,
+            methods: input.methods,
+            backboneId,
+            ...(input.sdRounds !== undefined ? { sdRounds: input.sdRounds } : {}),
+            refineOptions,
+          },
+          { progress, signal },
+        )
+        return { validationId }
+      })
+    },
+    async resumeValidation(input) {
+      const p = need()
+      if (!q.getValidation(p.db, input.validationId)) throw new NotFoundError(`no validation with id ${input.validationId} in this project`)
+      return startProjectJob(
+        p,
+        'validate',
+        { resume: input.validationId },
+        `Resume validation ${input.validationId}`,
+        async ({ progress, signal }) => {
+          const { validateProject } = await import('../../engine/validate/validate.ts')
+          // The stored config is used; the one passed here is ignored by validateProject when resuming.
+          const { validationId } = await validateProject(
+            p.db,
+            { noiseTypes: [], rates: [], seeds: [], methods: [] },
+            { validationId: input.validationId, progress, signal },
+          )
+          return { validationId }
+        },
+      )
+    },
+    async listValidations() {
+      return { validations: q.listValidations(need().db) }
+    },
+    async getValidation(input) {
+      const r = q.getValidation(need().db, input.validationId)
+      if (!r) throw new NotFoundError(`no validation with id ${input.validationId} in this project`)
+      const raw = r.results as { cells?: { method: string; noiseType: string; rate: number; seed: number; metrics: Record<string, number> }[] } | null
+      const cells = (raw?.cells ?? []).map((c) => ({
+        method: c.method,
+        noiseType: c.noiseType,
+        rate: c.rate,
+        seed: c.seed,
+        metrics: Object.fromEntries(Object.entries(c.metrics ?? {}).filter(([, v]) => typeof v === 'number' && Number.isFinite(v))),
+      }))
+      return { id: r.id, status: r.status, params: r.params, startedAt: r.startedAt, finishedAt: r.finishedAt, cells, raw }
+    },
+    async validationReport(input) {
+      const r = q.getValidation(need().db, input.validationId)
+      if (!r) throw new NotFoundError(`no validation with id ${input.validationId} in this project`)
+      if (!r.results) throw new ConflictError(`validation ${input.validationId} has no results yet`)
+      const report = await import('../../engine/validate/report.ts')
+      const result = r.results as Parameters<typeof report.toHtml>[0]
+      const base = `validation-${input.validationId}`
+      if (input.format === 'csv') return { filename: `${base}.csv`, mime: 'text/csv', content: report.toCsv(result) }
+      if (input.format === 'json') return { filename: `${base}.json`, mime: 'application/json', content: report.toJson(result) }
+      return { filename: `${base}.html`, mime: 'text/html', content: report.toHtml(result) }
+    },
+  } satisfies Partial<Handlers>
+}
