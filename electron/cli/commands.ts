@@ -1,387 +1,370 @@
 /**
- * The `qc` commands. Each takes the parsed options and returns a JSON-able result (printed with
- * --json); human-readable lines go through ctx.log.
+ * The `qc` commands: each declares its options (commander generates its help from them), turns
+ * the parsed values into a use-case request, calls the use case, and prints the result. The
+ * product logic lives in electron/engine/usecases/.
  */
 import { existsSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import type { Progress } from '../engine/jobs/progress.ts'
-import { openDb, type Db } from '../engine/store/db.ts'
-import type { Method, PllLoss, RefineMethod, RefineOptions, Solver, EngineName } from '../engine/train/types.ts'
-import { ensureDir, listOpt, numberOpt, projectPath, requireOpt, UsageError } from './qc.ts'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { Option } from 'commander'
+import type { ImportSource } from '../engine/usecases/import.ts'
+import type { RefineRequest } from '../engine/usecases/refine.ts'
+import type { Method } from '../engine/train/types.ts'
+import type { ValidationNoise } from '../engine/validate/validate.ts'
+import {
+  defineCommand,
+  ensureDir,
+  extractOptions,
+  integer,
+  lambdaValue,
+  list,
+  oneOf,
+  projectOption,
+  rate,
+  refineOptions,
+  requiredOption,
+  UsageError,
+  withProject,
+  type CommandContext,
+  type CommandSpec,
+  type RefineFlags,
+} from './options.ts'
+import { printBackbones, printDemo, printExtract, printImport, printInfo, printRefine } from './print.ts'
 
-export interface CommandContext {
-  opts: Record<string, string | boolean | undefined>
-  json: boolean
-  progress: Progress
-  signal: AbortSignal
-  log: (line: string) => void
+// Use cases are imported when a command runs, so that `qc --help` starts fast (the engines load
+// onnxruntime and sharp, which are native code).
+const usecases = {
+  demo: () => import('../engine/usecases/demo.ts'),
+  importer: () => import('../engine/usecases/import.ts'),
+  extract: () => import('../engine/usecases/extract.ts'),
+  refine: () => import('../engine/usecases/refine.ts'),
+  exporter: () => import('../engine/usecases/export.ts'),
+  validate: () => import('../engine/usecases/validate.ts'),
+  info: () => import('../engine/usecases/info.ts'),
+  pipeline: () => import('../engine/usecases/pipeline.ts'),
 }
 
-export type Command = (ctx: CommandContext) => Promise<unknown>
-
-const pct = (x: number): string => `${(100 * x).toFixed(1)}%`
-
-// Engine modules are imported lazily so that `qc --help` and `qc info` start fast (onnxruntime
-// and sharp load native code).
-const engine = {
-  importImageFolder: async () => (await import('../engine/import/image-folder.ts')).importImageFolder,
-  importCsv: async () => (await import('../engine/import/csv-manifest.ts')).importCsv,
-  importEmbeddings: async () => (await import('../engine/import/embeddings.ts')).importEmbeddings,
-  backbone: async () => await import('../engine/backbone/backbone.ts'),
-  extract: async () => (await import('../engine/extract/extract.ts')).extractFeatures,
-  refineProject: async () => (await import('../engine/train/project.ts')).refineProject,
-  exportLabels: async () => (await import('../engine/export/export.ts')).exportLabels,
-  validate: async () => await import('../engine/validate/validate.ts'),
-  report: async () => await import('../engine/validate/report.ts'),
-}
-
-function refineOptions(ctx: CommandContext, method: RefineMethod): RefineOptions {
-  const lambdaOpt = ctx.opts.lambda
-  let lambda: number | 'auto' | undefined
-  if (lambdaOpt === undefined || lambdaOpt === 'auto') lambda = 'auto'
-  else {
-    lambda = Number(lambdaOpt)
-    if (!Number.isFinite(lambda) || lambda < 0) throw new UsageError(`--lambda must be 'auto' or a number >= 0, got '${String(lambdaOpt)}'`)
-  }
-  const loss = ctx.opts.loss as string | undefined
-  if (loss !== undefined && !['auto', 'gce', 'ce'].includes(loss)) throw new UsageError(`--loss must be auto, gce or ce`)
-  const solver = ctx.opts.solver as string | undefined
-  if (solver !== undefined && !['lbfgs', 'sgd'].includes(solver)) throw new UsageError(`--solver must be lbfgs or sgd`)
-  const eng = ctx.opts.engine as string | undefined
-  if (eng !== undefined && !['ort', 'tfjs'].includes(eng)) throw new UsageError(`--engine must be ort or tfjs`)
-  const rounds = numberOpt(ctx, 'rounds')
-  if (rounds !== undefined && (!Number.isInteger(rounds) || rounds < 1 || rounds > 10)) throw new UsageError('--rounds must be an integer 1..10')
+function refineRequest(o: RefineFlags): RefineRequest {
   return {
-    method,
-    rounds,
-    pllLoss: (loss as PllLoss | 'auto' | undefined) ?? 'auto',
-    lambda,
-    solver: solver as Solver | undefined,
-    engine: eng as EngineName | undefined,
-    executionProvider: ctx.opts.ep as string | undefined,
-    bias: ctx.opts.bias === true ? true : undefined,
-    standardize: ctx.opts.standardize === true ? true : undefined,
-    seed: numberOpt(ctx, 'seed') ?? 0,
-    folds: numberOpt(ctx, 'folds'),
-    crossFit: ctx.opts['cross-fit'] === true ? true : undefined,
-    signal: ctx.signal,
-    progress: ctx.progress,
+    method: o.method,
+    lambda: o.lambda,
+    pllLoss: o.loss,
+    seed: o.seed,
+    ...(o.rounds !== undefined ? { rounds: o.rounds } : {}),
+    ...(o.solver !== undefined ? { solver: o.solver } : {}),
+    ...(o.engine !== undefined ? { engine: o.engine } : {}),
+    ...(o.ep !== undefined ? { executionProvider: o.ep } : {}),
+    ...(o.folds !== undefined ? { folds: o.folds } : {}),
+    ...(o.bias ? { bias: true } : {}),
+    ...(o.standardize ? { standardize: true } : {}),
+    ...(o.crossFit ? { crossFit: true } : {}),
   }
 }
 
-function parseMethod(v: unknown, fallback: RefineMethod): RefineMethod {
-  const m = (v as string | undefined) ?? fallback
-  if (!['teacher', 'sd', 'pll', 'cl', 'auto'].includes(m)) throw new UsageError(`--method must be auto, teacher, sd, pll or cl, got '${m}'`)
-  return m as RefineMethod
+interface SourceFlags {
+  images?: string
+  csv?: string
+  labels?: string
+  features?: string
+  backbone?: string
 }
 
-/** Import whatever the options name into an open project. */
-async function doImport(ctx: CommandContext, db: Db): Promise<Record<string, unknown>> {
-  const split = ctx.opts.split as 'train' | 'test' | undefined
-  if (split !== undefined && split !== 'train' && split !== 'test') throw new UsageError('--split must be train or test')
-  const common = { split, progress: ctx.progress, signal: ctx.signal }
-  let summary: { added: number; existing: number; skipped: { path: string; reason: string }[]; notes?: string[] }
-  if (typeof ctx.opts.features === 'string') {
-    const labels = requireOpt(ctx, 'labels')
-    const backbone = typeof ctx.opts.backbone === 'string' ? ctx.opts.backbone : undefined
-    summary = await (await engine.importEmbeddings())(db, resolve(ctx.opts.features), resolve(labels), { ...common, backbone })
-  } else if (typeof ctx.opts.csv === 'string' || (typeof ctx.opts.labels === 'string' && typeof ctx.opts.images === 'string')) {
-    const csv = (ctx.opts.csv ?? ctx.opts.labels) as string
-    const images = typeof ctx.opts.images === 'string' ? resolve(ctx.opts.images) : undefined
-    summary = await (await engine.importCsv())(db, resolve(csv), { ...common, imagesRoot: images })
-  } else if (typeof ctx.opts.images === 'string') {
-    summary = await (await engine.importImageFolder())(db, resolve(ctx.opts.images), common)
-  } else {
-    throw new UsageError('name what to import: --images DIR, --csv FILE [--images DIR], or --features NPY --labels CSV')
+/** What the import options name: embeddings (--features + --labels), a manifest (--csv, or --labels with --images), or a folder. */
+function importSource(o: SourceFlags): ImportSource {
+  if (o.features !== undefined) {
+    if (o.labels === undefined) throw new UsageError('--features needs --labels CSV')
+    return { kind: 'embeddings', npyFile: o.features, labelsCsv: o.labels, ...(o.backbone !== undefined ? { backbone: o.backbone } : {}) }
   }
-  ctx.log(`imported: ${summary.added} new, ${summary.existing} already in the project, ${summary.skipped.length} skipped`)
-  for (const note of summary.notes ?? []) ctx.log(`  note: ${note}`)
-  if (summary.added + summary.existing === 0 && summary.skipped.length > 0) {
-    const first = summary.skipped[0]!
-    throw new Error(`nothing could be imported: all ${summary.skipped.length} entries were skipped (first: ${first.path}: ${first.reason})`)
+  const manifest = o.csv ?? (o.images !== undefined ? o.labels : undefined)
+  if (manifest !== undefined) return { kind: 'csv', csvFile: manifest, ...(o.images !== undefined ? { imagesRoot: o.images } : {}) }
+  if (o.images !== undefined) return { kind: 'folder', root: o.images }
+  throw new UsageError('name what to import: --images DIR, --csv FILE [--images DIR], or --features NPY --labels CSV')
+}
+
+/** Prints the import summary of an import that took nothing before its error goes out. */
+async function showingImportSummary<T>(ctx: CommandContext, body: () => Promise<T>): Promise<T> {
+  try {
+    return await body()
+  } catch (e) {
+    const { NothingImportedError } = await usecases.importer()
+    if (e instanceof NothingImportedError) printImport(ctx.log, e.outcome)
+    throw e
   }
-  const reasons = new Map<string, number>()
-  for (const s of summary.skipped) reasons.set(s.reason, (reasons.get(s.reason) ?? 0) + 1)
-  for (const s of summary.skipped.slice(0, 10)) ctx.log(`  skipped ${s.path}: ${s.reason}`)
-  if (summary.skipped.length > 10) ctx.log(`  ... and ${summary.skipped.length - 10} more (qc info lists them)`)
-  return { ...summary }
 }
 
-/** Which backbone the features come from: the embeddings import, the named one, or the built-in. */
-async function doExtract(ctx: CommandContext, db: Db): Promise<{ backboneId: number; summary: unknown }> {
-  const named = typeof ctx.opts.backbone === 'string' ? ctx.opts.backbone : undefined
-  const emb = (
-    named === undefined
-      ? db.prepare("SELECT id FROM backbones WHERE kind = 'embeddings' ORDER BY id DESC LIMIT 1").get()
-      : db.prepare("SELECT id FROM backbones WHERE kind = 'embeddings' AND name = ?").get(named)
-  ) as { id: number } | undefined
-  if (emb) return { backboneId: emb.id, summary: { computed: 0, reused: 0, note: 'own embeddings: nothing to extract' } }
-  const bb = await engine.backbone()
-  const row = await bb.ensureBackbone(db, (ctx.opts.backbone as string | undefined) ?? 'builtin')
-  const batchSize = numberOpt(ctx, 'batch')
-  const summary = await (
-    await engine.extract()
-  )(db, {
-    backbone: row.id,
-    batchSize,
-    executionProvider: ctx.opts.ep as string | undefined,
-    progress: ctx.progress,
-    signal: ctx.signal,
-  })
-  ctx.log(
-    `features (${row.name}): ${summary.computed} computed, ${summary.reused} already stored, ${summary.failed.length} failed, ${summary.seconds.toFixed(1)} s`,
-  )
-  for (const f of summary.failed.slice(0, 10)) ctx.log(`  failed ${f.path}: ${f.reason}`)
-  return { backboneId: row.id, summary }
+const sourceOptions = {
+  images: '--images <dir>',
+  labels: '--labels <csv>',
+  features: '--features <npy>',
+  split: () => new Option('--split <split>', 'split for samples that do not name one').choices(['train', 'test']),
 }
 
-async function doRefine(ctx: CommandContext, db: Db, backboneId: number | undefined, fallback: RefineMethod = 'auto') {
-  const method = parseMethod(ctx.opts.method, fallback)
-  const { refine } = await import('../engine/usecases/refine.ts')
-  const { signal: _s, progress: _p, ...opts } = refineOptions(ctx, method)
-  const out = await refine(db, { ...opts, ...(backboneId !== undefined ? { backboneId } : {}) }, { progress: ctx.progress, signal: ctx.signal })
-  const sel = out.selection
-  if (sel) {
-    ctx.log(`held-out validation on the given labels (${sel.rows} samples, ${sel.folds} folds, ${sel.seconds.toFixed(1)} s):`)
-    for (const c of sel.candidates) {
-      const mark = c.chosen ? '→' : ' '
-      ctx.log(
-        `  ${mark} ${c.label.padEnd(22)} λ ${String(c.lambda).padEnd(7)} agreement ${pct(c.score)}${c.behind > 0 ? `  (${(100 * c.behind).toFixed(1)} ± ${(100 * c.pairedSe).toFixed(1)} points behind)` : ''}`,
-      )
-    }
-    ctx.log(`    ${'always the commonest class'.padEnd(22)}           agreement ${pct(sel.majorityBaseline)}`)
-    if (sel.estimatedNoise !== null) ctx.log(`    given labels: about ${pct(sel.estimatedNoise)} look wrong (confident learning estimate)`)
-    ctx.log(`  why: ${sel.reason}`)
-  }
-  const chosen = Object.entries(out.chosen)
-    .filter(([, v]) => v !== undefined && typeof v !== 'object')
-    .map(([k, v]) => `${k}=${String(v)}`)
-    .join(' ')
-  ctx.log(
-    `run ${out.runId} (${out.method}${chosen ? ', ' + chosen : ''}): ${out.flagged} of ${out.n} training samples flagged, ${((out.timings.total ?? 0) / 1000).toFixed(1)} s`,
-  )
-  if (out.trusted)
-    ctx.log(`  audit: on the ${out.trusted.samples} samples with a trusted label, ${pct(out.trusted.givenAccuracy)} of the given labels are right`)
-  for (const w of out.warnings) ctx.log(`  warning: ${w}`)
-  return out
-}
-
-async function doExport(ctx: CommandContext, db: Db, out: string, format: string, force: boolean) {
-  if (!['csv', 'json', 'imagefolder'].includes(format)) throw new UsageError('--format must be csv, json or imagefolder')
-  const runOpt = numberOpt(ctx, 'run')
-  const res = await (
-    await engine.exportLabels()
-  )(db, {
-    format: format as 'csv' | 'json' | 'imagefolder',
-    out,
-    runId: runOpt,
-    onlyReviewed: ctx.opts['only-reviewed'] === true,
-    autoAccept: ctx.opts['auto-accept'] === true,
-    link: ctx.opts.hardlink ? 'hardlink' : 'copy',
-    force,
-  })
-  ctx.log(`exported ${format} to ${out}`)
-  return res
-}
-
-export const commands: Record<string, Command> = {
-  async demo(ctx) {
+const demo = defineCommand<{ out?: string; perClass?: number; seed: number }>({
+  name: 'demo',
+  summary: 'generate synthetic inspection images and run everything on them',
+  options: (cmd) =>
+    cmd
+      .option('-o, --out <dir>', 'folder for the demo (default ./qc-demo, or a fresh one when that holds a project)')
+      .addOption(new Option('--per-class <n>', 'images per class (default 100)').argParser(integer(1)))
+      .addOption(new Option('--seed <s>', 'random seed').argParser(integer(0)).default(0)),
+  async run(o, ctx) {
     // Without --out: ./qc-demo, or a fresh timestamped folder when an earlier demo is there (its
     // project may hold review work). An explicit --out that already holds a project is refused.
-    let outOpt = ctx.opts.out as string | undefined
+    let outOpt = o.out
     if (outOpt === undefined) {
       outOpt = 'qc-demo'
       if (existsSync(join(outOpt, 'project.qcdb'))) outOpt = `qc-demo-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}`
     }
     const out = ensureDir(outOpt)
     ctx.log(`generating synthetic inspection images in ${out}/data (synthetic, for trying the tool)`)
-    const { runDemo } = await import('../engine/usecases/demo.ts')
-    const perClass = numberOpt(ctx, 'per-class')
-    const s = await runDemo(
-      out,
-      { ...(perClass !== undefined ? { perClass } : {}), seed: numberOpt(ctx, 'seed') ?? 0 },
-      { progress: ctx.progress, signal: ctx.signal },
+    const { runDemo } = await usecases.demo()
+    const s = await runDemo(out, { ...(o.perClass !== undefined ? { perClass: o.perClass } : {}), seed: o.seed }, ctx)
+    printDemo(ctx.log, s, join(out, 'validation'))
+    const { refine: r, ...rest } = s
+    return { ...rest, selection: r.selection, warnings: r.warnings, runIds: { chosen: s.runId } }
+  },
+})
+
+const run = defineCommand<SourceFlags & RefineFlags & { out: string; split?: 'train' | 'test'; batch?: number }>({
+  name: 'run',
+  summary: 'import, extract, refine and write OUT/project.qcdb and OUT/refined.csv in one go',
+  options: (cmd) => {
+    requiredOption(cmd, '-o, --out <dir>', 'output folder: project.qcdb and refined.csv (path,given_label,refined_label,confidence,flagged,...)')
+      .option(sourceOptions.images, 'images: an ImageFolder tree DIR/<class>/<image>, or the root the --labels paths are relative to')
+      .option(sourceOptions.labels, 'labels CSV: path,label[,split][,trusted_label] with --images; id,label with --features')
+      .option(sourceOptions.features, 'your own embeddings (.npy, N x D, rows in --labels order)')
+      .addOption(sourceOptions.split())
+    extractOptions(cmd, false)
+    refineOptions(cmd)
+  },
+  async run(o, ctx) {
+    if (o.features === undefined && o.images === undefined) throw new UsageError('give --images DIR or --features FILE.npy')
+    const source = importSource({ ...o, csv: undefined })
+    const { runPipeline } = await usecases.pipeline()
+    const p = await showingImportSummary(ctx, () =>
+      runPipeline(
+        {
+          outDir: ensureDir(o.out),
+          source,
+          ...(o.split ? { split: o.split } : {}),
+          extract: {
+            // With --features, --backbone names the embeddings' feature space (import and extract agree).
+            ...(o.backbone !== undefined ? { backbone: o.backbone } : {}),
+            ...(o.batch !== undefined ? { batchSize: o.batch } : {}),
+            ...(o.ep !== undefined ? { executionProvider: o.ep } : {}),
+          },
+          refine: refineRequest(o),
+        },
+        {
+          ...ctx,
+          notice: (m) => ctx.log(`  note: ${m}`),
+          onStep: (s) => {
+            if (s.step === 'imported') printImport(ctx.log, s.outcome)
+            else if (s.step === 'extracted') printExtract(ctx.log, s.outcome)
+            else if (s.step === 'refined') printRefine(ctx.log, s.outcome)
+            else ctx.log(`exported csv to ${s.outcome.out}`)
+          },
+        },
+      ),
     )
-    const sel = s.refine.selection
-    ctx.log('')
-    ctx.log(`Demo summary (${s.samples} synthetic images, classes: ${s.classes.join(', ')}; ${s.seconds.toFixed(1)} s)`)
-    ctx.log(`  on the ${s.decided} images without an audited label (the audited fifth is trained on as it is):`)
-    ctx.log(`  given labels correct (vs hidden truth): ${pct(s.givenLabelAccuracy)}`)
-    if (s.teacherAccuracy !== null) ctx.log(`  teacher labels correct:                 ${pct(s.teacherAccuracy)}`)
-    if (s.pllAccuracy !== null) ctx.log(`  PLL refined labels correct:             ${pct(s.pllAccuracy)}`)
-    ctx.log(`  chosen by validation (${s.chosenMethod}):`.padEnd(42) + ` ${pct(s.chosenAccuracy)}`)
-    if (sel) ctx.log(`  why: ${sel.reason}`)
-    for (const w of s.refine.warnings) ctx.log(`  note: ${w}`)
-    ctx.log(`  flagged for review (run ${s.runId}): ${s.flagged}`)
-    ctx.log(`  project: ${s.project}`)
-    if (s.refinedCsv) ctx.log(`  refined labels: ${s.refinedCsv}`)
-    ctx.log(`  review them in the app: npm run serve (or qc serve), then open the project`)
-    ctx.log(`  PoC validation on the audited fifth: qc validate --project ${s.project} --out ${join(out, 'validation')}`)
-    const { refine: _r, ...rest } = s
-    return { ...rest, selection: sel, warnings: s.refine.warnings, runIds: { chosen: s.runId } }
+    return { project: p.project, refinedCsv: p.refinedCsv, imported: p.imported, extracted: p.extracted, ...p.refined }
   },
+})
 
-  async run(ctx) {
-    // Check every option before the long steps start, so a typo fails in a second, not after extraction.
-    refineOptions(ctx, 'pll')
-    parseMethod(ctx.opts.method, 'auto')
-    const out = ensureDir(requireOpt(ctx, 'out'))
-    if (ctx.opts.features === undefined && ctx.opts.images === undefined) throw new UsageError('give --images DIR or --features FILE.npy')
-    if (ctx.opts.features !== undefined && ctx.opts.labels === undefined) throw new UsageError('--features needs --labels CSV')
-    const projectFile = join(out, 'project.qcdb')
-    const db = openDb(projectFile)
-    try {
-      const imported = await doImport({ ...ctx, opts: { ...ctx.opts, csv: undefined } }, db)
-      const { backboneId } = await doExtract(ctx, db)
-      const refined = await doRefine(ctx, db, backboneId, 'auto')
-      const refinedCsv = join(out, 'refined.csv')
-      await doExport({ ...ctx, opts: { ...ctx.opts, run: String(refined.runId) } }, db, refinedCsv, 'csv', true)
-      return { project: projectFile, refinedCsv, imported, ...refined }
-    } finally {
-      db.close()
+const importCommand = defineCommand<SourceFlags & { project: string; split?: 'train' | 'test' }>({
+  name: 'import',
+  summary: 'add images (a folder or a CSV manifest) or your own embeddings to a project (created if new)',
+  options: (cmd) =>
+    projectOption(cmd, 'required', 'project file (.qcdb), created if it does not exist')
+      .option(sourceOptions.images, 'an ImageFolder tree DIR/<class>/<image> (or DIR/train/... + DIR/test/...); with --csv, the root of its paths')
+      .option('--csv <file>', 'a manifest path,label[,split][,trusted_label]')
+      .option(sourceOptions.features, 'your own embeddings (.npy, float32/float64, N x D)')
+      .option(sourceOptions.labels, 'labels of --features (id,label[,split][,trusted_label], same row order)')
+      .option('--backbone <name>', 'name of the feature space the embeddings belong to')
+      .addOption(sourceOptions.split()),
+  async run(o, ctx) {
+    const source = importSource(o)
+    const { importIntoProject } = await usecases.importer()
+    const s = await withProject(
+      o.project,
+      (db) => showingImportSummary(ctx, () => importIntoProject(db, { source, ...(o.split ? { split: o.split } : {}) }, ctx)),
+      false,
+    )
+    printImport(ctx.log, s)
+    return s
+  },
+})
+
+const extract = defineCommand<{ project: string; backbone?: string; ep?: string; batch?: number }>({
+  name: 'extract',
+  summary: 'compute image features with a backbone (resumable: Ctrl-C keeps what is done)',
+  options: (cmd) => extractOptions(projectOption(cmd)),
+  async run(o, ctx) {
+    const { extractProjectFeatures } = await usecases.extract()
+    const req = {
+      ...(o.backbone !== undefined ? { backbone: o.backbone } : {}),
+      ...(o.batch !== undefined ? { batchSize: o.batch } : {}),
+      ...(o.ep !== undefined ? { executionProvider: o.ep } : {}),
     }
+    const e = await withProject(o.project, (db) => extractProjectFeatures(db, req, { ...ctx, notice: (m) => ctx.log(`  note: ${m}`) }))
+    printExtract(ctx.log, e)
+    return e
   },
+})
 
-  async import(ctx) {
-    const db = openDb(projectPath(ctx, false))
-    try {
-      return await doImport(ctx, db)
-    } finally {
-      db.close()
+const refine = defineCommand<RefineFlags & { project: string }>({
+  name: 'refine',
+  summary: 'a refinement run: refined labels and the samples flagged for review',
+  options: (cmd) => refineOptions(projectOption(cmd)),
+  async run(o, ctx) {
+    const { refine } = await usecases.refine()
+    const out = await withProject(o.project, (db) => refine(db, refineRequest(o), ctx))
+    printRefine(ctx.log, out)
+    return out
+  },
+})
+
+const NOISE = ['none', 'symmetric', 'asymmetric', 'superclass'] as const
+const SWEEP_METHODS = ['teacher', 'sd', 'pll', 'cl'] as const
+
+const validate = defineCommand<{
+  project: string
+  out: string
+  noise?: ValidationNoise[]
+  rates?: number[]
+  seeds?: number[]
+  methods?: Method[]
+  rounds?: number
+  lambda: number | 'auto'
+  loss?: 'auto' | 'gce' | 'ce'
+}>({
+  name: 'validate',
+  summary: 'PoC sweep: inject label noise, refine, measure on the trusted split; JSON, CSV and HTML report',
+  options: (cmd) =>
+    requiredOption(projectOption(cmd), '-o, --out <dir>', 'folder for validation.json, validation.csv and report.html')
+      .addOption(
+        new Option('--noise <types>', `noise models, comma-separated: ${NOISE.join(', ')} (default symmetric)`).argParser(list(oneOf(NOISE))),
+      )
+      .addOption(new Option('--rates <list>', 'noise rates in [0, 1) (default 0.2,0.5,0.8)').argParser(list(rate)))
+      .addOption(new Option('--seeds <list>', 'seeds (default 0,1,2)').argParser(list(integer(0))))
+      .addOption(new Option('--methods <list>', `methods compared: ${SWEEP_METHODS.join(', ')} (default all)`).argParser(list(oneOf(SWEEP_METHODS))))
+      .addOption(new Option('--rounds <t>', 'SD rounds reported, 1..t (default 3)').argParser(integer(1, 10)))
+      .addOption(new Option('--lambda <x>', "L2 regularisation: 'auto' or a number >= 0").argParser(lambdaValue).default('auto'))
+      .addOption(new Option('--loss <l>', 'PLL loss').choices(['auto', 'gce', 'ce'])),
+  async run(o, ctx) {
+    const { validateWithReport } = await usecases.validate()
+    const outDir = ensureDir(o.out)
+    const v = await withProject(o.project, (db) =>
+      validateWithReport(
+        db,
+        {
+          outDir,
+          lambda: o.lambda,
+          ...(o.noise ? { noiseTypes: o.noise } : {}),
+          ...(o.rates ? { rates: o.rates } : {}),
+          ...(o.seeds ? { seeds: o.seeds } : {}),
+          ...(o.methods ? { methods: o.methods } : {}),
+          ...(o.rounds !== undefined ? { sdRounds: o.rounds } : {}),
+          ...(o.loss !== undefined ? { pllLoss: o.loss } : {}),
+        },
+        ctx,
+      ),
+    )
+    ctx.log(`validation ${v.validationId}: wrote ${v.files!.html}, validation.csv, validation.json`)
+    return { validationId: v.validationId, out: outDir, files: v.files, complete: v.result.complete, best: v.result.best }
+  },
+})
+
+const exportCommand = defineCommand<{
+  project: string
+  out: string
+  format: 'csv' | 'json' | 'imagefolder'
+  run?: number
+  hardlink?: boolean
+  onlyReviewed?: boolean
+  autoAccept?: boolean
+  force?: boolean
+}>({
+  name: 'export',
+  summary: 'write the final labels: CSV, JSON, or an ImageFolder tree sorted by final label',
+  options: (cmd) =>
+    requiredOption(projectOption(cmd), '-o, --out <path>', 'file (csv, json) or folder (imagefolder) to create')
+      .addOption(new Option('--format <f>', 'what to write').choices(['csv', 'json', 'imagefolder']).default('csv'))
+      .addOption(new Option('--run <id>', 'the run whose suggestions are exported (default: the latest finished run)').argParser(integer(1)))
+      .option('--hardlink', 'imagefolder: hard-link the images instead of copying them')
+      .option('--only-reviewed', 'only samples with a review decision')
+      .option('--auto-accept', 'unreviewed flagged samples take the refined label')
+      .option('--force', 'replace an earlier export at --out'),
+  async run(o, ctx) {
+    const { exportProject } = await usecases.exporter()
+    const req = {
+      format: o.format,
+      out: o.out,
+      ...(o.run !== undefined ? { runId: o.run } : {}),
+      hardlink: o.hardlink === true,
+      onlyReviewed: o.onlyReviewed === true,
+      autoAccept: o.autoAccept === true,
+      force: o.force === true,
     }
+    const res = await withProject(o.project, (db) => exportProject(db, req, ctx))
+    ctx.log(`exported ${res.format} to ${res.out}`)
+    return res
   },
+})
 
-  async extract(ctx) {
-    const db = openDb(projectPath(ctx))
-    try {
-      return await doExtract(ctx, db)
-    } finally {
-      db.close()
-    }
+const info = defineCommand<{ project: string }>({
+  name: 'info',
+  summary: 'what a project holds: samples, classes, backbones, runs, skipped files',
+  options: (cmd) => projectOption(cmd),
+  async run(o, ctx) {
+    const { projectInfo } = await usecases.info()
+    const i = await withProject(o.project, (db, path) => projectInfo(db, path))
+    printInfo(ctx.log, i)
+    return i
   },
+})
 
-  async refine(ctx) {
-    refineOptions(ctx, 'pll')
-    parseMethod(ctx.opts.method, 'auto')
-    const db = openDb(projectPath(ctx))
-    try {
-      return await doRefine(ctx, db, undefined, 'auto')
-    } finally {
-      db.close()
-    }
+const backbones = defineCommand<{ project?: string }>({
+  name: 'backbones',
+  summary: 'list the built-in, catalogue and registered backbones',
+  options: (cmd) => projectOption(cmd, 'optional', 'also list the backbones registered in this project'),
+  async run(o, ctx) {
+    const { backboneChoices } = await usecases.info()
+    const b = o.project !== undefined && existsSync(o.project) ? await withProject(o.project, (db) => backboneChoices(db)) : backboneChoices()
+    printBackbones(ctx.log, b)
+    return b
   },
+})
 
-  async export(ctx) {
-    const db = openDb(projectPath(ctx))
-    try {
-      return await doExport(ctx, db, resolve(requireOpt(ctx, 'out')), (ctx.opts.format as string | undefined) ?? 'csv', ctx.opts.force === true)
-    } finally {
-      db.close()
-    }
-  },
-
-  async validate(ctx) {
-    const out = ensureDir(requireOpt(ctx, 'out'))
-    const db = openDb(projectPath(ctx))
-    try {
-      const v = await engine.validate()
-      const report = await engine.report()
-      const rates = (listOpt(ctx, 'rates') ?? ['0.2', '0.5', '0.8']).map(Number)
-      if (rates.some((r) => !(r >= 0 && r < 1))) throw new UsageError('--rates must be numbers in [0, 1)')
-      const seeds = (listOpt(ctx, 'seeds') ?? ['0', '1', '2']).map(Number)
-      const config = {
-        noiseTypes: (listOpt(ctx, 'noise') ?? ['symmetric']) as ('none' | 'symmetric' | 'asymmetric' | 'superclass')[],
-        rates,
-        seeds,
-        methods: (listOpt(ctx, 'methods') ?? ['teacher', 'sd', 'pll', 'cl']) as Method[],
-        sdRounds: numberOpt(ctx, 'rounds') ?? 3,
-        refineOptions: { lambda: refineOptions(ctx, 'pll').lambda },
-      }
-      const res = await v.validateProject(db, config, { progress: ctx.progress, signal: ctx.signal })
-      const { writeFileSync } = await import('node:fs')
-      writeFileSync(join(out, 'validation.json'), report.toJson(res.result))
-      writeFileSync(join(out, 'validation.csv'), report.toCsv(res.result))
-      writeFileSync(join(out, 'report.html'), report.toHtml(res.result, { title: 'Label refinement PoC' }))
-      ctx.log(`validation ${res.validationId}: wrote ${join(out, 'report.html')}, validation.csv, validation.json`)
-      return { validationId: res.validationId, out }
-    } finally {
-      db.close()
-    }
-  },
-
-  async info(ctx) {
-    const file = projectPath(ctx)
-    const db = openDb(file)
-    try {
-      const count = (sql: string): number => (db.prepare(sql).get() as { n: number }).n
-      const classes = db
-        .prepare(`SELECT c.name, c.idx, count(s.id) AS n FROM classes c LEFT JOIN samples s ON s.given_class_id = c.id GROUP BY c.id ORDER BY c.idx`)
-        .all() as { name: string; idx: number; n: number }[]
-      const backbones = db
-        .prepare(
-          'SELECT b.id, b.name, b.kind, b.dim, (SELECT count(*) FROM features f WHERE f.backbone_id = b.id) AS features FROM backbones b ORDER BY b.id',
-        )
-        .all()
-      const runs = db.prepare('SELECT id, method, status, seed, started_at, finished_at, metrics FROM runs ORDER BY id').all() as {
-        id: number
-        method: string
-        status: string
-        seed: number
-        started_at: string
-        finished_at: string | null
-        metrics: string | null
-      }[]
-      const skipped = db.prepare('SELECT path, reason FROM skipped ORDER BY id').all() as { path: string; reason: string }[]
-      const info = {
-        project: file,
-        samples: count('SELECT count(*) AS n FROM samples'),
-        train: count("SELECT count(*) AS n FROM samples WHERE split = 'train'"),
-        test: count("SELECT count(*) AS n FROM samples WHERE split = 'test'"),
-        trusted: count('SELECT count(*) AS n FROM samples WHERE trusted_class_id IS NOT NULL'),
-        reviewEvents: count('SELECT count(*) AS n FROM review_events'),
-        classes,
-        backbones,
-        runs: runs.map((r) => ({ ...r, metrics: r.metrics ? (JSON.parse(r.metrics) as unknown) : null })),
-        skipped,
-      }
-      ctx.log(`${file}`)
-      ctx.log(`  samples: ${info.samples} (train ${info.train}, test ${info.test}, trusted labels ${info.trusted})`)
-      ctx.log(`  classes: ${classes.map((c) => `${c.name} (${c.n})`).join(', ')}`)
-      for (const b of backbones as { id: number; name: string; kind: string; dim: number; features: number }[]) {
-        ctx.log(`  backbone ${b.id} ${b.name} [${b.kind}, ${b.dim}-d]: ${b.features} feature vectors`)
-      }
-      for (const r of runs) ctx.log(`  run ${r.id} ${r.method} ${r.status} ${r.finished_at ?? ''}`)
-      ctx.log(`  review decisions: ${info.reviewEvents}`)
-      if (skipped.length) ctx.log(`  skipped at import: ${skipped.length}`)
-      for (const s of skipped.slice(0, 20)) ctx.log(`    ${s.path}: ${s.reason}`)
-      return info
-    } finally {
-      db.close()
-    }
-  },
-
-  async backbones(ctx) {
-    const bb = await engine.backbone()
-    const { catalogue } = await import('../engine/backbone/catalogue.ts')
-    const registered = typeof ctx.opts.project === 'string' && existsSync(resolve(ctx.opts.project)) ? bb.listBackbones(openDb(projectPath(ctx))) : []
-    ctx.log('built-in: builtin (training-free filter bank, offline)')
-    for (const c of catalogue) ctx.log(`catalogue: ${c.id} — ${c.name}`)
-    for (const r of registered) ctx.log(`registered: ${r.id} ${r.name} [${r.kind}]`)
-    return { catalogue, registered }
-  },
-
-  async serve(ctx) {
-    const { startServer } = await import('../server/server.ts')
-    const host = (ctx.opts.host as string | undefined) ?? '127.0.0.1'
-    const port = numberOpt(ctx, 'port') ?? 0
-    const dataDir = ensureDir((ctx.opts.data as string | undefined) ?? join(process.env.HOME ?? '.', '.seed-qc'))
-    const srv = await startServer({ host, port, dataDir, allowRemote: ctx.opts['allow-remote'] === true })
-    console.log(`seed-qc web mode: open ${srv.url}`)
-    await new Promise<void>((resolveDone) => {
-      ctx.signal.addEventListener('abort', () => {
-        void srv.close().then(() => resolveDone())
-      })
+const serve = defineCommand<{ port: number; host: string; allowRemote?: boolean; data?: string; build: boolean }>({
+  name: 'serve',
+  summary: 'web mode: the app in a browser, on http://127.0.0.1 with a token in the URL',
+  options: (cmd) =>
+    cmd
+      .addOption(new Option('--port <n>', 'port (0: a free one)').argParser(integer(0, 65535)).default(0))
+      .option('--host <h>', 'interface to bind; anything but loopback needs --allow-remote', '127.0.0.1')
+      .option('--allow-remote', 'allow a non-loopback --host: anyone with the URL can change labels')
+      .option('--data <dir>', 'app data folder: recent projects, the demo (default ~/.seed-qc)')
+      .option('--no-build', 'do not build the web app when dist/web is missing'),
+  async run(o, ctx) {
+    const { isLoopback, startServer } = await import('../server/server.ts')
+    if (!isLoopback(o.host) && !o.allowRemote)
+      throw new UsageError(`--host ${o.host} is reachable from other machines: add --allow-remote to confirm`)
+    const dataDir = ensureDir(o.data ?? join(homedir(), '.seed-qc'))
+    const srv = await startServer({
+      host: o.host,
+      port: o.port,
+      dataDir,
+      allowRemote: o.allowRemote === true,
+      ...(o.build ? {} : { autoBuild: false }),
     })
+    // Printed even with --json: the URL (with its token) is how the app is opened.
+    console.log(`seed-qc web mode: open ${srv.url}`)
+    await new Promise<void>((done) => ctx.signal.addEventListener('abort', () => done(), { once: true }))
+    await srv.close()
     return undefined
   },
-}
+})
+
+/** Every command, in the order `qc --help` lists them. */
+export const commands: CommandSpec[] = [demo, run, importCommand, extract, refine, validate, exportCommand, info, backbones, serve]

@@ -1,149 +1,118 @@
 /**
- * `qc`: the command line over the engine. Every command is a thin layer over the same engine
- * modules that the web server and the desktop app call. Failures print one line `qc: <reason>`
- * and exit non-zero (1 for a failed operation, 2 for bad usage, 130 when cancelled by Ctrl-C).
+ * `qc`: the command line over the engine's use cases. commander parses the arguments and
+ * generates the help (`qc --help`, `qc <command> --help`); this file wires the commands to a
+ * progress reporter and Ctrl-C, prints results, and maps failures to exit codes:
+ * 0 ok; 1 a failed operation, one line `qc: <reason>` on stderr; 2 bad usage, one line
+ * `qc <command>: <reason>`; 130 cancelled by Ctrl-C (finished work is kept).
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
-import { basename, join, resolve } from 'node:path'
+import { Command, CommanderError, type OptionValues } from 'commander'
 import { CancelledError } from '../engine/jobs/progress.ts'
+import { commands } from './commands.ts'
+import { appVersion, checkRequired, requiredOptions, UsageError, type CommandContext, type CommandSpec } from './options.ts'
 import { cliReporter, type Reporter } from './progress-bar.ts'
-import { commands, type CommandContext } from './commands.ts'
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'UsageError'
-  }
+const DESCRIPTION = 'qc — clean noisy labels in inspection datasets (linear probe + PLL self-distillation)'
+
+/** `--required <arg> [options]`: a command's required options belong in its usage line. */
+function usage(cmd: Command): string {
+  const required = requiredOptions(cmd).map((o) => `${o.long} ${/[<[].*$/.exec(o.flags)?.[0] ?? ''}`.trim())
+  return [...required, '[options]'].join(' ')
 }
 
-const USAGE = `qc — clean noisy labels in inspection datasets (linear probe + PLL self-distillation)
+function buildProgram(onRun: (spec: CommandSpec, opts: OptionValues) => Promise<void>): Command {
+  const program = new Command('qc')
+    .description(DESCRIPTION)
+    .usage('<command> [options]')
+    .version(appVersion(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .exitOverride()
+    // Errors are printed by main() as one line; commander prints only help and the version.
+    .configureOutput({ outputError: () => {} })
+    .hook('preAction', (_program, cmd) => checkRequired(cmd))
+    .addHelpText(
+      'after',
+      `
+Every command takes --json (the result as JSON on stdout, progress as JSON lines on stderr),
+--quiet (no progress) and --help (its options). A failure prints one line 'qc: <reason>'.
 
-Usage:
-  qc demo [--out DIR]                         generate synthetic inspection data and run everything
-  qc run --images DIR [--labels CSV] --out DIR [--backbone B] [--method auto|pll|teacher|sd|cl] [--seed S]
-  qc run --features FILE.npy --labels CSV --out DIR [options]
-      writes OUT/project.qcdb and OUT/refined.csv (path,given_label,refined_label,confidence,flagged,...)
-      --method auto (default) picks teacher, SD or PLL by held-out validation on the given labels
-
-  qc import  --project P (--images DIR | --csv FILE [--images DIR] | --features NPY --labels CSV [--backbone SPACE]) [--split train|test]
-  qc extract --project P [--backbone NAME|FILE.onnx] [--ep cpu|cuda|dml|coreml] [--batch N]
-  qc refine  --project P [--method auto|pll|teacher|sd|cl] [--rounds T] [--loss auto|gce|ce]
-             [--lambda auto|X] [--solver lbfgs|sgd] [--engine ort|tfjs] [--seed S] [--bias] [--standardize]
-             [--cross-fit]   out-of-fold refined labels (for few samples per feature dimension)
-  qc validate --project P --out DIR [--noise none,symmetric,asymmetric,superclass] [--rates 0.2,0.5,0.8]
-             [--seeds 0,1,2] [--methods teacher,sd,pll,cl] [--rounds T]
-  qc export  --project P --out PATH [--format csv|json|imagefolder] [--hardlink] [--only-reviewed]
-             [--auto-accept] [--run ID] [--force]
-  qc info    --project P
-  qc backbones [--project P]                  list the built-in, catalogue and registered backbones
-  qc serve   [--port N] [--host H --allow-remote] [--data DIR]   web mode on http://127.0.0.1
-
-Common options: --json (machine-readable output), --quiet, --help`
-
-const OPTIONS: ParseArgsConfig['options'] = {
-  help: { type: 'boolean', short: 'h' },
-  json: { type: 'boolean' },
-  quiet: { type: 'boolean', short: 'q' },
-  out: { type: 'string', short: 'o' },
-  project: { type: 'string', short: 'p' },
-  images: { type: 'string' },
-  labels: { type: 'string' },
-  csv: { type: 'string' },
-  features: { type: 'string' },
-  split: { type: 'string' },
-  backbone: { type: 'string' },
-  ep: { type: 'string' },
-  batch: { type: 'string' },
-  method: { type: 'string' },
-  rounds: { type: 'string' },
-  loss: { type: 'string' },
-  lambda: { type: 'string' },
-  solver: { type: 'string' },
-  engine: { type: 'string' },
-  seed: { type: 'string' },
-  folds: { type: 'string' },
-  'cross-fit': { type: 'boolean' },
-  bias: { type: 'boolean' },
-  standardize: { type: 'boolean' },
-  noise: { type: 'string' },
-  rates: { type: 'string' },
-  seeds: { type: 'string' },
-  methods: { type: 'string' },
-  format: { type: 'string' },
-  hardlink: { type: 'boolean' },
-  'only-reviewed': { type: 'boolean' },
-  'auto-accept': { type: 'boolean' },
-  run: { type: 'string' },
-  force: { type: 'boolean' },
-  port: { type: 'string' },
-  host: { type: 'string' },
-  'allow-remote': { type: 'boolean' },
-  data: { type: 'string' },
-  'per-class': { type: 'string' },
+Examples:
+  qc demo
+  qc run --images DIR [--labels CSV] --out OUT
+  qc run --features X.npy --labels labels.csv --out OUT
+  qc refine --project OUT/project.qcdb --method teacher --lambda 0.001
+  qc serve --port 8080 --data ~/qc-data`,
+    )
+  for (const spec of commands) {
+    const cmd = program.command(spec.name).description(spec.summary)
+    spec.options(cmd)
+    cmd
+      .option('--json', 'machine-readable: the result as JSON on stdout, progress as JSON lines on stderr')
+      .option('-q, --quiet', 'no progress output')
+      .usage(usage(cmd))
+      .action(async (opts: OptionValues) => onRun(spec, opts))
+  }
+  program.command('version', { hidden: true }).action(() => {
+    console.log(appVersion())
+  })
+  return program
 }
 
 /** Entry point; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    console.log(USAGE)
-    return name ? 0 : 2
-  }
-  if (name === '--version' || name === 'version') {
-    console.log(appVersion())
-    return 0
-  }
-  const command = commands[name]
-  if (!command) {
-    console.error(`qc: unknown command '${name}' (try qc --help)`)
-    return 2
-  }
-  let values: Record<string, string | boolean | undefined>
-  try {
-    const parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: false, strict: true })
-    values = parsed.values as Record<string, string | boolean | undefined>
-  } catch (e) {
-    console.error(`qc ${name}: ${(e as Error).message.split('\n')[0]}`)
-    return 2
-  }
-  if (values.help) {
-    console.log(USAGE)
-    return 0
-  }
-  const json = Boolean(values.json)
-  const reporter: Reporter = values.quiet ? { progress: () => {}, done: () => {} } : cliReporter({ json })
+  let running: string | null = null
+  let json = false
+  let reporter: Reporter = { progress: () => {}, done: () => {} }
   const abort = new AbortController()
+
+  const program = buildProgram(async (spec, opts) => {
+    running = spec.name
+    json = opts.json === true
+    reporter = opts.quiet ? reporter : cliReporter({ json })
+    const ctx: CommandContext = {
+      json,
+      progress: reporter.progress,
+      signal: abort.signal,
+      log: (line) => {
+        reporter.done()
+        if (!json) console.log(line)
+      },
+    }
+    const result = await spec.run(opts, ctx)
+    reporter.done()
+    if (json && result !== undefined) console.log(JSON.stringify(result, null, 2))
+  })
+
+  if (argv.length === 0) {
+    console.log(program.helpInformation())
+    return 2
+  }
   const onSigint = (): void => {
     if (abort.signal.aborted) process.exit(130)
     process.stderr.write('\nqc: cancelling after the current step (Ctrl-C again to quit now)\n')
     abort.abort()
   }
   process.on('SIGINT', onSigint)
-  const ctx: CommandContext = {
-    opts: values,
-    json,
-    progress: reporter.progress,
-    signal: abort.signal,
-    log: (line: string) => {
-      reporter.done()
-      if (!json) console.log(line)
-    },
-  }
   try {
-    const result = await command(ctx)
-    reporter.done()
-    if (json && result !== undefined) console.log(JSON.stringify(result, null, 2))
+    await program.parseAsync(argv, { from: 'user' })
     return 0
   } catch (e) {
     reporter.done()
     const err = e as Error
+    if (err instanceof CommanderError) {
+      // Help and --version end parsing with exit code 0.
+      if (err.exitCode === 0) return 0
+      const known = commands.some((c) => c.name === argv[0])
+      const reason = err.message.replace(/^error: /, '').split('\n')[0]!
+      if (err.code === 'commander.unknownCommand') console.error(`qc: ${reason} (try qc --help)`)
+      else console.error(`${known ? `qc ${argv[0]}` : 'qc'}: ${reason}`)
+      return 2
+    }
     if (err instanceof CancelledError || err.name === 'CancelledError') {
       console.error(`qc: ${err.message}; finished work is kept, run the same command again to resume`)
       return 130
     }
     if (err instanceof UsageError) {
-      console.error(`qc ${name}: ${err.message}`)
+      console.error(`qc ${running ?? argv[0]}: ${err.message}`)
       return 2
     }
     const line = (err.message || String(err)).split('\n')[0]
@@ -155,46 +124,3 @@ export async function main(argv: string[]): Promise<number> {
     process.off('SIGINT', onSigint)
   }
 }
-
-export function appVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-  return pkg.version
-}
-
-/** Helpers shared by commands. */
-export function requireOpt(ctx: CommandContext, name: string): string {
-  const v = ctx.opts[name]
-  if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required`)
-  return v
-}
-
-export function numberOpt(ctx: CommandContext, name: string): number | undefined {
-  const v = ctx.opts[name]
-  if (v === undefined) return undefined
-  const n = Number(v)
-  if (typeof v !== 'string' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got '${String(v)}'`)
-  return n
-}
-
-export function listOpt(ctx: CommandContext, name: string): string[] | undefined {
-  const v = ctx.opts[name]
-  if (typeof v !== 'string') return undefined
-  return v
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-}
-
-export function ensureDir(dir: string): string {
-  const abs = resolve(dir)
-  mkdirSync(abs, { recursive: true })
-  return abs
-}
-
-export function projectPath(ctx: CommandContext, mustExist = true): string {
-  const p = resolve(requireOpt(ctx, 'project'))
-  if (mustExist && !existsSync(p)) throw new Error(`${p}: no such project file (create one with qc import)`)
-  return p
-}
-
-export { basename, join }

@@ -1,0 +1,89 @@
+/**
+ * Human-readable lines for the use cases' results (what `qc` prints without --json). Each takes a
+ * `log` sink and prints; none computes anything the result does not hold.
+ */
+import type { DemoSummary } from '../engine/usecases/demo.ts'
+import type { ExtractOutcome } from '../engine/usecases/extract.ts'
+import type { ImportOutcome } from '../engine/usecases/import.ts'
+import type { ProjectOverview, BackboneChoices } from '../engine/usecases/info.ts'
+import type { RefineOutcome } from '../engine/usecases/refine.ts'
+
+type Log = (line: string) => void
+
+const pct = (x: number): string => `${(100 * x).toFixed(1)}%`
+
+export function printImport(log: Log, s: ImportOutcome): void {
+  log(`imported: ${s.added} new, ${s.existing} already in the project, ${s.skipped.length} skipped`)
+  for (const note of s.notes) log(`  note: ${note}`)
+  for (const x of s.skipped.slice(0, 10)) log(`  skipped ${x.path}: ${x.reason}`)
+  if (s.skipped.length > 10) log(`  ... and ${s.skipped.length - 10} more (qc info lists them)`)
+}
+
+export function printExtract(log: Log, e: ExtractOutcome): void {
+  const s = e.summary
+  if (e.ownEmbeddings) {
+    log(`features (${e.backbone}): your own embeddings, nothing to extract`)
+    return
+  }
+  log(`features (${e.backbone}): ${s.computed} computed, ${s.reused} already stored, ${s.failed.length} failed, ${s.seconds.toFixed(1)} s`)
+  for (const f of s.failed.slice(0, 10)) log(`  failed ${f.path}: ${f.reason}`)
+}
+
+export function printRefine(log: Log, out: RefineOutcome): void {
+  const sel = out.selection
+  if (sel) {
+    log(`held-out validation on the given labels (${sel.rows} samples, ${sel.folds} folds, ${sel.seconds.toFixed(1)} s):`)
+    for (const c of sel.candidates) {
+      const mark = c.chosen ? '→' : ' '
+      const behind = c.behind > 0 ? `  (${(100 * c.behind).toFixed(1)} ± ${(100 * c.pairedSe).toFixed(1)} points behind)` : ''
+      log(`  ${mark} ${c.label.padEnd(22)} λ ${String(c.lambda).padEnd(7)} agreement ${pct(c.score)}${behind}`)
+    }
+    log(`    ${'always the commonest class'.padEnd(22)}           agreement ${pct(sel.majorityBaseline)}`)
+    if (sel.estimatedNoise !== null) log(`    given labels: about ${pct(sel.estimatedNoise)} look wrong (confident learning estimate)`)
+    log(`  why: ${sel.reason}`)
+  }
+  const chosen = Object.entries(out.chosen)
+    .filter(([, v]) => v !== undefined && typeof v !== 'object')
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(' ')
+  log(
+    `run ${out.runId} (${out.method}${chosen ? ', ' + chosen : ''}): ${out.flagged} of ${out.n} training samples flagged, ${((out.timings.total ?? 0) / 1000).toFixed(1)} s`,
+  )
+  if (out.trusted)
+    log(`  audit: on the ${out.trusted.samples} samples with a trusted label, ${pct(out.trusted.givenAccuracy)} of the given labels are right`)
+  for (const w of out.warnings) log(`  warning: ${w}`)
+}
+
+export function printDemo(log: Log, s: DemoSummary, validationDir: string): void {
+  log('')
+  log(`Demo summary (${s.samples} synthetic images, classes: ${s.classes.join(', ')}; ${s.seconds.toFixed(1)} s)`)
+  log(`  on the ${s.decided} images without an audited label (the audited fifth is trained on as it is):`)
+  log(`  given labels correct (vs hidden truth): ${pct(s.givenLabelAccuracy)}`)
+  if (s.teacherAccuracy !== null) log(`  teacher labels correct:                 ${pct(s.teacherAccuracy)}`)
+  if (s.pllAccuracy !== null) log(`  PLL refined labels correct:             ${pct(s.pllAccuracy)}`)
+  log(`  chosen by validation (${s.chosenMethod}):`.padEnd(42) + ` ${pct(s.chosenAccuracy)}`)
+  if (s.refine.selection) log(`  why: ${s.refine.selection.reason}`)
+  for (const w of s.refine.warnings) log(`  note: ${w}`)
+  log(`  flagged for review (run ${s.runId}): ${s.flagged}`)
+  log(`  project: ${s.project}`)
+  if (s.refinedCsv) log(`  refined labels: ${s.refinedCsv}`)
+  log(`  review them in the app: npm run serve (or qc serve), then open the project`)
+  log(`  PoC validation on the audited fifth: qc validate --project ${s.project} --out ${validationDir}`)
+}
+
+export function printInfo(log: Log, info: ProjectOverview): void {
+  log(info.project)
+  log(`  samples: ${info.samples} (train ${info.train}, test ${info.test}, trusted labels ${info.trusted})`)
+  log(`  classes: ${info.classes.map((c) => `${c.name} (${c.n})`).join(', ')}`)
+  for (const b of info.backbones) log(`  backbone ${b.id} ${b.name} [${b.kind}, ${b.dim}-d]: ${b.features} feature vectors`)
+  for (const r of info.runs) log(`  run ${r.id} ${r.method} ${r.status} ${r.finishedAt ?? ''}`)
+  log(`  review decisions: ${info.reviewEvents}`)
+  if (info.skipped.length) log(`  skipped at import: ${info.skipped.length}`)
+  for (const s of info.skipped.slice(0, 20)) log(`    ${s.path}: ${s.reason}`)
+}
+
+export function printBackbones(log: Log, b: BackboneChoices): void {
+  log(`built-in: ${b.builtin} (training-free filter bank, offline)`)
+  for (const c of b.catalogue) log(`catalogue: ${c.id} — ${c.name}`)
+  for (const r of b.registered) log(`registered: ${r.id} ${r.name} [${r.kind}]`)
+}
