@@ -1,18 +1,23 @@
 /**
  * The app in a real browser against the real engine: Debian's Chromium, driven by
  * playwright-core, on web mode's server with a temporary data folder. One user journey: open the
- * demo from the first-run screen, import a folder (with a broken file), extract features, run
- * PLL, review by keyboard (checking the project file after each step), undo, look at the
- * insights, and export a CSV that is checked on disk. Screenshots of each screen go to
- * docs/screenshots/.
+ * demo from the first-run screen (it runs the whole pipeline, like `qc demo`), import a folder
+ * (with a broken file), extract features, run the default refinement (Auto) and check it against
+ * the demo's hidden truth, the teacher and `qc refine` on the same project, review by keyboard
+ * (checking the project file after each step), undo, look at the insights, and export a CSV that
+ * is checked on disk. Screenshots of each screen go to test-output/screenshots/, or to
+ * docs/screenshots/ with QC_SCREENSHOTS=docs.
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import Database from 'better-sqlite3'
 import sharp from 'sharp'
-import { skipReason, startApp, screenshot, ROOT, type App } from './helpers.ts'
+import { skipReason, startApp, screenshot, lowContrast, ROOT, type App } from './helpers.ts'
+import type { JobInfo, RunDetail, RunSummary, SelectionCandidate } from '../../shared/contract.ts'
 
 const skip = skipReason()
 if (skip) console.log(`# skipping browser tests: ${skip}`)
@@ -49,6 +54,95 @@ function reviewEvents(projectFile: string): EventRow[] {
     db.close()
   }
 }
+
+/** The demo's hidden truth (`truth.csv`: path,label), found through the project's meta table. */
+function demoTruth(projectFile: string): Map<string, string> {
+  const db = new Database(projectFile, { readonly: true, fileMustExist: true })
+  let file: string
+  try {
+    const row = db.prepare("SELECT value FROM meta WHERE key = 'demo_truth_csv'").get() as { value: string } | undefined
+    assert.ok(row, 'the demo project records where its truth.csv is')
+    file = row.value
+  } finally {
+    db.close()
+  }
+  const truth = new Map<string, string>()
+  for (const line of readFileSync(file, 'utf8').split(/\r?\n/).slice(1)) {
+    if (!line) continue
+    const i = line.lastIndexOf(',')
+    truth.set(line.slice(0, i), line.slice(i + 1))
+  }
+  return truth
+}
+
+interface TruthScore {
+  /** Training samples without a trusted label that the truth knows. */
+  n: number
+  given: number
+  refined: number
+  /** sample id -> refined class name, to compare runs. */
+  labels: Map<number, string>
+}
+
+/**
+ * Accuracy of a run's refined labels and of the given labels against the demo's truth, over the
+ * training samples WITHOUT a trusted label (the audited fifth is trained on with its trusted label
+ * and clamped to it, so it proves nothing about the refinement).
+ */
+function truthScore(projectFile: string, runId: number, truth: Map<string, string>): TruthScore {
+  const db = new Database(projectFile, { readonly: true, fileMustExist: true })
+  try {
+    const rows = db
+      .prepare(
+        `SELECT s.id AS id, s.path AS path, gc.name AS given, rc.name AS refined
+         FROM predictions p
+         JOIN samples s ON s.id = p.sample_id
+         JOIN classes gc ON gc.id = s.given_class_id
+         JOIN classes rc ON rc.idx = p.refined_idx
+         WHERE p.run_id = ? AND s.split = 'train' AND s.trusted_class_id IS NULL`,
+      )
+      .all(runId) as { id: number; path: string; given: string; refined: string }[]
+    const score: TruthScore = { n: 0, given: 0, refined: 0, labels: new Map() }
+    for (const r of rows) {
+      const t = truth.get(r.path)
+      if (t === undefined) continue // the extra folder imported below has no truth
+      score.n++
+      if (r.given === t) score.given++
+      if (r.refined === t) score.refined++
+      score.labels.set(r.id, r.refined)
+    }
+    assert.ok(score.n > 0, `run ${runId} has predictions for the demo's images`)
+    score.given /= score.n
+    score.refined /= score.n
+    return score
+  } finally {
+    db.close()
+  }
+}
+
+/**
+ * Waits for a job started through the API to finish and returns how it ended. A poll that fails
+ * at the connection is tried again: web mode trains in the server's own process, and a reused
+ * keep-alive connection can be reset while it is busy.
+ */
+async function waitJob(jobId: string, timeoutMs = 180_000): Promise<JobInfo> {
+  const t0 = Date.now()
+  for (;;) {
+    const jobs = await call<{ jobs: JobInfo[] }>('listJobs').then(
+      (r) => r.jobs,
+      (e: Error) => {
+        if (e.message !== 'fetch failed') throw e
+        return []
+      },
+    )
+    const job = jobs.find((j) => j.id === jobId)
+    if (job && job.status !== 'running') return job
+    if (Date.now() - t0 > timeoutMs) throw new Error(`job ${jobId} still running after ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+const pct = (v: number): string => `${(100 * v).toFixed(1)}%`
 
 async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 15000): Promise<T> {
   const t0 = Date.now()
@@ -118,13 +212,21 @@ async function journey(): Promise<void> {
   await page.getByRole('heading', { name: 'Welcome to Seed QC' }).waitFor()
   assert.ok(!page.url().includes('token='), 'the token is removed from the address bar')
   await screenshot(page, 'welcome')
-  await page.getByLabel('Demo size').selectOption('small')
+  // The standard size (500 images). At the small one (120 images for 3104 feature dimensions) every
+  // probe reproduces the given labels, so the accuracy check below would compare nothing.
+  await page.getByLabel('Demo size').selectOption('standard')
   await page.getByRole('button', { name: 'Open the demo project' }).click()
-  await page.getByTestId('project-card').waitFor({ timeout: 120_000 })
+  await page.getByTestId('project-card').waitFor({ timeout: 180_000 })
   const { project } = await call<{ project: { path: string; samples: number; classes: { idx: number; name: string }[] } | null }>('currentProject')
   assert.ok(project, 'the demo project is open')
   assert.ok(project.samples > 0)
   const classNames = project.classes.map((c) => c.name)
+  // Like `qc demo`, the button ran the whole pipeline: features and a finished auto run.
+  const demoRun = (await call<{ runs: RunSummary[] }>('listRuns')).runs[0]
+  assert.ok(demoRun, 'the demo project has a run')
+  assert.equal(demoRun.status, 'done')
+  assert.equal(demoRun.params.method, 'auto')
+  assert.ok(demoRun.selection && demoRun.selection.candidates.length > 1, 'the demo run scored several candidates')
 
   // --- import a folder with one good and one broken image ----------------------------------------
   const extra = join(app.dataDir, 'extra')
@@ -142,28 +244,112 @@ async function journey(): Promise<void> {
   assert.match(await result.locator('table').innerText(), /broken\.png/)
   await screenshot(page, 'projects')
 
-  // --- pipeline: built-in backbone, extract, PLL -------------------------------------------------
+  // --- pipeline: the demo's run is shown; extract the new image; run the default (Auto) ----------
   await page.getByRole('button', { name: /Next: features and runs/ }).click()
   await page.getByRole('heading', { name: '1 · Backbone and features' }).waitFor()
-  await page.getByRole('button', { name: 'Use the built-in backbone' }).click()
+  const latest = page.getByTestId('latest-run')
+  await latest.getByText(`Run #${demoRun.id} (${demoRun.method}, chosen by Auto) finished`).waitFor()
+  await latest.getByTestId('selection-table').waitFor()
+  // The demo registered the built-in backbone and extracted its images: only the new one is computed.
   await page.getByRole('radio', { name: 'builtin' }).waitFor()
   await page.getByRole('button', { name: 'Extract features' }).click()
   const extracted = page.getByTestId('extract-result')
   await extracted.waitFor({ timeout: 120_000 })
-  assert.match(await extracted.innerText(), new RegExp(`${project.samples + 1} computed`))
-  // PLL is preselected with automatic lambda; the advanced options stay one click away.
-  assert.ok(await page.getByRole('radio', { name: /PLL student/ }).isChecked())
+  assert.match(await extracted.innerText(), /(^|\D)1 computed/)
+  // Auto is first and preselected, with no static "recommended" badge; the advanced options stay one click away.
+  const methods = page.getByRole('group', { name: 'Method' }).getByRole('radio')
+  assert.equal(await methods.first().getAttribute('value'), 'auto')
+  assert.ok(await page.getByRole('radio', { name: /^Auto/ }).isChecked())
+  assert.equal(await page.getByText('recommended', { exact: true }).count(), 0)
+  await page.getByTestId('auto-help').waitFor()
   await page.getByText('Advanced options').click()
   await page.getByLabel('Lambda mode').waitFor()
-  await page.getByRole('button', { name: 'Run PLL student' }).click()
-  await page.getByText(/Run #\d+ \(pll\) finished/).waitFor({ timeout: 180_000 })
-  assert.match(await page.getByTestId('runs-table').innerText(), /pll/)
-  await page.getByTestId('runs-table').getByRole('button', { name: 'Details' }).first().click()
-  await page.getByRole('heading', { name: 'Per class' }).waitFor()
+  await page.getByText('Advanced options').click()
+  await page.getByRole('button', { name: 'Run Auto' }).click()
+  await page.getByRole('heading', { name: 'Run just finished' }).waitFor({ timeout: 180_000 })
+  const finished = /Run #(\d+) \((\w+), chosen by Auto\) finished/.exec(await latest.innerText())
+  assert.ok(finished, 'the finished run says what Auto chose')
+  const appRun = await call<RunDetail>('getRun', { runId: Number(finished[1]) })
+  assert.equal(appRun.status, 'done')
+  assert.equal(appRun.params.method, 'auto')
+  assert.equal(appRun.seed, 0, 'the default seed, as qc refine uses')
+  assert.equal(appRun.method, finished[2])
+  const sel = appRun.selection
+  assert.ok(sel && sel.candidates.length > 1, 'the app run scored several candidates')
+  const chosen = sel.candidates.filter((c) => c.chosen)
+  assert.equal(chosen.length, 1, 'exactly one candidate chosen')
+  assert.equal(chosen[0]!.candidate.replace(/^sd\d+$/, 'sd').replace(/^pll-.*$/, 'pll'), appRun.method, 'the chosen candidate is the method that ran')
+
+  // The screen shows the selection: a row per candidate, the chosen one marked in words, the
+  // baselines, the reason, and each warning.
+  const selTable = latest.getByTestId('selection-table')
+  assert.equal(await selTable.locator('tbody:not(.baseline) tr').count(), sel.candidates.length)
+  const chosenRow = selTable.locator('tr[data-chosen="true"]')
+  assert.equal(await chosenRow.count(), 1)
+  assert.match(await chosenRow.innerText(), new RegExp(`${chosen[0]!.label.replace(/[()]/g, '\\$&')}.*chosen`, 's'))
+  assert.match(await chosenRow.innerText(), new RegExp(pct(chosen[0]!.score).replace('.', '\\.')))
+  assert.match(await selTable.innerText(), /Always the commonest class/)
+  const given = await selTable.getByTestId('given-baseline').innerText()
+  assert.match(given, /Given labels as they are/)
+  if (sel.estimatedNoise !== null) assert.ok(given.includes(`about ${pct(sel.estimatedNoise)} look wrong`), given)
+  assert.ok(appRun.trusted, 'the demo has an audited subset')
+  assert.ok(given.includes(`on ${appRun.trusted.samples} audited samples: ${pct(appRun.trusted.givenAccuracy)} of the given labels are right`), given)
+  await latest.getByText(`Why: ${sel.reason}`).waitFor()
+  const warnings = latest.getByRole('status').filter({ hasText: 'Warning:' })
+  assert.equal(await warnings.count(), appRun.warnings.length)
+  for (const w of appRun.warnings) await warnings.filter({ hasText: w }).waitFor()
+  assert.deepEqual(
+    await lowContrast(page, '[data-testid="latest-run"], [data-testid="runs-table"], #run-h ~ *'),
+    [],
+    'readable text on the Pipeline screen',
+  )
   await screenshot(page, 'pipeline')
 
+  // Against the demo's hidden truth, on the images without an audited label: the default run is
+  // at least as accurate as the given labels, and within half a point of the teacher. The teacher
+  // is run here through the API on the same project (same rows, the extra image included) rather
+  // than read from the demo's run, which saw one image less.
+  const truth = demoTruth(project.path)
+  const appScore = truthScore(project.path, appRun.id, truth)
+  const teacherRef = await call<{ jobId: string }>('startRun', { method: 'teacher' })
+  assert.equal((await waitJob(teacherRef.jobId)).status, 'completed')
+  const teacherRun = (await call<{ runs: RunSummary[] }>('listRuns')).runs.find((r) => r.method === 'teacher' && r.params.method === 'teacher')
+  assert.ok(teacherRun && teacherRun.status === 'done')
+  const teacherScore = truthScore(project.path, teacherRun.id, truth)
+  assert.equal(teacherScore.n, appScore.n)
+  const demoScore = truthScore(project.path, demoRun.id, truth) // before the extra image: for the log only
+  console.log(
+    `# demo truth on ${appScore.n} images: given ${pct(appScore.given)}, teacher ${pct(teacherScore.refined)}, app default (${appRun.method}) ${pct(appScore.refined)}; the demo's own run (${demoRun.method}) ${pct(demoScore.refined)}`,
+  )
+  assert.ok(appScore.refined >= appScore.given, `default run ${pct(appScore.refined)} vs given labels ${pct(appScore.given)}`)
+  assert.ok(appScore.refined >= teacherScore.refined - 0.005, `default run ${pct(appScore.refined)} vs teacher ${pct(teacherScore.refined)}`)
+
+  // `qc refine` on the same project (seed 0, like the app) chooses the same method with the same
+  // scores, and deploys the same labels.
+  const cli = await promisify(execFile)(process.execPath, [join(ROOT, 'bin', 'qc.mjs'), 'refine', '--project', project.path, '--json', '--quiet'], {
+    cwd: ROOT,
+    timeout: 180_000,
+    maxBuffer: 16 << 20,
+  })
+  const cliRun = JSON.parse(cli.stdout) as { runId: number; method: string; selection: { candidates: SelectionCandidate[] } | null }
+  assert.equal(cliRun.method, appRun.method, 'qc refine chooses what the app chose')
+  assert.ok(cliRun.selection)
+  assert.deepEqual(cliRun.selection.candidates, sel.candidates, 'the same candidates with the same scores')
+  assert.deepEqual(truthScore(project.path, cliRun.runId, truth).labels, appScore.labels, 'the same refined labels')
+
+  // The run's details in the table show the same selection.
+  await page.locator(`tr[data-run-id="${appRun.id}"]`).getByRole('button', { name: 'Details' }).click()
+  await page.getByRole('heading', { name: 'Per class' }).waitFor()
+  await page.getByTestId('runs-table').getByRole('heading', { name: 'How the method was chosen' }).waitFor()
+  assert.equal(await page.getByTestId('runs-table').locator('tr[data-chosen="true"]').count(), 1)
+  await page.getByRole('heading', { name: 'Per class' }).scrollIntoViewIfNeeded()
+  await screenshot(page, 'pipeline-run-details')
+  await page.getByRole('heading', { name: '1 · Backbone and features' }).scrollIntoViewIfNeeded()
+
   // --- review by keyboard -------------------------------------------------------------------------
-  await page.getByRole('button', { name: /Review flagged samples/ }).click()
+  // The app's run (the teacher run started through the API is now the one just finished).
+  await page.locator(`tr[data-run-id="${appRun.id}"]`).getByRole('button', { name: 'Review' }).click()
+  await until('the review of the app run', () => page.url().includes(`run=${appRun.id}`))
   await page.locator('#reviewer').fill(REVIEWER)
   await page.keyboard.press('Enter')
   const tiles = page.locator('[data-sample-id]')
@@ -239,7 +425,7 @@ async function journey(): Promise<void> {
   await screenshot(page, 'review')
 
   const detail = await Promise.all(
-    ids.map((id) => call<{ path: string; given: number; refined: number }>('getSample', { sampleId: id, neighbours: 0 })),
+    ids.map((id) => call<{ path: string; given: number; refined: number }>('getSample', { sampleId: id, runId: appRun.id, neighbours: 0 })),
   )
 
   // --- insights -----------------------------------------------------------------------------------

@@ -12,7 +12,12 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const CHROMIUM = process.env.QC_CHROMIUM ?? '/usr/bin/chromium'
-export const SCREENSHOTS = join(ROOT, 'docs', 'screenshots')
+/**
+ * Where screenshots go: docs/screenshots/ (tracked, shown in the README) only when
+ * QC_SCREENSHOTS=docs asks for it, so that a test run leaves the working tree as it was;
+ * otherwise test-output/screenshots/ (ignored by git).
+ */
+export const SCREENSHOTS = process.env.QC_SCREENSHOTS === 'docs' ? join(ROOT, 'docs', 'screenshots') : join(ROOT, 'test-output', 'screenshots')
 
 /** Why the browser tests cannot run here, or null when they can. */
 export function skipReason(): string | null {
@@ -110,7 +115,7 @@ export async function startApp(opts: { width?: number; height?: number; colorSch
 }
 
 /**
- * Saves a screenshot of the page to docs/screenshots/<name>.png, after closing the notices in the
+ * Saves a screenshot of the page to SCREENSHOTS/<name>.png, after closing the notices in the
  * corner (with their own Dismiss buttons) so they do not cover the screen being documented.
  */
 export async function screenshot(page: Page, name: string): Promise<string> {
@@ -120,4 +125,60 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(dirname(file), { recursive: true })
   await page.screenshot({ path: file })
   return file
+}
+
+/** A text element whose colour on its background is below the WCAG AA ratio for its size. */
+export interface LowContrast {
+  text: string
+  color: string
+  background: string
+  ratio: number
+}
+
+/**
+ * In-page script for lowContrast, kept as plain JavaScript source: the test's TypeScript loader
+ * wraps named functions in a helper (`__name`) that does not exist in the page.
+ */
+const LOW_CONTRAST_JS = `(sel) => {
+  const parse = (c) => (c.match(/[0-9.]+/g) || []).map(Number)
+  const channel = (v) => { const x = v / 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4) }
+  const lum = (rgb) => 0.2126 * channel(rgb[0]) + 0.7152 * channel(rgb[1]) + 0.0722 * channel(rgb[2])
+  const bgOf = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = getComputedStyle(e).backgroundColor
+      const v = parse(c)
+      if (v.length >= 3 && (v.length < 4 || v[3] >= 1)) return c
+    }
+    return 'rgb(255, 255, 255)'
+  }
+  const out = []
+  for (const root of document.querySelectorAll(sel)) {
+    for (const el of [root, ...root.querySelectorAll('*')]) {
+      const own = [...el.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim() !== '')
+      if (own.length === 0 || el.getClientRects().length === 0) continue
+      const st = getComputedStyle(el)
+      if (st.visibility === 'hidden') continue
+      const background = bgOf(el)
+      const a = lum(parse(st.color))
+      const b = lum(parse(background))
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)
+      const size = parseFloat(st.fontSize)
+      const large = size >= 24 || (size >= 18.66 && Number(st.fontWeight) >= 700)
+      if (ratio < (large ? 3 : 4.5)) {
+        const text = own.map((n) => n.textContent.trim()).join(' ').slice(0, 60)
+        out.push({ text, color: st.color, background, ratio: Math.round(ratio * 100) / 100 })
+      }
+    }
+  }
+  return out
+}`
+
+/**
+ * Text inside `root` (a CSS selector) whose contrast with the background it sits on is below
+ * 4.5:1 (3:1 for large text), per WCAG 2.x relative luminance. The background is the first opaque
+ * one up the tree (translucent layers and opacity are ignored, which is right for this app's solid
+ * palette and enabled controls).
+ */
+export async function lowContrast(page: Page, root: string): Promise<LowContrast[]> {
+  return (await page.evaluate(`(${LOW_CONTRAST_JS})(${JSON.stringify(root)})`)) as LowContrast[]
 }
