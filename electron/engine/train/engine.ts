@@ -55,6 +55,8 @@ export interface ComputeEngine {
   predict(x: FeatureMatrix, w: Float32Array, b: Float32Array, k: number): Promise<Float32Array>
   /** The Gram matrix X X^T (n x n, row-major), for the row-space reduction of reduce.ts. */
   gram(x: FeatureMatrix): Promise<Float64Array>
+  /** X B for B (d x m, row-major): n x m, for the rotation to the eigenbasis of reduce.ts. */
+  multiply(x: FeatureMatrix, b: Float32Array, m: number): Promise<Float32Array>
   dispose(): Promise<void>
 }
 

@@ -277,6 +277,16 @@ export async function createOrtEngine(opts: EngineOptions = {}): Promise<Compute
     async predict(x, w, b, k) {
       return predictBlocks(blocksOf(x), x.n, x.d, k, w, b)
     },
+    async multiply(x, b, m) {
+      const sess = await session(`matmul:${x.d}:${m}`, () => matmulGraph(x.d, m))
+      const B = new ort.Tensor('float32', b, [x.d, m])
+      const out = new Float32Array(x.n * m)
+      for (const bl of blocksOf(x)) {
+        const r = await sess.run({ X: bl.x, W: B })
+        out.set(r.Y!.data as Float32Array, bl.r0 * m)
+      }
+      return out
+    },
     async gram(x) {
       const sess = await session(`gram:${x.d}`, () => gramGraph(x.d))
       const all = new ort.Tensor('float32', x.data, [x.n, x.d])

@@ -22,11 +22,69 @@ import type { FeatureMatrix } from './types.ts'
 /** Reduce only when it pays: fewer rows than 3/4 of the dimensions, and a Cholesky that stays cheap in JS. */
 export const REDUCE_MAX_ROWS = 3000
 
+/**
+ * With more rows than dimensions, up to this many dimensions the features are rotated into the
+ * eigenbasis of X^T X (an exact change of coordinates: |W|^2 is rotation-invariant), where the
+ * diagonal preconditioner of L-BFGS matches the Hessian's spectrum. The d x d eigendecomposition
+ * runs in JS: about a second at d = 784.
+ */
+export const ROTATE_MAX_DIMS = 1024
+
 export interface Reduction {
   /** n x n reduced features F (rows of the Cholesky factor L, F F^T = G + jitter). */
   f: FeatureMatrix
   /** Maps reduced parameters ((n + 1) x K, last row the bias) to ((d + 1) x K) in the coordinates of `x`. */
   lift(v: Float64Array, k: number): Float64Array
+}
+
+/**
+ * Rotation into the eigenbasis of C = X^T X = V S^2 V^T: F = X V (n x d, orthogonal columns with
+ * squared norms S^2), and back W = V W'. Exact: the loss sees X W = F W' and |W| = |W'|.
+ */
+export async function eigenRotation(engine: ComputeEngine, x: FeatureMatrix): Promise<Reduction> {
+  const { n, d } = x
+  // X^T X as the Gram matrix of X^T (d x n).
+  const xt = new Float32Array(d * n)
+  for (let i = 0; i < n; i++) {
+    const o = i * d
+    for (let j = 0; j < d; j++) xt[j * n + i] = x.data[o + j]!
+  }
+  const c = await engine.gram({ data: xt, n: d, d: n })
+  for (let i = 0; i < d; i++) for (let j = 0; j < i; j++) c[i * d + j] = c[j * d + i] = 0.5 * (c[i * d + j]! + c[j * d + i]!)
+  const { vectors } = symmetricEigen(c, d)
+  // Largest first, so the leading coordinates carry the most energy.
+  const v = new Float32Array(d * d)
+  for (let r = 0; r < d; r++) for (let q = 0; q < d; q++) v[r * d + q] = vectors[r * d + (d - 1 - q)]!
+  const f = await engine.multiply(x, v, d)
+  return {
+    f: { data: f, n, d },
+    lift(w: Float64Array, k: number): Float64Array {
+      const out = new Float64Array((d + 1) * k)
+      for (let j = 0; j < d; j++)
+        for (let q = 0; q < d; q++) {
+          const vq = v[j * d + q]!
+          if (vq === 0) continue
+          for (let cc = 0; cc < k; cc++) out[j * k + cc]! += vq * w[q * k + cc]!
+        }
+      for (let cc = 0; cc < k; cc++) out[d * k + cc] = w[d * k + cc]!
+      return out
+    },
+  }
+}
+
+/** Whether `eigenRotation` applies (and pays) for an n x d matrix. */
+export function shouldRotate(n: number, d: number): boolean {
+  return !shouldReduce(n, d) && d >= 2 && d <= ROTATE_MAX_DIMS && n >= d
+}
+
+/**
+ * The basis every fit of a refinement runs in: the row-space reduction (n < d), the eigenbasis
+ * rotation (d <= ROTATE_MAX_DIMS), or x itself. Exact in each case.
+ */
+export async function spectralBasis(engine: ComputeEngine, x: FeatureMatrix): Promise<{ red: Reduction; kind: 'reduced' | 'rotated' } | null> {
+  if (shouldReduce(x.n, x.d)) return { red: await rowSpaceReduction(engine, x), kind: 'reduced' }
+  if (shouldRotate(x.n, x.d)) return { red: await eigenRotation(engine, x), kind: 'rotated' }
+  return null
 }
 
 /** Whether `rowSpaceReduction` applies to an n x d matrix. */
@@ -157,11 +215,13 @@ export async function rowSpaceReduction(engine: ComputeEngine, x: FeatureMatrix)
  * an n x n row-major matrix. O(n^3): used for n up to a few hundred.
  */
 export function symmetricEigen(a: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
-  const V: Float64Array[] = Array.from({ length: n }, (_, i) => Float64Array.from(a.subarray(i * n, i * n + n)))
+  // W = V^T (the input is symmetric, so it starts as a copy): the inner loops of the reduction
+  // then run along rows, and W is exactly the Z = V^T that tql2 rotates.
+  const W: Float64Array[] = Array.from({ length: n }, (_, i) => Float64Array.from(a.subarray(i * n, i * n + n)))
   const d = new Float64Array(n)
   const e = new Float64Array(n)
   // tred2
-  for (let j = 0; j < n; j++) d[j] = V[n - 1]![j]!
+  for (let j = 0; j < n; j++) d[j] = W[j]![n - 1]!
   for (let i = n - 1; i > 0; i--) {
     let scale = 0
     let h = 0
@@ -169,9 +229,9 @@ export function symmetricEigen(a: Float64Array, n: number): { values: Float64Arr
     if (scale === 0) {
       e[i] = d[i - 1]!
       for (let j = 0; j < i; j++) {
-        d[j] = V[i - 1]![j]!
-        V[i]![j] = 0
-        V[j]![i] = 0
+        d[j] = W[j]![i - 1]!
+        W[j]![i] = 0
+        W[i]![j] = 0
       }
     } else {
       for (let k = 0; k < i; k++) {
@@ -187,11 +247,11 @@ export function symmetricEigen(a: Float64Array, n: number): { values: Float64Arr
       for (let j = 0; j < i; j++) e[j] = 0
       for (let j = 0; j < i; j++) {
         f = d[j]!
-        V[j]![i] = f
-        g = e[j]! + V[j]![j]! * f
+        W[i]![j] = f
+        g = e[j]! + W[j]![j]! * f
         for (let k = j + 1; k <= i - 1; k++) {
-          g += V[k]![j]! * d[k]!
-          e[k]! += V[k]![j]! * f
+          g += W[j]![k]! * d[k]!
+          e[k]! += W[j]![k]! * f
         }
         e[j] = g
       }
@@ -205,35 +265,35 @@ export function symmetricEigen(a: Float64Array, n: number): { values: Float64Arr
       for (let j = 0; j < i; j++) {
         f = d[j]!
         g = e[j]!
-        for (let k = j; k <= i - 1; k++) V[k]![j]! -= f * e[k]! + g * d[k]!
-        d[j] = V[i - 1]![j]!
-        V[i]![j] = 0
+        for (let k = j; k <= i - 1; k++) W[j]![k]! -= f * e[k]! + g * d[k]!
+        d[j] = W[j]![i - 1]!
+        W[j]![i] = 0
       }
     }
     d[i] = h
   }
   for (let i = 0; i < n - 1; i++) {
-    V[n - 1]![i] = V[i]![i]!
-    V[i]![i] = 1
+    W[i]![n - 1] = W[i]![i]!
+    W[i]![i] = 1
     const h = d[i + 1]!
     if (h !== 0) {
-      for (let k = 0; k <= i; k++) d[k] = V[k]![i + 1]! / h
+      for (let k = 0; k <= i; k++) d[k] = W[i + 1]![k]! / h
       for (let j = 0; j <= i; j++) {
         let g = 0
-        for (let k = 0; k <= i; k++) g += V[k]![i + 1]! * V[k]![j]!
-        for (let k = 0; k <= i; k++) V[k]![j]! -= g * d[k]!
+        for (let k = 0; k <= i; k++) g += W[i + 1]![k]! * W[j]![k]!
+        for (let k = 0; k <= i; k++) W[j]![k]! -= g * d[k]!
       }
     }
-    for (let k = 0; k <= i; k++) V[k]![i + 1] = 0
+    for (let k = 0; k <= i; k++) W[i + 1]![k] = 0
   }
   for (let j = 0; j < n; j++) {
-    d[j] = V[n - 1]![j]!
-    V[n - 1]![j] = 0
+    d[j] = W[j]![n - 1]!
+    W[j]![n - 1] = 0
   }
-  V[n - 1]![n - 1] = 1
+  W[n - 1]![n - 1] = 1
   e[0] = 0
-  // tql2 rotates pairs of columns of V: keep them as contiguous rows of Z = V^T.
-  const Z: Float64Array[] = Array.from({ length: n }, (_, c) => Float64Array.from({ length: n }, (_, r) => V[r]![c]!))
+  // tql2 rotates pairs of columns of V: contiguous rows of Z = V^T = W.
+  const Z = W
   for (let i = 1; i < n; i++) e[i - 1] = e[i]!
   e[n - 1] = 0
   let f = 0

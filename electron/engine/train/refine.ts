@@ -17,7 +17,7 @@ import {
   type Standardization,
 } from './engine.ts'
 import { accuracy, diagonalPreconditioner, fitTargets, oneHot, topTwo, twoHotTopTwo, type FitOptions } from './fit.ts'
-import { rowSpaceReduction, shouldReduce, standardized, type Reduction } from './reduce.ts'
+import { shouldReduce, shouldRotate, spectralBasis, standardized } from './reduce.ts'
 import {
   AUTO_CANDIDATES,
   FIT_GRAD_TOL,
@@ -148,24 +148,28 @@ export function candidateMethod(c: Candidate): { method: Method; rounds?: number
 interface Work {
   x: FeatureMatrix
   std?: Standardization
+  /** Whether fits run in another (exact) basis than x: the row-space reduction or the eigenbasis rotation. */
   reduced: boolean
+  basis?: 'reduced' | 'rotated'
   toModel(m: LinearModel): LinearModel
 }
 
-/** Reductions of matrices seen before (the demo fits three methods on one training set). */
-const reductions = new WeakMap<Float32Array, Reduction>()
+/** Bases of matrices seen before (the demo fits three methods on one training set). */
+const bases = new WeakMap<Float32Array, Awaited<ReturnType<typeof spectralBasis>>>()
 
 async function prepareWork(engine: ComputeEngine, x: FeatureMatrix, std: Standardization | undefined): Promise<Work> {
-  if (!shouldReduce(x.n, x.d)) return { x, std, reduced: false, toModel: (m) => m }
-  let red = std ? undefined : reductions.get(x.data)
-  if (!red) {
-    red = await rowSpaceReduction(engine, std ? standardized(x, std) : x)
-    if (!std) reductions.set(x.data, red)
+  if (!shouldReduce(x.n, x.d) && !shouldRotate(x.n, x.d)) return { x, std, reduced: false, toModel: (m) => m }
+  let basis = std ? undefined : bases.get(x.data)
+  if (basis === undefined) {
+    basis = await spectralBasis(engine, std ? standardized(x, std) : x)
+    if (!std) bases.set(x.data, basis)
   }
-  const r = red
+  if (!basis) return { x, std, reduced: false, toModel: (m) => m }
+  const r = basis.red
   return {
     x: r.f,
     reduced: true,
+    basis: basis.kind,
     toModel: (m) => ({ d: x.d, k: m.k, bias: m.bias, std, w: r.lift(m.w, m.k) }),
   }
 }
@@ -209,7 +213,8 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
   let ts = Date.now()
   const work = await prepareWork(engine, x, std)
   if (work.reduced) timings.reduce = Date.now() - ts
-  chosen.reduced = work.reduced
+  chosen.reduced = work.basis === 'reduced'
+  if (work.basis) chosen.basis = work.basis
   const wx = work.x
 
   // 1. Selection (the method for auto, lambda, the PLL loss) on the given labels only.
@@ -233,7 +238,7 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
       seed,
       bias,
       std,
-      prepared: { x: wx, std: work.std },
+      prepared: { x: wx, std: work.std, reduced: work.basis === 'reduced' },
       signal: opts.signal,
       progress: opts.progress,
     })

@@ -51,7 +51,7 @@ import { createRng } from '../util/rng.ts'
 import { confidentLearning } from './cl.ts'
 import { LinearProblem, predictModel, selectRows, type ComputeEngine, type Standardization } from './engine.ts'
 import { diagonalPreconditioner, fitTargets, oneHot, twoHotTopTwo, type FitOptions } from './fit.ts'
-import { rowSpaceReduction, shouldReduce, standardized } from './reduce.ts'
+import { shouldReduce, shouldRotate, spectralBasis, standardized } from './reduce.ts'
 import type { FeatureMatrix } from './types.ts'
 
 /**
@@ -116,10 +116,11 @@ export interface SelectionOptions {
   /** Stop the lambda path once every candidate has been below its best for this many lambdas (default 2; 0 = whole grid). */
   patience?: number
   /**
-   * The matrix to select on when no subsample is drawn, already prepared by the caller (the
-   * standardised copy and/or the row-space reduction of x), so it is not computed twice.
+   * The matrix to select on, already prepared by the caller from x (the row-space reduction or the
+   * eigenbasis rotation, row for row), so its basis is not computed twice. A subsample takes rows
+   * of it: both bases are exact for any subset of the rows (reduce.ts).
    */
-  prepared?: { x: FeatureMatrix; std?: Standardization }
+  prepared?: { x: FeatureMatrix; std?: Standardization; reduced: boolean }
   signal?: AbortSignal
   progress?: Progress
 }
@@ -277,7 +278,14 @@ async function selectionMatrix(
   opts: SelectionOptions,
 ): Promise<{ xs: FeatureMatrix; ys: Int32Array; std?: Standardization; reduced: boolean }> {
   const maxRows = opts.maxRows ?? DEFAULT_SELECTION_ROWS
-  if (x.n <= maxRows && opts.prepared) return { xs: opts.prepared.x, ys: y, std: opts.prepared.std, reduced: opts.prepared.x.d !== x.d }
+  if (opts.prepared) {
+    const px = opts.prepared.x
+    if (x.n <= maxRows) return { xs: px, ys: y, std: opts.prepared.std, reduced: opts.prepared.reduced }
+    const rowsIdx = permutation(x.n, (opts.seed ?? 0) ^ 0x5eed)
+      .slice(0, maxRows)
+      .sort()
+    return { xs: selectRows(px, rowsIdx), ys: Int32Array.from(rowsIdx, (i) => y[i]!), std: opts.prepared.std, reduced: opts.prepared.reduced }
+  }
   let xs = x
   let ys = y
   if (x.n > maxRows) {
@@ -287,10 +295,10 @@ async function selectionMatrix(
     xs = selectRows(x, rowsIdx)
     ys = Int32Array.from(rowsIdx, (i) => y[i]!)
   }
-  if (!shouldReduce(xs.n, xs.d)) return { xs, ys, std: opts.std, reduced: false }
-  const base = opts.std ? standardized(xs, opts.std) : xs
-  const red = await rowSpaceReduction(engine, base)
-  return { xs: red.f, ys, reduced: true }
+  if (!shouldReduce(xs.n, xs.d) && !shouldRotate(xs.n, xs.d)) return { xs, ys, std: opts.std, reduced: false }
+  const basis = await spectralBasis(engine, opts.std ? standardized(xs, opts.std) : xs)
+  if (!basis) return { xs, ys, std: opts.std, reduced: false }
+  return { xs: basis.red.f, ys, reduced: basis.kind === 'reduced' }
 }
 
 /**

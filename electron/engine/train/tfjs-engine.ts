@@ -195,6 +195,14 @@ export async function createTfjsEngine(opts: EngineOptions = {}): Promise<Comput
         }
       }
     },
+    async multiply(x, b, m) {
+      const y = tf.tidy(() => tf.matMul(tf.tensor2d(x.data, [x.n, x.d]), tf.tensor2d(b, [x.d, m])))
+      try {
+        return Float32Array.from(await y.data())
+      } finally {
+        y.dispose()
+      }
+    },
     async gram(x) {
       const g = tf.tidy(() => {
         const t = tf.tensor2d(x.data, [x.n, x.d])

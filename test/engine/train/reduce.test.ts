@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createEngine, LinearProblem, predictModel } from '../../../electron/engine/train/engine.ts'
 import { fitTargets, oneHot } from '../../../electron/engine/train/fit.ts'
-import { cholesky, rowSpaceReduction, shouldReduce, symmetricEigen } from '../../../electron/engine/train/reduce.ts'
+import { cholesky, eigenRotation, rowSpaceReduction, shouldReduce, symmetricEigen } from '../../../electron/engine/train/reduce.ts'
 import { refineArrays } from '../../../electron/engine/train/refine.ts'
 import type { FeatureMatrix } from '../../../electron/engine/train/types.ts'
 import { createRng } from '../../../electron/engine/util/rng.ts'
@@ -111,6 +111,43 @@ test('refineArrays reduces when rows < dimensions and gives the labels the unred
     }
     assert.ok(same >= n - 1, `${same} of ${n} labels agree`)
     await p.dispose()
+  } finally {
+    await engine.dispose()
+  }
+})
+
+test('the eigenbasis rotation (more rows than dimensions) is exact: same objective value, same predictions, orthogonal columns', async () => {
+  const engine = await createEngine('ort')
+  try {
+    const k = 3
+    const [n, d] = [400, 40]
+    const x = randomMatrix(21, n, d, 1)
+    const y = Int32Array.from({ length: n }, (_, i) => i % k)
+    const lambda = 0.01
+    const rot = await eigenRotation(engine, x)
+    assert.equal(rot.f.d, d)
+    // Columns of F = X V are orthogonal, largest energy first.
+    const col = (q: number) => Array.from({ length: n }, (_, i) => rot.f.data[i * d + q]!)
+    const dot = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i]!, 0)
+    const c0 = col(0)
+    const c1 = col(1)
+    assert.ok(Math.abs(dot(c0, c1)) < 1e-3 * Math.sqrt(dot(c0, c0) * dot(c1, c1)))
+    assert.ok(dot(c0, c0) >= dot(c1, c1))
+    const full = new LinearProblem(await engine.load(x, k), false)
+    const wFull = (await fitTargets(full, oneHot(y, k), 'ce', lambda, new Float64Array(full.size), { maxIter: 3000, gradTol: 1e-9 }, 'full')).w
+    const rp = new LinearProblem(await engine.load(rot.f, k), false)
+    const v = (await fitTargets(rp, oneHot(y, k), 'ce', lambda, new Float64Array(rp.size), { maxIter: 3000, gradTol: 1e-9 }, 'rotated')).w
+    const lf = (await full.lossGrad(wFull, lambda)).loss
+    const lr = (await rp.lossGrad(v, lambda)).loss
+    assert.ok(Math.abs(lf - lr) < 1e-5 * Math.abs(lf), `loss ${lf} vs ${lr}`)
+    const fresh = randomMatrix(77, 30, d, 1)
+    const pf = await predictModel(engine, { d, k, bias: false, w: wFull }, fresh)
+    const pr = await predictModel(engine, { d, k, bias: false, w: rot.lift(v, k) }, fresh)
+    let maxDiff = 0
+    for (let i = 0; i < pf.length; i++) maxDiff = Math.max(maxDiff, Math.abs(pf[i]! - pr[i]!))
+    assert.ok(maxDiff < 2e-3, `probabilities differ by ${maxDiff}`)
+    await full.dispose()
+    await rp.dispose()
   } finally {
     await engine.dispose()
   }
