@@ -10,6 +10,12 @@ import { NotFoundError } from '../../engine/errors.ts'
 import * as q from '../../engine/store/read-model.ts'
 import type { Handlers, ServiceContext } from '../context.ts'
 
+/** The import use case, loaded on demand (image decoding loads native code). */
+async function importUseCase(...args: Parameters<typeof import('../../engine/usecases/import.ts').importIntoProject>) {
+  const { importIntoProject } = await import('../../engine/usecases/import.ts')
+  return importIntoProject(...args)
+}
+
 function toImportResult(s: {
   importId: number
   added: number
@@ -33,27 +39,24 @@ export function pipelineSection(ctx: ServiceContext) {
     async importFolder(input) {
       const p = need()
       const root = requireAbsolute(input.root, 'folder')
-      return startProjectJob(p, 'import', input, `Import ${root}`, async ({ progress, signal }) => {
-        const { importImageFolder } = await import('../../engine/import/image-folder.ts')
-        return toImportResult(await importImageFolder(p.db, root, { ...(input.split ? { split: input.split } : {}), progress, signal }))
-      })
+      return startProjectJob(p, 'import', input, `Import ${root}`, async (job) =>
+        toImportResult(await importUseCase(p.db, { source: { kind: 'folder', root }, ...(input.split ? { split: input.split } : {}) }, job)),
+      )
     },
     async importCsv(input) {
       const p = need()
       const csv = requireAbsolute(input.csvFile, 'CSV file')
       const imagesRoot = input.imagesRoot ? requireAbsolute(input.imagesRoot, 'images folder') : undefined
-      return startProjectJob(p, 'import', input, `Import ${csv}`, async ({ progress, signal }) => {
-        const { importCsv } = await import('../../engine/import/csv-manifest.ts')
-        return toImportResult(await importCsv(p.db, csv, { ...(imagesRoot ? { imagesRoot } : {}), progress, signal }))
-      })
+      return startProjectJob(p, 'import', input, `Import ${csv}`, async (job) =>
+        toImportResult(await importUseCase(p.db, { source: { kind: 'csv', csvFile: csv, ...(imagesRoot ? { imagesRoot } : {}) } }, job)),
+      )
     },
     async importEmbeddings(input) {
       const p = need()
       const npy = requireAbsolute(input.npyFile, 'embeddings file')
       const labels = requireAbsolute(input.labelsCsv, 'labels CSV')
-      return startProjectJob(p, 'import', input, `Import embeddings ${npy}`, async ({ progress, signal }) => {
-        const { importEmbeddings } = await import('../../engine/import/embeddings.ts')
-        const r = await importEmbeddings(p.db, npy, labels, { progress, signal })
+      return startProjectJob(p, 'import', input, `Import embeddings ${npy}`, async (job) => {
+        const r = await importUseCase(p.db, { source: { kind: 'embeddings', npyFile: npy, labelsCsv: labels } }, job)
         features.clear()
         return toImportResult(r)
       })
@@ -134,15 +137,18 @@ export function pipelineSection(ctx: ServiceContext) {
       else backboneInfo(p.db, backboneId)
       const bb = backboneId
       return startProjectJob(p, 'extract', { ...input, backboneId: bb }, 'Extract features', async ({ progress, signal }) => {
-        const { extractFeatures } = await import('../../engine/extract/extract.ts')
+        const { extractProjectFeatures } = await import('../../engine/usecases/extract.ts')
         const t0 = Date.now()
-        const r = await extractFeatures(p.db, {
-          backbone: bb,
-          ...(input.batchSize ? { batchSize: input.batchSize } : {}),
-          ...(input.executionProvider ? { executionProvider: input.executionProvider } : {}),
-          progress,
-          signal,
-        })
+        const out = await extractProjectFeatures(
+          p.db,
+          {
+            backbone: String(bb),
+            ...(input.batchSize ? { batchSize: input.batchSize } : {}),
+            ...(input.executionProvider ? { executionProvider: input.executionProvider } : {}),
+          },
+          { progress, signal },
+        )
+        const r = out.summary
         features.clear()
         const secs = r.seconds > 0 ? r.seconds : (Date.now() - t0) / 1000
         const total = r.computed + r.reused + r.failed.length
