@@ -68,6 +68,36 @@ test('pairwise confusions, where the PLL student cannot separate a pair: auto ne
   }
 })
 
+test('asymmetric noise (extra mass on the next class): auto does as well as the better of teacher and PLL', async () => {
+  for (const seed of [1, 2]) {
+    const { x, truth } = classes(seed, 2000, 64, 2, null)
+    const y = injectWithMatrix(truth, transitionMatrix('asymmetric', K, 0.4), seed + 7)
+    const teacher = await refineArrays(x, y, K, { method: 'teacher' })
+    const pll = await refineArrays(x, y, K, { method: 'pll', pllLoss: 'gce' })
+    const auto = await refineArrays(x, y, K, { method: 'auto' })
+    const [a, t, p] = [acc(auto.refined, truth), acc(teacher.refined, truth), acc(pll.refined, truth)]
+    assert.ok(a >= Math.max(t, p) - 0.01, `seed ${seed}: auto (${auto.method}) ${a} vs teacher ${t}, PLL ${p}`)
+  }
+})
+
+test('superclass noise past identifiability (a wrong label inside the group more likely than the right one): the run says so', async () => {
+  // Classes 0-3 form a group; inside it 80% of labels move to one of the 3 others (0.27 each > 0.2).
+  const c = Array.from({ length: K }, (_, a) =>
+    Array.from({ length: K }, (_, b) =>
+      a < 4 ? (b < 4 ? (a === b ? 0.2 : 0.8 / 3) : 0) : a === b ? 0.9 : b === (a === K - 1 ? 4 : a + 1) ? 0.1 : 0,
+    ),
+  )
+  const { x, truth } = classes(3, 2000, 64, 1, null)
+  const y = injectWithMatrix(truth, c, 10)
+  const auto = await refineArrays(x, y, K, { method: 'auto' })
+  const sel = auto.details.selection as { warnings: { code: string; classes?: number[] }[]; noise: { identifiable: boolean; perClassGap: number[] } }
+  assert.equal(sel.noise.identifiable, false)
+  const w = sel.warnings.find((x) => x.code === 'not-identifiable')
+  assert.ok(w, JSON.stringify(sel.warnings))
+  // The classes it names are in the group.
+  for (const k of w.classes!) assert.ok(k < 4, `class ${k} named as not identifiable`)
+})
+
 test('pairedSe equals the standard error of the mean of the per-sample differences (direct computation)', () => {
   const rng = createRng(4)
   const n = 500
