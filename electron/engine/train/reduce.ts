@@ -130,7 +130,7 @@ export const EIGEN_MAX_ROWS = 800
  * Directions with eigenvalues below 1e-10 of the largest carry no signal and are dropped.
  */
 function eigenReduction(x: FeatureMatrix, g: Float64Array): Reduction {
-  const { n, d } = x
+  const { n } = x
   const { values, vectors } = symmetricEigen(g, n)
   const top = values[n - 1]!
   const keep: number[] = []
@@ -148,24 +148,30 @@ function eigenReduction(x: FeatureMatrix, g: Float64Array): Reduction {
           const u = vectors[i * n + keep[q]!]! / sv[q]!
           for (let c = 0; c < k; c++) a[i * k + c]! += u * v[q * k + c]!
         }
-      const w = new Float64Array((d + 1) * k)
-      for (let i = 0; i < n; i++) {
-        const o = i * d
-        for (let j = 0; j < d; j++) {
-          const xv = x.data[o + j]!
-          if (xv === 0) continue
-          for (let c = 0; c < k; c++) w[j * k + c]! += xv * a[i * k + c]!
-        }
-      }
-      for (let c = 0; c < k; c++) w[d * k + c] = v[r * k + c]!
-      return w
+      return liftRows(x, a, k, v.subarray(r * k, r * k + k))
     },
   }
 }
 
+/** W = X^T A (the representer form of the weights, A n x K) with the bias row appended. */
+function liftRows(x: FeatureMatrix, a: Float64Array, k: number, bias: Float64Array): Float64Array {
+  const { n, d } = x
+  const w = new Float64Array((d + 1) * k)
+  for (let i = 0; i < n; i++) {
+    const o = i * d
+    for (let j = 0; j < d; j++) {
+      const xv = x.data[o + j]!
+      if (xv === 0) continue
+      for (let c = 0; c < k; c++) w[j * k + c]! += xv * a[i * k + c]!
+    }
+  }
+  w.set(bias, d * k)
+  return w
+}
+
 /** Builds the reduction of `x` (see the module comment). */
 export async function rowSpaceReduction(engine: ComputeEngine, x: FeatureMatrix): Promise<Reduction> {
-  const { n, d } = x
+  const { n } = x
   const g = await engine.gram(x)
   if (n <= EIGEN_MAX_ROWS) {
     for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) g[i * n + j] = g[j * n + i] = 0.5 * (g[i * n + j]! + g[j * n + i]!)
@@ -191,18 +197,7 @@ export async function rowSpaceReduction(engine: ComputeEngine, x: FeatureMatrix)
           a[i * k + c] = s / l[i * n + i]!
         }
       }
-      // W = X^T A, then the bias row as it is.
-      const w = new Float64Array((d + 1) * k)
-      for (let i = 0; i < n; i++) {
-        const o = i * d
-        for (let j = 0; j < d; j++) {
-          const xv = x.data[o + j]!
-          if (xv === 0) continue
-          for (let c = 0; c < k; c++) w[j * k + c]! += xv * a[i * k + c]!
-        }
-      }
-      for (let c = 0; c < k; c++) w[d * k + c] = v[n * k + c]!
-      return w
+      return liftRows(x, a, k, v.subarray(n * k, n * k + k))
     },
   }
 }
