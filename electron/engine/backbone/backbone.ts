@@ -11,7 +11,7 @@ import { basename, extname, join, resolve } from 'node:path'
 import { homedir } from 'node:os'
 import * as ort from 'onnxruntime-node'
 import type { Db } from '../store/db.ts'
-import { now } from '../store/db.ts'
+import { allBackbones, backboneById, backboneByName, insertModelBackbone, type StoredBackbone } from '../store/backbones.ts'
 import { sha256File } from '../util/hash.ts'
 import type { Progress } from '../jobs/progress.ts'
 import { BUILTIN_NAME, builtinModelFile, builtinPreprocess, ensureBuiltinModel } from './builtin.ts'
@@ -174,34 +174,30 @@ export function defaultPreprocess(info: ModelInfo): PreprocessSpec {
   }
 }
 
-function rowFromDb(r: Record<string, unknown>): BackboneRow {
+function rowFromDb(r: StoredBackbone): BackboneRow {
   return {
-    id: r.id as number,
-    name: r.name as string,
-    kind: r.kind as BackboneRow['kind'],
-    modelPath: (r.model_path as string | null) ?? null,
-    modelSha256: (r.model_sha256 as string | null) ?? null,
-    inputName: (r.input_name as string | null) ?? null,
-    inputShape: r.input_shape ? (JSON.parse(r.input_shape as string) as (number | string)[]) : null,
-    outputName: (r.output_name as string | null) ?? null,
-    dim: r.dim as number,
-    preprocess: r.preprocess ? parsePreprocess(r.preprocess as string, `backbone '${r.name as string}'`) : null,
-    createdAt: r.created_at as string,
+    id: r.id,
+    name: r.name,
+    kind: r.kind,
+    modelPath: r.model_path ?? null,
+    modelSha256: r.model_sha256 ?? null,
+    inputName: r.input_name ?? null,
+    inputShape: r.input_shape ? (JSON.parse(r.input_shape) as (number | string)[]) : null,
+    outputName: r.output_name ?? null,
+    dim: r.dim,
+    preprocess: r.preprocess ? parsePreprocess(r.preprocess, `backbone '${r.name}'`) : null,
+    createdAt: r.created_at,
   }
 }
 
 /** All backbones registered in a project, by id. */
 export function listBackbones(db: Db): BackboneRow[] {
-  return (db.prepare('SELECT * FROM backbones ORDER BY id').all() as Record<string, unknown>[]).map(rowFromDb)
+  return allBackbones(db).map(rowFromDb)
 }
 
 /** One backbone by name or id (a string of digits that is no backbone's name is taken as an id), or undefined. */
 export function getBackbone(db: Db, nameOrId: string | number): BackboneRow | undefined {
-  const r = (
-    typeof nameOrId === 'number'
-      ? db.prepare('SELECT * FROM backbones WHERE id = ?').get(nameOrId)
-      : db.prepare('SELECT * FROM backbones WHERE name = ?').get(nameOrId)
-  ) as Record<string, unknown> | undefined
+  const r = typeof nameOrId === 'number' ? backboneById(db, nameOrId) : backboneByName(db, nameOrId)
   if (!r && typeof nameOrId === 'string' && /^\d+$/.test(nameOrId)) return getBackbone(db, Number(nameOrId))
   return r ? rowFromDb(r) : undefined
 }
@@ -246,25 +242,17 @@ export async function registerBackbone(db: Db, opts: RegisterOptions): Promise<B
   if ((fixedHW(info.inputShape[hIdx]) && spec.height !== info.height) || (fixedHW(info.inputShape[wIdx]) && spec.width !== info.width)) {
     throw new Error(`backbone '${opts.name}': preprocessing gives ${spec.width}x${spec.height}, the model takes ${info.width}x${info.height}`)
   }
-  const id = Number(
-    db
-      .prepare(
-        `INSERT INTO backbones (name, kind, model_path, model_sha256, input_name, input_shape, output_name, dim, preprocess, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        opts.name,
-        opts.kind,
-        modelPath,
-        sha,
-        info.inputName,
-        JSON.stringify(info.inputShape),
-        info.outputName,
-        info.dim,
-        JSON.stringify(spec),
-        now(),
-      ).lastInsertRowid,
-  )
+  const id = insertModelBackbone(db, {
+    name: opts.name,
+    kind: opts.kind,
+    modelPath,
+    sha256: sha,
+    inputName: info.inputName,
+    inputShape: info.inputShape,
+    outputName: info.outputName,
+    dim: info.dim,
+    preprocess: spec,
+  })
   return getBackbone(db, id)!
 }
 

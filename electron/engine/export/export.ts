@@ -1,5 +1,6 @@
 /**
- * Export of the current labels (see review.ts `currentLabels` for how the final label is chosen):
+ * Export of the current labels (review.ts `currentLabels`; the final label follows the one rule in
+ * store/labels.ts, which the review grid's read model shares):
  * - 'csv': one row per sample. The header starts exactly with
  *   `path,given_label,refined_label,confidence,flagged` — `qc run` writes OUT/refined.csv in this
  *   format and outside scripts depend on it, so only ever append columns.
@@ -33,7 +34,10 @@ import { copyFile, link, mkdir, rm, writeFile } from 'node:fs/promises'
 import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, type Stats } from 'node:fs'
 import { extname, basename, dirname, join, resolve, sep } from 'node:path'
 import type { Db } from '../store/db.ts'
-import { listSources, sampleFile, type SourceKind } from '../store/samples.ts'
+import { listSources, sampleFile, sampleLocations, type SampleLocation } from '../store/samples.ts'
+import { backboneById } from '../store/backbones.ts'
+import { finalLabelRuleText } from '../store/labels.ts'
+import { runProvenance } from '../store/runs.ts'
 import { currentLabels, type LabelRow } from '../review/review.ts'
 import { formatCsv, parseCsv, unguardCell, type CsvValue } from '../util/csv.ts'
 import { commitDirAtomic, ExistsError, RefusedError, tempSibling, writeFileAtomic } from '../util/atomic.ts'
@@ -112,11 +116,7 @@ function appVersion(): string {
 }
 
 /** The source of a sample: kind, root and the stored path. */
-export interface SampleSource {
-  kind: SourceKind
-  root: string
-  path: string
-}
+export type SampleSource = SampleLocation
 
 /** What an export would write (see prepareExport). */
 export interface Prepared {
@@ -132,13 +132,7 @@ export interface Prepared {
 /** Computes what an export would contain (also used for the export screen's preview counts). */
 export function prepareExport(db: Db, opts: Omit<ExportOptions, 'format' | 'out'> & { format?: ExportFormat; out?: string }): Prepared {
   const cur = currentLabels(db, { runId: opts.runId, autoAccept: opts.autoAccept })
-  const src = new Map<number, SampleSource>()
-  for (const [id, path, kind, root] of db
-    .prepare('SELECT s.id, s.path, src.kind, src.root FROM samples s JOIN sources src ON src.id = s.source_id')
-    .raw(true)
-    .all() as [number, string, SourceKind, string][]) {
-    src.set(id, { kind, root, path })
-  }
+  const src = sampleLocations(db)
   let excluded = 0
   const kept = cur.rows.filter((r) => {
     if (opts.onlyReviewed && r.status === 'unreviewed') return false
@@ -170,16 +164,9 @@ export function prepareExport(db: Db, opts: Omit<ExportOptions, 'format' | 'out'
     top2_prob: round6(r.top2Prob),
     sample_hash: r.hash,
   }))
-  const run =
-    cur.runId === null
-      ? undefined
-      : (db
-          .prepare('SELECT id, method, params, seed, backbone_id AS backboneId, finished_at AS finishedAt FROM runs WHERE id = ?')
-          .get(cur.runId) as { id: number; method: string; params: string; seed: number; backboneId: number | null; finishedAt: string | null })
-  const backbone = run?.backboneId
-    ? (db.prepare('SELECT id, name, kind, dim, model_sha256 AS sha256 FROM backbones WHERE id = ?').get(run.backboneId) as
-        Record<string, unknown> | undefined)
-    : undefined
+  const run = cur.runId === null ? undefined : runProvenance(db, cur.runId)
+  const bb = run?.backboneId ? backboneById(db, run.backboneId) : undefined
+  const backbone = bb ? { id: bb.id, name: bb.name, kind: bb.kind, dim: bb.dim, sha256: bb.model_sha256 } : undefined
   let params: unknown = run?.params
   try {
     params = run ? JSON.parse(run.params) : undefined
@@ -197,9 +184,7 @@ export function prepareExport(db: Db, opts: Omit<ExportOptions, 'format' | 'out'
     classes: cur.classes,
     sources: listSources(db).map((s) => ({ kind: s.kind, root: s.root })),
     options: { onlyReviewed: !!opts.onlyReviewed, includeExcluded: !!opts.includeExcluded, autoAccept: !!opts.autoAccept },
-    finalLabelRule: opts.autoAccept
-      ? 'review decision; else refined label for flagged samples (auto-accept); else given label'
-      : 'review decision; else given label',
+    finalLabelRule: finalLabelRuleText(opts.autoAccept),
     counts: { samples: records.length, excluded, changed: rows.filter((r) => r.final !== null && r.final !== r.given).length },
   }
   return { rows, sources: src, records, excluded, runId: cur.runId, provenance }
@@ -292,11 +277,8 @@ export function checkExportTarget(db: Db, out: string): void {
   }
   // Sample files can be links to anywhere: compare each one's real path when something is there.
   if (!lstatOrNone(out)) return
-  const rows = db
-    .prepare("SELECT s.path, src.root FROM samples s JOIN sources src ON src.id = s.source_id WHERE src.kind = 'images'")
-    .raw(true)
-    .all() as [string, string][]
-  for (const [path, root] of rows) {
+  for (const { kind, root, path } of sampleLocations(db).values()) {
+    if (kind !== 'images') continue
     const file = sampleFile({ sourceKind: 'images', sourceRoot: root, path })!
     const r = realLocation(file)
     if (r === real) throw new RefusedError(out, `is the registered sample image ${file} of this project`)

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Db } from '../store/db.ts'
-import { vecToBlob } from '../store/db.ts'
+import { featureWriter, imageSamplesForExtraction } from '../store/features.ts'
 import { CancelledError, type Progress } from '../jobs/progress.ts'
 import { getBackbone, loadBackbone, type LoadedBackbone, type Logger } from '../backbone/backbone.ts'
 import { decodeImagePixels, pixelsToTensor, type DecodeOptions } from '../backbone/preprocess.ts'
@@ -90,15 +90,7 @@ export async function extractFeatures(db: Db, opts: ExtractOptions): Promise<Ext
   let bb: LoadedBackbone | undefined = opts.loaded
   try {
     const idFilter = opts.sampleIds ? new Set(opts.sampleIds) : undefined
-    const rows = db
-      .prepare(
-        `SELECT s.id AS id, s.hash AS hash, src.root AS root, s.path AS path,
-                EXISTS (SELECT 1 FROM features f WHERE f.hash = s.hash AND f.backbone_id = ?) AS have
-         FROM samples s JOIN sources src ON src.id = s.source_id
-         WHERE src.kind = 'images'
-         ORDER BY s.id`,
-      )
-      .all(backboneId) as { id: number; hash: string; root: string; path: string; have: number }[]
+    const rows = imageSamplesForExtraction(db, backboneId)
     let reused = 0
     const byHash = new Map<string, Job>()
     for (const r of rows) {
@@ -148,9 +140,9 @@ export async function extractFeatures(db: Db, opts: ExtractOptions): Promise<Ext
     let batchSize = Math.max(1, Math.floor(opts.batchSize ?? 32))
     if (model.fixedBatch) batchSize = Math.max(model.fixedBatch, Math.floor(batchSize / model.fixedBatch) * model.fixedBatch)
 
-    const insert = db.prepare('INSERT OR IGNORE INTO features (hash, backbone_id, vec) VALUES (?, ?, ?)')
+    const writer = featureWriter(db, model.id)
     const store = db.transaction((hashes: string[], feats: Float32Array) => {
-      for (let i = 0; i < hashes.length; i++) insert.run(hashes[i], model.id, vecToBlob(feats.subarray(i * model.dim, (i + 1) * model.dim)))
+      for (let i = 0; i < hashes.length; i++) writer.insert(hashes[i]!, feats.subarray(i * model.dim, (i + 1) * model.dim))
     })
 
     const prepare = async (slice: Job[]): Promise<Prepared> => {

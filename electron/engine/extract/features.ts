@@ -4,6 +4,8 @@
  * one stored row; this module fans them out to one matrix row per sample, in samples.id order.
  */
 import type { Db } from '../store/db.ts'
+import { newestBackboneWithFeatures, sampleFeatures, type SampleFeatureRow } from '../store/features.ts'
+import { backboneDim } from '../store/runs.ts'
 import type { FeatureMatrix } from '../train/types.ts'
 
 export interface FeatureSelection {
@@ -23,42 +25,19 @@ export interface LoadedFeatures {
   trusted: Int32Array
 }
 
-interface Row {
-  id: number
-  given: number | null
-  trusted: number | null
-  vec: Buffer
-}
-
 /**
  * Loads the feature matrix of a backbone: every selected sample whose content hash has a row in
  * `features` for `backboneId`, in samples.id order; samples without features are left out (the
  * caller compares `sampleIds` with what it asked for when that matters).
  */
 export function loadFeatureMatrix(db: Db, backboneId: number, sel: FeatureSelection = {}): LoadedFeatures {
-  const bb = db.prepare('SELECT dim FROM backbones WHERE id = ?').get(backboneId) as { dim: number } | undefined
-  if (!bb) throw new Error(`no backbone with id ${backboneId} in this project`)
-  const d = bb.dim
-  const where: string[] = ['f.backbone_id = ?']
-  const params: unknown[] = [backboneId]
-  if (sel.split) {
-    where.push('s.split = ?')
-    params.push(sel.split)
-  }
-  let idFilter: Set<number> | undefined
-  if (sel.sampleIds) idFilter = new Set(sel.sampleIds)
-  const sql = `
-    SELECT s.id AS id, gc.idx AS given, tc.idx AS trusted, f.vec AS vec
-    FROM samples s
-    JOIN features f ON f.hash = s.hash
-    LEFT JOIN classes gc ON gc.id = s.given_class_id
-    LEFT JOIN classes tc ON tc.id = s.trusted_class_id
-    WHERE ${where.join(' AND ')}
-    ORDER BY s.id`
+  const d = backboneDim(db, backboneId)
+  if (d === null) throw new Error(`no backbone with id ${backboneId} in this project`)
+  const idFilter = sel.sampleIds ? new Set(sel.sampleIds) : undefined
   // Two passes over an iterator would need the rows twice; collect them (the blobs are the bulk
   // and are copied into the matrix once).
-  const rows: Row[] = []
-  for (const r of db.prepare(sql).iterate(...params) as IterableIterator<Row>) {
+  const rows: SampleFeatureRow[] = []
+  for (const r of sampleFeatures(db, backboneId, { split: sel.split })) {
     if (idFilter && !idFilter.has(r.id)) continue
     rows.push(r)
   }
@@ -86,14 +65,7 @@ export function loadFeatureMatrix(db: Db, backboneId: number, sel: FeatureSelect
  * embeddings space imported for the test split alone is not a training space).
  */
 export function defaultBackbone(db: Db): number {
-  const row = db
-    .prepare(
-      `SELECT b.id FROM backbones b
-       WHERE EXISTS (SELECT 1 FROM features f WHERE f.backbone_id = b.id)
-       ORDER BY EXISTS (SELECT 1 FROM samples s JOIN features f ON f.hash = s.hash AND f.backbone_id = b.id WHERE s.split = 'train') DESC, b.id DESC
-       LIMIT 1`,
-    )
-    .get() as { id: number } | undefined
-  if (!row) throw new Error('this project has no features yet: run feature extraction (or import embeddings) first')
-  return row.id
+  const id = newestBackboneWithFeatures(db)
+  if (id === undefined) throw new Error('this project has no features yet: run feature extraction (or import embeddings) first')
+  return id
 }

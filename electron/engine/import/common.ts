@@ -3,7 +3,8 @@
  * written in one transaction per batch (a crash keeps the batches already written and the
  * `imports` row shows how far it got), `skipped` rows with reasons, progress and cancellation.
  */
-import { ensureClass, listClasses, now, type Db } from '../store/db.ts'
+import { ensureClass, listClasses, type Db } from '../store/db.ts'
+import { addImportCounts, finishImport, insertImport, skippedWriter } from '../store/imports.ts'
 import { insertSample, samplesByPath, updateSampleContent, updateSampleLabels, type Split, type StoredSampleKey } from '../store/samples.ts'
 import { CancelledError, type Progress } from '../jobs/progress.ts'
 import { probeImage } from './images.ts'
@@ -68,9 +69,7 @@ export class ImportRun {
     sourceId: number | null,
     private opts: ImportOptions,
   ) {
-    this.importId = Number(
-      db.prepare('INSERT INTO imports (source_id, kind, origin, started_at) VALUES (?, ?, ?, ?)').run(sourceId, kind, origin, now()).lastInsertRowid,
-    )
+    this.importId = insertImport(db, { sourceId, kind, origin })
     this.summary = { importId: this.importId, added: 0, existing: 0, updated: [], skipped: [], classes: [], notes: [] }
   }
 
@@ -124,7 +123,7 @@ export class ImportRun {
       if (this.opts.signal?.aborted && done < total) throw new CancelledError('import')
     }
     if (pending.length) this.write(pending)
-    this.db.prepare('UPDATE imports SET finished_at = ? WHERE id = ?').run(now(), this.importId)
+    finishImport(this.db, this.importId)
     this.summary.classes = listClasses(this.db).map((c) => c.name)
     return this.summary
   }
@@ -163,14 +162,14 @@ export class ImportRun {
   private write(outcomes: Outcome[]): void {
     const db = this.db
     const s = this.summary
-    const insSkip = db.prepare('INSERT INTO skipped (import_id, path, reason) VALUES (?, ?, ?)')
+    const insSkip = skippedWriter(db, this.importId)
     let added = 0
     let existing = 0
     let skipped = 0
     db.transaction(() => {
       for (const o of outcomes) {
         if (o.kind === 'skip') {
-          insSkip.run(this.importId, o.path, o.reason)
+          insSkip.insert(o.path, o.reason)
           s.skipped.push({ path: o.path, reason: o.reason })
           skipped++
           continue
@@ -209,12 +208,7 @@ export class ImportRun {
         if (what.length) s.updated.push({ path: c.path, what: what.join(', ') })
         else existing++
       }
-      db.prepare('UPDATE imports SET added = added + ?, existing = existing + ?, skipped = skipped + ? WHERE id = ?').run(
-        added,
-        existing,
-        skipped,
-        this.importId,
-      )
+      addImportCounts(db, this.importId, { added, existing, skipped })
     })()
     s.added += added
     s.existing += existing

@@ -5,7 +5,16 @@
  * sha256 of each row's float32 bytes; the samples' path is the CSV's first column.
  */
 import { basename, resolve } from 'node:path'
-import { now, vecToBlob, type Db } from '../store/db.ts'
+import type { Db } from '../store/db.ts'
+import {
+  backboneByName,
+  embeddingsBackboneByFile,
+  insertEmbeddingsBackbone,
+  newestEmbeddingsBackboneOfDim,
+  unusedBackboneName,
+  type StoredBackbone,
+} from '../store/backbones.ts'
+import { featureWriter } from '../store/features.ts'
 import { ensureSource } from '../store/samples.ts'
 import { readCsvTable, unguardCell } from '../util/csv.ts'
 import { readNpy } from '../util/npy.ts'
@@ -29,7 +38,7 @@ export interface EmbeddingsImportSummary extends ImportSummary {
  * Returns the id and, when an existing space was reused for a new file, a note saying so.
  */
 function ensureEmbeddingsBackbone(db: Db, npyAbs: string, dim: number, name?: string): { id: number; note?: string } {
-  const check = (row: { id: number; dim: number; kind: string; name: string }): { id: number } => {
+  const check = (row: StoredBackbone): { id: number } => {
     if (row.kind !== 'embeddings')
       throw new Error(`backbone '${row.name}' is an image model, not an embeddings space: choose another name for ${npyAbs}`)
     if (row.dim !== dim)
@@ -37,30 +46,20 @@ function ensureEmbeddingsBackbone(db: Db, npyAbs: string, dim: number, name?: st
     return { id: row.id }
   }
   if (name) {
-    const byName = db.prepare('SELECT id, dim, kind, name FROM backbones WHERE name = ?').get(name) as
-      { id: number; dim: number; kind: string; name: string } | undefined
+    const byName = backboneByName(db, name)
     if (byName) return check(byName)
   } else {
-    const sameFile = db.prepare("SELECT id, dim, kind, name FROM backbones WHERE kind = 'embeddings' AND model_path = ?").get(npyAbs) as
-      { id: number; dim: number; kind: string; name: string } | undefined
+    const sameFile = embeddingsBackboneByFile(db, npyAbs)
     if (sameFile) return check(sameFile)
-    const sameDim = db.prepare("SELECT id, name FROM backbones WHERE kind = 'embeddings' AND dim = ? ORDER BY id DESC LIMIT 1").get(dim) as
-      { id: number; name: string } | undefined
+    const sameDim = newestEmbeddingsBackboneOfDim(db, dim)
     if (sameDim)
       return {
         id: sameDim.id,
         note: `${basename(npyAbs)} joins the feature space '${sameDim.name}' (same ${dim} columns); pass a backbone name to keep it apart`,
       }
   }
-  const base = name ?? `embeddings:${basename(npyAbs)}`
-  let unique = base
-  for (let i = 2; db.prepare('SELECT 1 FROM backbones WHERE name = ?').get(unique); i++) unique = `${base}#${i}`
-  return {
-    id: Number(
-      db.prepare("INSERT INTO backbones (name, kind, model_path, dim, created_at) VALUES (?, 'embeddings', ?, ?, ?)").run(unique, npyAbs, dim, now())
-        .lastInsertRowid,
-    ),
-  }
+  const unique = unusedBackboneName(db, name ?? `embeddings:${basename(npyAbs)}`)
+  return { id: insertEmbeddingsBackbone(db, { name: unique, npyPath: npyAbs, dim }) }
 }
 
 export interface EmbeddingsImportOptions extends ImportOptions {
@@ -143,9 +142,9 @@ export async function importEmbeddings(
   }
   run.declareClasses([...names].sort())
   // Features first, in one transaction: samples then always find theirs.
-  const ins = db.prepare('INSERT OR IGNORE INTO features (hash, backbone_id, vec) VALUES (?, ?, ?)')
+  const features = featureWriter(db, backboneId)
   db.transaction(() => {
-    candidates.forEach((c, j) => ins.run(c.hash, backboneId, vecToBlob(vecs[j]!)))
+    candidates.forEach((c, j) => features.insert(c.hash!, vecs[j]!))
   })()
   const summary = await run.run(candidates, skips)
   return { ...summary, notes: space.note ? [...summary.notes, space.note] : summary.notes, backboneId, dim: d }

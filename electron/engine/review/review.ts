@@ -11,12 +11,18 @@
  * Final label (see `currentLabels`): the reviewer's decision when there is one; otherwise the
  * given label — a suggestion is never applied silently. With `autoAccept: true` an unreviewed
  * flagged sample takes the run's refined label instead (for users who trust the refinement and
- * only spot-check).
+ * only spot-check). The rule itself is store/labels.ts `finalLabel`, shared with the read model.
  */
 import { listClasses, now, type Db } from '../store/db.ts'
+import { finalLabel, sampleLabelInputs, type FinalSource, type ReviewStatus } from '../store/labels.ts'
+import { insertReviewEvent, latestUndoableEvent, reviewEvents } from '../store/reviews.ts'
+import { flaggedSampleIds, latestDoneRunId, refinedLabelOf, runStatus } from '../store/runs.ts'
+import { getSample } from '../store/samples.ts'
+
+export type { ReviewStatus } from '../store/labels.ts'
+export { latestDoneRunId } from '../store/runs.ts'
 
 export type ReviewAction = 'accept' | 'keep' | 'relabel' | 'exclude'
-export type ReviewStatus = 'unreviewed' | 'accepted' | 'kept' | 'relabelled' | 'excluded'
 
 export interface Decision {
   sampleId: number
@@ -41,18 +47,11 @@ export interface ReviewEvent {
 
 const STATUS: Record<ReviewAction, ReviewStatus> = { accept: 'accepted', keep: 'kept', relabel: 'relabelled', exclude: 'excluded' }
 
-/** The latest run with status 'done', or undefined. */
-export function latestDoneRunId(db: Db): number | undefined {
-  const r = db.prepare("SELECT id FROM runs WHERE status = 'done' ORDER BY coalesce(finished_at, started_at) DESC, id DESC LIMIT 1").get() as
-    { id: number } | undefined
-  return r?.id
-}
-
 function resolveRun(db: Db, runId: number | undefined): number | undefined {
   if (runId === undefined) return latestDoneRunId(db)
-  const r = db.prepare('SELECT status FROM runs WHERE id = ?').get(runId) as { status: string } | undefined
-  if (!r) throw new Error(`run ${runId} does not exist`)
-  if (r.status !== 'done') throw new Error(`run ${runId} is ${r.status}, not done`)
+  const status = runStatus(db, runId)
+  if (status === undefined) throw new Error(`run ${runId} does not exist`)
+  if (status !== 'done') throw new Error(`run ${runId} is ${status}, not done`)
   return runId
 }
 
@@ -60,19 +59,16 @@ function decide(db: Db, d: Decision, at: string): ReviewEvent {
   const reviewer = d.reviewer?.trim()
   if (!reviewer) throw new Error('a review decision needs the reviewer name')
   if (!(d.action in STATUS)) throw new Error(`unknown review action '${d.action}' (accept, keep, relabel or exclude)`)
-  const s = db
-    .prepare('SELECT s.id, c.idx AS givenIdx FROM samples s LEFT JOIN classes c ON c.id = s.given_class_id WHERE s.id = ?')
-    .get(d.sampleId) as { id: number; givenIdx: number | null } | undefined
+  const s = getSample(db, d.sampleId)
   if (!s) throw new Error(`sample ${d.sampleId} does not exist`)
   let classIdx: number | null = null
   let runId: number | null = null
   if (d.action === 'accept') {
     const run = resolveRun(db, d.runId)
     if (run === undefined) throw new Error('nothing to accept: no finished refinement run')
-    const p = db.prepare('SELECT refined_idx FROM predictions WHERE run_id = ? AND sample_id = ?').get(run, d.sampleId) as
-      { refined_idx: number } | undefined
-    if (!p) throw new Error(`run ${run} has no prediction for sample ${d.sampleId}`)
-    classIdx = p.refined_idx
+    const refined = refinedLabelOf(db, run, d.sampleId)
+    if (refined === undefined) throw new Error(`run ${run} has no prediction for sample ${d.sampleId}`)
+    classIdx = refined
     runId = run
   } else if (d.action === 'keep') {
     if (s.givenIdx === null) throw new Error(`sample ${d.sampleId} has no given label to keep; relabel it instead`)
@@ -80,17 +76,13 @@ function decide(db: Db, d: Decision, at: string): ReviewEvent {
     runId = d.runId ?? null
   } else if (d.action === 'relabel') {
     if (d.classIdx === undefined || !Number.isInteger(d.classIdx)) throw new Error('relabel needs a class')
-    if (!db.prepare('SELECT 1 FROM classes WHERE idx = ?').get(d.classIdx)) throw new Error(`class index ${d.classIdx} does not exist`)
+    if (!listClasses(db).some((c) => c.idx === d.classIdx)) throw new Error(`class index ${d.classIdx} does not exist`)
     classIdx = d.classIdx
     runId = d.runId ?? null
   } else {
     runId = d.runId ?? null
   }
-  const id = Number(
-    db
-      .prepare('INSERT INTO review_events (sample_id, run_id, action, class_idx, undoes, reviewer, at) VALUES (?, ?, ?, ?, NULL, ?, ?)')
-      .run(d.sampleId, runId, d.action, classIdx, reviewer, at).lastInsertRowid,
-  )
+  const id = insertReviewEvent(db, { sampleId: d.sampleId, runId, action: d.action, classIdx, undoes: null, reviewer, at })
   return { id, sampleId: d.sampleId, runId, action: d.action, classIdx, undoes: null, reviewer, at }
 }
 
@@ -113,21 +105,18 @@ export function undoLast(db: Db, opts: { reviewer: string }): ReviewEvent | null
   const reviewer = opts.reviewer?.trim()
   if (!reviewer) throw new Error('undo needs the reviewer name')
   return db.transaction(() => {
-    const target = db
-      .prepare(
-        `SELECT e.id, e.sample_id AS sampleId, e.run_id AS runId FROM review_events e
-         WHERE e.reviewer = ? AND e.action != 'undo'
-           AND NOT EXISTS (SELECT 1 FROM review_events u WHERE u.undoes = e.id)
-         ORDER BY e.id DESC LIMIT 1`,
-      )
-      .get(reviewer) as { id: number; sampleId: number; runId: number | null } | undefined
+    const target = latestUndoableEvent(db, reviewer)
     if (!target) return null
     const at = now()
-    const id = Number(
-      db
-        .prepare("INSERT INTO review_events (sample_id, run_id, action, class_idx, undoes, reviewer, at) VALUES (?, ?, 'undo', NULL, ?, ?, ?)")
-        .run(target.sampleId, target.runId, target.id, reviewer, at).lastInsertRowid,
-    )
+    const id = insertReviewEvent(db, {
+      sampleId: target.sampleId,
+      runId: target.runId,
+      action: 'undo',
+      classIdx: null,
+      undoes: target.id,
+      reviewer,
+      at,
+    })
     return { id, sampleId: target.sampleId, runId: target.runId, action: 'undo' as const, classIdx: null, undoes: target.id, reviewer, at }
   })()
 }
@@ -142,20 +131,13 @@ export interface SampleReview {
   eventId: number
 }
 
-function rowsToEvents(rows: Record<string, unknown>[]): ReviewEvent[] {
-  return rows as unknown as ReviewEvent[]
-}
-
-const EVENT_SELECT = 'SELECT id, sample_id AS sampleId, run_id AS runId, action, class_idx AS classIdx, undoes, reviewer, at FROM review_events'
-
 /**
  * Replays the log: for every sample that has events, the latest decision not undone. A sample
  * whose decisions were all undone is 'unreviewed' (reviewer/at of the last undo). Samples with no
  * events are absent: they are unreviewed.
  */
 export function reviewState(db: Db, opts: { sampleIds?: number[] } = {}): Map<number, SampleReview> {
-  const where = opts.sampleIds ? `WHERE sample_id IN (${opts.sampleIds.filter(Number.isInteger).join(',') || 'NULL'})` : ''
-  const events = rowsToEvents(db.prepare(`${EVENT_SELECT} ${where} ORDER BY id`).all() as Record<string, unknown>[])
+  const events: ReviewEvent[] = reviewEvents(db, opts.sampleIds)
   const undone = new Set<number>()
   for (const e of events) if (e.action === 'undo' && e.undoes !== null) undone.add(e.undoes)
   const out = new Map<number, SampleReview>()
@@ -178,7 +160,7 @@ export function reviewState(db: Db, opts: { sampleIds?: number[] } = {}): Map<nu
 
 /** Every event on one sample in order, each decision marked with whether it was undone. */
 export function reviewHistory(db: Db, sampleId: number): (ReviewEvent & { undone: boolean })[] {
-  const events = rowsToEvents(db.prepare(`${EVENT_SELECT} WHERE sample_id = ? ORDER BY id`).all(sampleId) as Record<string, unknown>[])
+  const events: ReviewEvent[] = reviewEvents(db, [sampleId])
   const undone = new Set(events.filter((e) => e.action === 'undo').map((e) => e.undoes))
   return events.map((e) => ({ ...e, undone: undone.has(e.id) }))
 }
@@ -207,7 +189,7 @@ export interface LabelRow {
   finalLabel: string | null
   status: ReviewStatus
   /** Where the final label came from. */
-  finalSource: 'review' | 'given' | 'refined' | 'excluded'
+  finalSource: FinalSource
   reviewer: string | null
   reviewedAt: string | null
 }
@@ -231,31 +213,7 @@ export function currentLabels(db: Db, opts: { runId?: number; autoAccept?: boole
   const nameOf = new Map(classes.map((c) => [c.idx, c.name]))
   const name = (i: number | null) => (i === null ? null : (nameOf.get(i) ?? null))
   // Raw rows (arrays) and one object per sample: this runs over every sample of the project.
-  const rows = db
-    .prepare(
-      `SELECT s.id, s.path, s.split, s.hash, g.idx, p.refined_idx, p.prob, p.flagged, p.rank,
-              p.top1_idx, p.top1_prob, p.top2_idx, p.top2_prob
-       FROM samples s
-       LEFT JOIN classes g ON g.id = s.given_class_id
-       LEFT JOIN predictions p ON p.sample_id = s.id AND p.run_id = ?
-       ORDER BY s.id`,
-    )
-    .raw(true)
-    .all(runId) as [
-    number,
-    string,
-    'train' | 'test',
-    string,
-    number | null,
-    number | null,
-    number | null,
-    number | null,
-    number | null,
-    number | null,
-    number | null,
-    number | null,
-    number | null,
-  ][]
+  const rows = sampleLabelInputs(db, runId)
   const state = reviewState(db)
   const out: LabelRow[] = new Array(rows.length)
   for (let i = 0; i < rows.length; i++) {
@@ -263,21 +221,7 @@ export function currentLabels(db: Db, opts: { runId?: number; autoAccept?: boole
     const st = state.get(sampleId)
     const status: ReviewStatus = st?.status ?? 'unreviewed'
     const flagged = flaggedInt === null ? null : flaggedInt === 1
-    let final: number | null
-    let finalSource: LabelRow['finalSource']
-    if (status === 'excluded') {
-      final = null
-      finalSource = 'excluded'
-    } else if (status !== 'unreviewed') {
-      final = st!.finalIdx
-      finalSource = 'review'
-    } else if (opts.autoAccept && flagged && refined !== null) {
-      final = refined
-      finalSource = 'refined'
-    } else {
-      final = given
-      finalSource = 'given'
-    }
+    const { final, source: finalSource } = finalLabel({ status, decided: st?.finalIdx ?? null, given, refined, flagged }, opts.autoAccept)
     const reviewed = status !== 'unreviewed'
     out[i] = {
       sampleId,
@@ -316,7 +260,7 @@ export function reviewCounts(
   const runId = resolveRun(db, opts.runId) ?? null
   const byStatus: Record<ReviewStatus, number> = { unreviewed: 0, accepted: 0, kept: 0, relabelled: 0, excluded: 0 }
   if (runId === null) return { runId, flagged: 0, reviewed: 0, byStatus }
-  const ids = (db.prepare('SELECT sample_id AS id FROM predictions WHERE run_id = ? AND flagged = 1').all(runId) as { id: number }[]).map((r) => r.id)
+  const ids = flaggedSampleIds(db, runId)
   const state = reviewState(db)
   for (const id of ids) byStatus[state.get(id)?.status ?? 'unreviewed']++
   return { runId, flagged: ids.length, reviewed: ids.length - byStatus.unreviewed, byStatus }

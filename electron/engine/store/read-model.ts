@@ -9,8 +9,8 @@
  */
 import type { Db } from './db.ts'
 import { NotFoundError } from '../errors.ts'
-import { latestDoneRunId } from '../review/review.ts'
-import { backboneDim } from './runs.ts'
+import { backboneDim, latestDoneRunId } from './runs.ts'
+import { finalLabelSql } from './labels.ts'
 import { runWarnings, selectionView } from '../train/run-report.ts'
 import type {
   ClassInfo,
@@ -34,7 +34,8 @@ export const REVIEW_CTE = `
   rev AS (SELECT e.sample_id, e.action, e.class_idx FROM lastev l JOIN review_events e ON e.id = l.id)`
 
 const STATUS_EXPR = `CASE rev.action WHEN 'accept' THEN 'accepted' WHEN 'keep' THEN 'kept' WHEN 'relabel' THEN 'relabelled' WHEN 'exclude' THEN 'excluded' ELSE 'unreviewed' END`
-const FINAL_EXPR = `CASE WHEN rev.action = 'exclude' THEN NULL WHEN rev.action IS NOT NULL THEN rev.class_idx ELSE gc.idx END`
+/** The final-label rule (store/labels.ts; the grid shows it without auto-accept). */
+const FINAL_EXPR = finalLabelSql({ action: 'rev.action', decided: 'rev.class_idx', given: 'gc.idx', refined: 'p.refined_idx', flagged: 'p.flagged' })
 
 const ROW_FROM = `
   FROM samples s

@@ -80,3 +80,44 @@ export function runLabels(db: Db, runId: number): Map<number, number> {
   }[]
   return new Map(rows.map((r) => [r.sample_id, r.refined_idx]))
 }
+
+/** The latest run with status 'done' (by finish time, then id), or undefined. */
+export function latestDoneRunId(db: Db): number | undefined {
+  const r = db.prepare("SELECT id FROM runs WHERE status = 'done' ORDER BY coalesce(finished_at, started_at) DESC, id DESC LIMIT 1").get() as
+    { id: number } | undefined
+  return r?.id
+}
+
+/** A run's status, or undefined when there is no run with this id. */
+export function runStatus(db: Db, runId: number): RunStatus | undefined {
+  const r = db.prepare('SELECT status FROM runs WHERE id = ?').get(runId) as { status: RunStatus } | undefined
+  return r?.status
+}
+
+/** What an export records about the run it used (params as stored JSON text), or undefined. */
+export interface RunProvenance {
+  id: number
+  method: string
+  params: string
+  seed: number
+  backboneId: number | null
+  finishedAt: string | null
+}
+
+/** The provenance fields of one run, or undefined. */
+export function runProvenance(db: Db, runId: number): RunProvenance | undefined {
+  return db.prepare('SELECT id, method, params, seed, backbone_id AS backboneId, finished_at AS finishedAt FROM runs WHERE id = ?').get(runId) as
+    RunProvenance | undefined
+}
+
+/** A run's refined label (class idx) for one sample, or undefined when the run has no prediction for it. */
+export function refinedLabelOf(db: Db, runId: number, sampleId: number): number | undefined {
+  const p = db.prepare('SELECT refined_idx FROM predictions WHERE run_id = ? AND sample_id = ?').get(runId, sampleId) as
+    { refined_idx: number } | undefined
+  return p?.refined_idx
+}
+
+/** Ids of the samples a run flagged (refined label differs from the given one). */
+export function flaggedSampleIds(db: Db, runId: number): number[] {
+  return (db.prepare('SELECT sample_id AS id FROM predictions WHERE run_id = ? AND flagged = 1').all(runId) as { id: number }[]).map((r) => r.id)
+}

@@ -249,3 +249,22 @@ export function samplePathsByIds(db: Db, ids: Iterable<number>): Map<number, str
   }
   return out
 }
+
+/** Where a sample comes from: its source's kind and root and the stored path (see `sampleLocations`). */
+export interface SampleLocation {
+  kind: SourceKind
+  root: string
+  path: string
+}
+
+/** Every sample's source kind, root and stored path, by sample id (one query over the project). */
+export function sampleLocations(db: Db): Map<number, SampleLocation> {
+  const out = new Map<number, SampleLocation>()
+  for (const [id, path, kind, root] of db
+    .prepare('SELECT s.id, s.path, src.kind, src.root FROM samples s JOIN sources src ON src.id = s.source_id')
+    .raw(true)
+    .all() as [number, string, SourceKind, string][]) {
+    out.set(id, { kind, root, path })
+  }
+  return out
+}

@@ -17,6 +17,10 @@
 import type { Db } from '../store/db.ts'
 import { listClasses, now } from '../store/db.ts'
 import { defaultBackbone, loadFeatureMatrix } from '../extract/features.ts'
+import { backboneById } from '../store/backbones.ts'
+import { getValidation } from '../store/read-model.ts'
+import { countSamples } from '../store/samples.ts'
+import { insertValidation, markValidationRunning, validationWriter } from '../store/validations.ts'
 import { selectRows } from '../train/engine.ts'
 import { CancelledError, throwIfAborted, type Progress } from '../jobs/progress.ts'
 import type { FeatureMatrix, Method, RefineOptions, RefineResult } from '../train/types.ts'
@@ -490,14 +494,6 @@ export interface ValidateProjectOptions {
   validationId?: number
 }
 
-interface ValidationRow {
-  id: number
-  params: string
-  status: string
-  results: string | null
-  started_at: string
-}
-
 /**
  * Builds the validation input of a project: training = train-split samples with a given label and
  * no trusted label; trusted split = every sample with a trusted label, or else the test split with
@@ -506,8 +502,7 @@ interface ValidationRow {
 export function loadValidationInput(db: Db, backboneId: number): ValidationInput {
   const classes = listClasses(db)
   if (classes.length < 2) throw new Error(`project has ${classes.length} classes; validation needs at least 2`)
-  const bb = db.prepare('SELECT name, kind, dim FROM backbones WHERE id = ?').get(backboneId) as
-    { name: string; kind: string; dim: number } | undefined
+  const bb = backboneById(db, backboneId)
   if (!bb) throw new Error(`no backbone with id ${backboneId} in this project`)
   const train = loadFeatureMatrix(db, backboneId, { split: 'train' })
   const test = loadFeatureMatrix(db, backboneId, { split: 'test' })
@@ -537,7 +532,7 @@ export function loadValidationInput(db: Db, backboneId: number): ValidationInput
     const rows: number[] = []
     for (let i = 0; i < test.x.n; i++) if (test.given[i]! >= 0) rows.push(i)
     if (rows.length === 0) {
-      const nTest = (db.prepare("SELECT count(*) AS n FROM samples WHERE split = 'test'").get() as { n: number }).n
+      const nTest = countSamples(db, { split: 'test' })
       const why = nTest > 0 ? ` (the project's ${nTest} test samples have no labelled features from backbone ${backboneId}, ${bb.name})` : ''
       throw new Error(`no trusted split: import a test split or trusted_label column${why}`)
     }
@@ -579,29 +574,23 @@ export async function validateProject(
   let startedAt = now()
   let backboneId: number
   if (opts.validationId !== undefined) {
-    const row = db.prepare('SELECT id, params, status, results, started_at FROM validations WHERE id = ?').get(opts.validationId) as
-      ValidationRow | undefined
+    const row = getValidation(db, opts.validationId)
     if (!row) throw new Error(`no validation with id ${opts.validationId} in this project`)
-    const params = JSON.parse(row.params) as { config: ValidationConfig; backboneId: number }
+    const params = row.params as { config: ValidationConfig; backboneId: number }
     cfg = params.config
     backboneId = params.backboneId
-    const stored = row.results ? (JSON.parse(row.results) as ValidationResult) : undefined
+    const stored = (row.results ?? undefined) as ValidationResult | undefined
     if (row.status === 'done' && stored?.complete) return { validationId: row.id, result: stored }
     doneCells = stored?.cells ?? []
-    startedAt = row.started_at
+    startedAt = row.startedAt
     id = row.id
-    db.prepare("UPDATE validations SET status = 'running', finished_at = NULL WHERE id = ?").run(id)
+    markValidationRunning(db, id)
   } else {
     checkConfig(cfg)
     backboneId = cfg.backboneId ?? defaultBackbone(db)
-    id = Number(
-      db
-        .prepare("INSERT INTO validations (params, status, started_at) VALUES (?, 'running', ?)")
-        .run(JSON.stringify({ config: { ...cfg, backboneId }, backboneId }), startedAt).lastInsertRowid,
-    )
+    id = insertValidation(db, { config: { ...cfg, backboneId }, backboneId }, startedAt)
   }
-  const save = db.prepare('UPDATE validations SET results = ? WHERE id = ?')
-  const finish = db.prepare('UPDATE validations SET status = ?, finished_at = ?, results = coalesce(?, results) WHERE id = ?')
+  const writer = validationWriter(db, id)
   try {
     const input = loadValidationInput(db, backboneId)
     const result = await runValidation(
@@ -613,19 +602,18 @@ export async function validateProject(
         refine: opts.refine,
         done: doneCells,
         startedAt,
-        onCell: (_cell, partial) => save.run(JSON.stringify(partial), id),
+        onCell: (_cell, partial) => writer.save(partial),
       },
     )
-    finish.run('done', now(), JSON.stringify(result), id)
+    writer.finish('done', now(), result)
     return { validationId: id, result }
   } catch (e) {
     if (e instanceof CancelledError) {
-      finish.run('cancelled', now(), null, id)
+      writer.finish('cancelled', now(), null)
     } else {
       // Keep the finished cells; note the error beside them.
-      const row = db.prepare('SELECT results FROM validations WHERE id = ?').get(id) as { results: string | null }
-      const stored = row.results ? (JSON.parse(row.results) as Record<string, unknown>) : {}
-      finish.run('failed', now(), JSON.stringify({ ...stored, error: (e as Error).message }), id)
+      const stored = (getValidation(db, id)?.results ?? {}) as Record<string, unknown>
+      writer.finish('failed', now(), { ...stored, error: (e as Error).message })
     }
     throw e
   }
