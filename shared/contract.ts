@@ -323,32 +323,77 @@ export const ReviewProgress = z.object({
 })
 export type ReviewProgress = z.infer<typeof ReviewProgress>
 
+/**
+ * Limits of a validation sweep's config. One source: this contract's input schema and the engine's
+ * own check (electron/engine/validate/validate.ts, for the CLI and tests) both read them.
+ */
+export const VALIDATION_LIMITS = {
+  /** Highest injected noise rate. */
+  maxRate: 0.95,
+  /** SD is reported after rounds 1..sdRounds. */
+  maxSdRounds: 10,
+  defaultSdRounds: 3,
+} as const
+
+/** Noise of a validation sweep: 'none' measures the labels as given; the others are injected (engine/validate/noise.ts). */
+export const ValidationNoise = z.enum(['none', 'symmetric', 'asymmetric', 'superclass'])
+export type ValidationNoise = z.infer<typeof ValidationNoise>
+
 /** Sweep configuration for a PoC validation: inject noise into trusted labels and compare methods. */
-export const ValidationConfig = z.object({
-  /** 'none' measures the labels as given against the trusted split (the "trusted subset" PoC);
-   * the others inject that noise into the training labels first. */
-  noiseTypes: z.array(z.enum(['none', 'symmetric', 'asymmetric', 'superclass'])).min(1),
-  rates: z.array(z.number().min(0).max(0.95)).min(1),
-  seeds: z.array(z.number().int().min(0)).min(1),
-  methods: z.array(Method).min(1),
-  backboneId: Id.optional(),
-  /** SD is reported after rounds 1..sdRounds (default 3). */
-  sdRounds: z.number().int().min(1).max(10).optional(),
-  /** L2 strength for every cell; default 'auto' (k-fold selection per cell, slower). */
-  lambda: z.union([z.number().positive(), z.literal('auto')]).optional(),
-  pllLoss: z.enum(['gce', 'ce', 'auto']).optional(),
-})
+export const ValidationConfig = z
+  .object({
+    /** 'none' measures the labels as given against the trusted split (the "trusted subset" PoC);
+     * the others inject that noise into the training labels first. */
+    noiseTypes: z.array(ValidationNoise).min(1),
+    /** Noise rates, 0..VALIDATION_LIMITS.maxRate; may be empty when every noise type is 'none'. */
+    rates: z.array(z.number().min(0).max(VALIDATION_LIMITS.maxRate)),
+    seeds: z.array(z.number().int().min(0)).min(1),
+    methods: z.array(Method).min(1),
+    backboneId: Id.optional(),
+    /** SD is reported after rounds 1..sdRounds (default VALIDATION_LIMITS.defaultSdRounds). */
+    sdRounds: z.number().int().min(1).max(VALIDATION_LIMITS.maxSdRounds).optional(),
+    /** L2 strength for every cell; default 'auto' (k-fold selection per cell, slower). */
+    lambda: z.union([z.number().positive(), z.literal('auto')]).optional(),
+    pllLoss: z.enum(['gce', 'ce', 'auto']).optional(),
+  })
+  .refine((c) => c.rates.length > 0 || c.noiseTypes.every((t) => t === 'none'), { path: ['rates'], message: 'rates is empty' })
 export type ValidationConfig = z.infer<typeof ValidationConfig>
 
-/** One cell of a sweep: method x noise type x rate x seed, with its metrics (accuracy etc.). */
+/**
+ * One cell of a sweep: method x noise type x rate x seed, with its metrics (trustedAccuracy,
+ * recovery, flaggedPrecision, ..., seconds; a metric that does not apply is absent).
+ */
 export const ValidationCell = z.object({
+  /** 'teacher', 'sd-1'..'sd-t', 'pll', 'cl'. */
   method: z.string(),
-  noiseType: z.string(),
+  noiseType: ValidationNoise,
   rate: z.number(),
   seed: z.number(),
   metrics: z.record(z.string(), z.number()),
+  /** Whether the noise model keeps the true class the most likely label (null for 'none'). */
+  identifiable: z.boolean().nullable(),
+  /** Hyper-parameters the method chose for itself (on the noisy labels). */
+  chosen: z.record(z.string(), z.unknown()),
+  /** Why the cell failed (the sweep went on with the others), or null. */
+  error: z.string().nullable(),
 })
 export type ValidationCell = z.infer<typeof ValidationCell>
+
+/**
+ * The engine's summary of one (noise type, rate, method) over seeds: per metric the mean and the
+ * sample standard deviation (n - 1; 0 for one seed), from `summarize` in
+ * electron/engine/validate/validate.ts. Failed cells are left out.
+ */
+export const ValidationSummaryRow = z.object({
+  noiseType: ValidationNoise,
+  rate: z.number(),
+  method: z.string(),
+  /** Seeds that finished without error. */
+  n: z.number().int(),
+  mean: z.record(z.string(), z.number()),
+  std: z.record(z.string(), z.number()),
+})
+export type ValidationSummaryRow = z.infer<typeof ValidationSummaryRow>
 
 /** A validation sweep recorded in the project. */
 export const ValidationInfo = z.object({
@@ -359,6 +404,22 @@ export const ValidationInfo = z.object({
   finishedAt: z.string().nullable(),
 })
 export type ValidationInfo = z.infer<typeof ValidationInfo>
+
+/** A sweep's results as the engine computed them (a running or stopped sweep: the cells so far). */
+export const ValidationDetail = ValidationInfo.extend({
+  /** True when every planned cell has a result. */
+  complete: z.boolean(),
+  /** Why the sweep stopped, when it failed (its finished cells are kept). */
+  error: z.string().nullable(),
+  cells: z.array(ValidationCell),
+  /** Mean and spread over seeds per (noise type, rate, method), in the engine's order. */
+  summary: z.array(ValidationSummaryRow),
+  /** Per noise type and rate, the method with the best mean trusted accuracy. */
+  best: z.array(z.object({ noiseType: ValidationNoise, rate: z.number(), method: z.string(), trustedAccuracy: z.number() })),
+  /** Per injected noise type and rate: can the true class still be told from the noisy labels (engine/validate/noise.ts)? */
+  noiseModels: z.array(z.object({ noiseType: ValidationNoise, rate: z.number(), identifiable: z.boolean() })),
+})
+export type ValidationDetail = z.infer<typeof ValidationDetail>
 
 /** Export formats. */
 export const ExportFormat = z.enum(['csv', 'json', 'imagefolder'])
@@ -396,13 +457,17 @@ export const SampleSort = z.enum(['rank', 'id', 'confidence', 'path'])
 // starts; its output is then a JobRef and the job's result has schema `jobResults[kind]`.
 // ---------------------------------------------------------------------------------------------
 
-interface MethodDef<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
+interface MethodDef<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType, J extends JobKind = JobKind> {
   input: I
   output: O
-  job?: JobKind
+  job?: J
 }
 
-function m<I extends z.ZodType, O extends z.ZodType>(input: I, output: O, job?: JobKind): MethodDef<I, O> {
+// `J` keeps the literal job kind in the method's type, so the client can type the JobRef it returns
+// (two signatures: without one, a method that starts no job would take J from the contextual type).
+function m<I extends z.ZodType, O extends z.ZodType>(input: I, output: O): MethodDef<I, O, never>
+function m<I extends z.ZodType, O extends z.ZodType, J extends JobKind>(input: I, output: O, job: J): MethodDef<I, O, J>
+function m(input: z.ZodType, output: z.ZodType, job?: JobKind): MethodDef {
   return job ? { input, output, job } : { input, output }
 }
 
@@ -570,8 +635,8 @@ export const contract = {
   resumeValidation: m(z.object({ validationId: Id }), JobRef, 'validate'),
   /** Validation sweeps of the open project, newest first. */
   listValidations: m(Empty, z.object({ validations: z.array(ValidationInfo) })),
-  /** A sweep's results, one cell per method x noise type x rate x seed. */
-  getValidation: m(z.object({ validationId: Id }), ValidationInfo.extend({ cells: z.array(ValidationCell), raw: z.unknown() })),
+  /** A sweep's results: one cell per method x noise type x rate x seed, the engine's summary over seeds, the best method per setting. */
+  getValidation: m(z.object({ validationId: Id }), ValidationDetail),
   /** A sweep's report as HTML (self-contained), CSV or JSON text. */
   validationReport: m(
     z.object({ validationId: Id, format: z.enum(['html', 'csv', 'json']).default('html') }),
@@ -622,6 +687,13 @@ export type InputOf<K extends MethodName> = z.input<Contract[K]['input']>
 export type ParsedInputOf<K extends MethodName> = z.output<Contract[K]['input']>
 /** Response type of a method. */
 export type OutputOf<K extends MethodName> = z.output<Contract[K]['output']>
+/** The kind of job a method starts (never for a method that starts none). */
+export type JobKindOf<K extends MethodName> = NonNullable<Contract[K]['job']>
+/**
+ * Response type of a method as the typed client returns it: a job-starting method's JobRef names
+ * its kind (checked at runtime), so waiting on it yields that kind's result type (`JobResultOf`).
+ */
+export type ClientOutputOf<K extends MethodName> = [JobKindOf<K>] extends [never] ? OutputOf<K> : JobRef & { kind: JobKindOf<K> }
 
 /** All method names, in contract order (for preloads, IPC handlers and routers). */
 export const methodNames = Object.keys(contract) as MethodName[]
@@ -631,7 +703,10 @@ export function isMethodName(name: string): name is MethodName {
   return Object.prototype.hasOwnProperty.call(contract, name)
 }
 
-/** Result schema of each job kind, carried by `job:completed`. */
+/**
+ * Result schema of each job kind, carried by `job:completed`. The typed client checks every
+ * completed job's result against its kind's schema before handing it on (shared/transport.ts).
+ */
 export const jobResults = {
   demo: ProjectInfo,
   import: ImportResult,
@@ -652,7 +727,10 @@ export type JobResultOf<K extends JobKind> = z.infer<(typeof jobResults)[K]>
 export const JobStartedEvent = z.object({ type: z.literal('job:started'), job: JobInfo })
 /** A job reported progress (throttled). */
 export const JobProgressEvent = z.object({ type: z.literal('job:progress'), job: JobInfo })
-/** A job finished; `result` follows `jobResults[job.kind]`. */
+/**
+ * A job finished; `result` follows `jobResults[job.kind]`. On the wire the envelope is checked
+ * here and the result by its kind's schema (the client does both; see `ClientEvent`).
+ */
 export const JobCompletedEvent = z.object({ type: z.literal('job:completed'), job: JobInfo, result: z.unknown() })
 /** A job failed; `job.error` says why. */
 export const JobFailedEvent = z.object({ type: z.literal('job:failed'), job: JobInfo })
@@ -682,6 +760,18 @@ export const EngineEvent = z.discriminatedUnion('type', [
 export type EngineEvent = z.infer<typeof EngineEvent>
 /** Event type names. */
 export type EngineEventType = EngineEvent['type']
+
+/** A completed job of kind K whose result passed `jobResults[K]`: the result is typed by the kind. */
+export type JobCompleted<K extends JobKind = JobKind> = {
+  [P in K]: { type: 'job:completed'; job: JobInfo & { kind: P }; result: JobResultOf<P> }
+}[K]
+
+/**
+ * An event as the typed client hands it to listeners: like `EngineEvent`, but a `job:completed`
+ * carries a result checked against its kind's schema. A completion whose result does not match
+ * arrives as `job:failed` instead, with the mismatch as the job's error.
+ */
+export type ClientEvent = Exclude<EngineEvent, { type: 'job:completed' }> | JobCompleted
 
 // ---------------------------------------------------------------------------------------------
 // Errors

@@ -9,15 +9,18 @@
 import { z } from 'zod'
 import {
   contract,
+  jobResults,
   methodNames,
   ContractError,
   EngineEvent,
   ErrorBody,
+  type ClientEvent,
+  type ClientOutputOf,
   type ErrorCode,
   type ImageSize,
   type InputOf,
+  type JobCompleted,
   type MethodName,
-  type OutputOf,
 } from './contract.ts'
 
 /** Moves requests and events between the UI and the engine. Payloads are plain JSON values. */
@@ -34,12 +37,12 @@ export interface Transport {
 // `{} extends T` asks "is every field of T optional?", which is the point here.
 type ClientMethod<K extends MethodName> =
   // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-  {} extends InputOf<K> ? (input?: InputOf<K>) => Promise<OutputOf<K>> : (input: InputOf<K>) => Promise<OutputOf<K>>
+  {} extends InputOf<K> ? (input?: InputOf<K>) => Promise<ClientOutputOf<K>> : (input: InputOf<K>) => Promise<ClientOutputOf<K>>
 
 /** The typed client: one function per contract method, plus events and image URLs. */
 export type Client = { [K in MethodName]: ClientMethod<K> } & {
-  /** Listens to validated engine events; returns an unsubscribe function. */
-  onEvent(listener: (event: EngineEvent) => void): () => void
+  /** Listens to validated engine events (job results checked by kind, see `toClientEvent`); returns an unsubscribe function. */
+  onEvent(listener: (event: ClientEvent) => void): () => void
   /** URL for a sample's image (thumbnail or full size). */
   imageUrl(sampleId: number, size?: ImageSize): string
 }
@@ -70,8 +73,31 @@ export function toContractError(e: unknown): ContractError {
 }
 
 /**
+ * Checks an event from the engine: the envelope against `EngineEvent`, and a completed job's result
+ * against `jobResults[job.kind]` (defaults filled in). Returns null for anything that is not an
+ * event. A completion whose result does not match its kind comes back as `job:failed` with the
+ * mismatch as the error, so whoever waits for that job fails loudly instead of receiving a value
+ * of the wrong shape.
+ */
+export function toClientEvent(raw: unknown): ClientEvent | null {
+  const parsed = EngineEvent.safeParse(raw)
+  if (!parsed.success) return null
+  const e = parsed.data
+  if (e.type !== 'job:completed') return e
+  const result = jobResults[e.job.kind].safeParse(e.result)
+  if (!result.success) {
+    const error = `${e.job.label}: the ${e.job.kind} result does not match the contract: ${formatIssues(result.error)}`
+    return { type: 'job:failed', job: { ...e.job, status: 'failed', error } }
+  }
+  // The schema was picked by e.job.kind, so the result belongs to that kind (TypeScript cannot
+  // follow a schema chosen by a runtime key).
+  return { type: 'job:completed', job: e.job, result: result.data } as JobCompleted
+}
+
+/**
  * Builds the typed client over a transport. Inputs are validated before sending (an early, clear
- * error) and responses after receiving (a server that drifted from the contract fails loudly).
+ * error), responses after receiving and job results by their kind (a server that drifted from the
+ * contract fails loudly).
  */
 export function createClient(transport: Transport): Client {
   const client: Record<string, unknown> = {}
@@ -88,13 +114,18 @@ export function createClient(transport: Transport): Client {
       }
       const out = def.output.safeParse(raw)
       if (!out.success) throw new ContractError('internal', `${name}: response does not match the contract: ${formatIssues(out.error)}`)
+      const job = 'job' in def ? def.job : undefined
+      if (job !== undefined && (out.data as { kind: unknown }).kind !== job) {
+        const kind = String((out.data as { kind: unknown }).kind)
+        throw new ContractError('internal', `${name}: response does not match the contract: it started a job of kind ${kind}, not ${job}`)
+      }
       return out.data
     }
   }
-  client.onEvent = (listener: (event: EngineEvent) => void) =>
+  client.onEvent = (listener: (event: ClientEvent) => void) =>
     transport.subscribe((raw) => {
-      const ev = EngineEvent.safeParse(raw)
-      if (ev.success) listener(ev.data)
+      const ev = toClientEvent(raw)
+      if (ev) listener(ev)
     })
   client.imageUrl = (sampleId: number, size: ImageSize = 'thumb') => transport.imageUrl?.(sampleId, size) ?? ''
   return client as Client

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createService, type Service } from '../../electron/service/service.ts'
 import { blobToVec, openDb } from '../../electron/engine/store/db.ts'
-import type { ProjectInfo } from '../../shared/contract.ts'
+import { getValidation } from '../../electron/engine/store/read-model.ts'
+import { summarize, type ValidationResult } from '../../electron/engine/validate/validate.ts'
+import { ValidationDetail, VALIDATION_LIMITS, type ProjectInfo } from '../../shared/contract.ts'
 
 let dir: string
 let svc: Service
@@ -333,6 +335,29 @@ test('validation sweep: a job whose cells, summary and HTML report come back thr
   assert.equal(got.cells[0].rate, 0.2)
   const acc = got.cells[0].metrics.trustedAccuracy
   assert.ok(acc >= 0 && acc <= 1, `trustedAccuracy ${acc}`)
+  // The whole answer passes the contract's schema, and the summary is the engine's (the mean and
+  // spread over seeds that validate.ts computed and stored), not something the UI must recompute.
+  const detail = ValidationDetail.parse(got)
+  assert.equal(detail.complete, true)
+  assert.equal(detail.error, null)
+  assert.equal(detail.cells[0]!.error, null)
+  assert.equal(detail.cells[0]!.identifiable, true, 'symmetric 0.2 on five classes is identifiable')
+  assert.deepEqual(detail.noiseModels, [{ noiseType: 'symmetric', rate: 0.2, identifiable: true }])
+  const db = openDb(project.path, { create: false, readonly: true })
+  const stored = getValidation(db, v.validationId)!.results as ValidationResult
+  db.close()
+  assert.deepEqual(detail.summary, summarize(stored.cells))
+  assert.equal(detail.summary.length, 1)
+  assert.equal(detail.summary[0]!.n, 1)
+  assert.equal(detail.summary[0]!.mean.trustedAccuracy, acc)
+  assert.equal(detail.summary[0]!.std.trustedAccuracy, 0, 'one seed: no spread')
+  assert.deepEqual(detail.best, [{ noiseType: 'symmetric', rate: 0.2, method: 'teacher', trustedAccuracy: acc }])
+  // The contract refuses what the engine refuses (one set of limits).
+  await rejectsWith(
+    svc.call('startValidation', { noiseTypes: ['symmetric'], rates: [VALIDATION_LIMITS.maxRate + 0.01], seeds: [0], methods: ['teacher'] }),
+    'bad_request',
+    /rates/,
+  )
   const html = (await svc.call('validationReport', { validationId: v.validationId })) as { mime: string; content: string; filename: string }
   assert.equal(html.mime, 'text/html')
   assert.match(html.content, /<html/i)

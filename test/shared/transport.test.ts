@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { ContractError, methodNames } from '../../shared/contract.ts'
-import { createBridgeTransport, createClient, createHttpTransport, type QcBridge, type Transport } from '../../shared/transport.ts'
+import { ContractError, methodNames, type ClientEvent } from '../../shared/contract.ts'
+import { createBridgeTransport, createClient, createHttpTransport, toClientEvent, type QcBridge, type Transport } from '../../shared/transport.ts'
 
 function fakeTransport(reply: (method: string, input: unknown) => unknown) {
   const sent: { method: string; input: unknown }[] = []
@@ -57,6 +57,61 @@ test('error bodies become ContractErrors with their code; events are validated',
   f.emit({ type: 'project:closed', path: '/q' })
   assert.deepEqual(got, ['project:closed'])
   assert.equal(c.imageUrl(3, 'full'), 'img:3:full')
+})
+
+test('a completed job reaches listeners only with a result of its kind; a malformed one arrives as job:failed', () => {
+  const f = fakeTransport(() => ({}))
+  const got: ClientEvent[] = []
+  createClient(f.t).onEvent((e) => got.push(e))
+  const job = (kind: string, id: string) => ({
+    id,
+    kind,
+    label: `${kind} job`,
+    status: 'completed',
+    progress: null,
+    startedAt: 't',
+    finishedAt: 't',
+    error: null,
+  })
+  // An export result without its defaulted fields: accepted, defaults filled in.
+  f.emit({ type: 'job:completed', job: job('export', 'j1'), result: { out: '/o.csv', written: 3, format: 'csv' } })
+  // An import's result shape for a validate job, and an import result missing fields.
+  f.emit({ type: 'job:completed', job: job('validate', 'j2'), result: { added: 1, existing: 0, skipped: [], classes: [] } })
+  f.emit({ type: 'job:completed', job: job('import', 'j3'), result: { added: 1 } })
+  f.emit({ type: 'job:completed', job: job('validate', 'j4'), result: { validationId: 7 } })
+  assert.deepEqual(
+    got.map((e) => [e.type, 'job' in e ? e.job.id : '']),
+    [
+      ['job:completed', 'j1'],
+      ['job:failed', 'j2'],
+      ['job:failed', 'j3'],
+      ['job:completed', 'j4'],
+    ],
+  )
+  const [exported, wrongKind, partial, validated] = got as [ClientEvent, ClientEvent, ClientEvent, ClientEvent]
+  assert.ok(exported.type === 'job:completed' && exported.job.kind === 'export')
+  assert.deepEqual(exported.result, { out: '/o.csv', written: 3, format: 'csv', excluded: 0, changed: 0, skipped: [] })
+  for (const e of [wrongKind, partial]) {
+    assert.ok(e.type === 'job:failed')
+    assert.equal(e.job.status, 'failed')
+    assert.match(e.job.error ?? '', /result does not match the contract: /)
+  }
+  assert.match((wrongKind as { job: { error: string } }).job.error, /^validate job: the validate result does not match the contract: validationId/)
+  assert.deepEqual(validated.type === 'job:completed' && validated.result, { validationId: 7 })
+  // The same check is available on its own (the jobs store relies on what the client hands on).
+  assert.equal(toClientEvent({ type: 'job:completed', job: job('refine', 'j5'), result: null })?.type, 'job:failed')
+  assert.equal(toClientEvent({ type: 'nonsense' }), null)
+})
+
+test('a job-starting method must return a JobRef of its own kind', async () => {
+  const ok = fakeTransport(() => ({ jobId: 'j', kind: 'validate', joined: false }))
+  const ref = await createClient(ok.t).resumeValidation({ validationId: 1 })
+  assert.equal(ref.kind, 'validate')
+  const wrong = fakeTransport(() => ({ jobId: 'j', kind: 'export', joined: false }))
+  await assert.rejects(
+    createClient(wrong.t).resumeValidation({ validationId: 1 }),
+    (e: unknown) => e instanceof ContractError && e.code === 'internal' && /started a job of kind export, not validate/.test(e.message),
+  )
 })
 
 test('HTTP transport: POST /api/<method> with the token header; SSE with the token in the query', async () => {

@@ -14,6 +14,7 @@
  * `runValidation` works on arrays; `validateProject` loads a project's features, stores the sweep
  * in the `validations` table after every finished cell, and resumes a cancelled or crashed sweep.
  */
+import { Method as METHODS, VALIDATION_LIMITS, ValidationNoise as NOISE_TYPES } from '../../../shared/contract.ts'
 import type { Db } from '../store/db.ts'
 import { listClasses, now } from '../store/db.ts'
 import { defaultBackbone, loadFeatureMatrix } from '../extract/features.ts'
@@ -181,7 +182,7 @@ interface Unit {
 
 /** Every cell of a sweep, in run order (noise type, rate, seed, method). */
 export function planCells(config: ValidationConfig): Unit[] {
-  const sdRounds = config.sdRounds ?? 3
+  const sdRounds = config.sdRounds ?? VALIDATION_LIMITS.defaultSdRounds
   const units: Unit[] = []
   const variants: { method: Method; rounds?: number; label: string }[] = []
   for (const m of config.methods) {
@@ -205,22 +206,24 @@ export function cellKey(noiseType: string, rate: number, seed: number, method: s
   return `${noiseType}|${rate}|${seed}|${method}`
 }
 
+/** The same rules as the contract's ValidationConfig (shared/contract.ts), from the same limits, with engine wording. */
 function checkConfig(config: ValidationConfig): void {
-  const types = new Set(['none', 'symmetric', 'asymmetric', 'superclass'])
-  const methods = new Set(['teacher', 'sd', 'pll', 'cl'])
+  const types: readonly string[] = NOISE_TYPES.options
+  const methods: readonly string[] = METHODS.options
+  const { maxRate, maxSdRounds, defaultSdRounds } = VALIDATION_LIMITS
   if (!config.noiseTypes?.length) throw new Error('validation config: noiseTypes is empty')
   for (const t of config.noiseTypes)
-    if (!types.has(t)) throw new Error(`validation config: unknown noise type '${t}' (expected none, symmetric, asymmetric or superclass)`)
+    if (!types.includes(t)) throw new Error(`validation config: unknown noise type '${t}' (expected ${types.join(', ')})`)
   if (!config.methods?.length) throw new Error('validation config: methods is empty')
-  for (const m of config.methods) if (!methods.has(m)) throw new Error(`validation config: unknown method '${m}' (expected teacher, sd, pll or cl)`)
+  for (const m of config.methods)
+    if (!methods.includes(m)) throw new Error(`validation config: unknown method '${m}' (expected ${methods.join(', ')})`)
   if (!config.seeds?.length) throw new Error('validation config: seeds is empty')
   for (const s of config.seeds) if (!Number.isInteger(s) || s < 0) throw new Error(`validation config: seed ${s} is not a non-negative integer`)
-  if (config.noiseTypes.some((t) => t !== 'none')) {
-    if (!config.rates?.length) throw new Error('validation config: rates is empty')
-    for (const r of config.rates) if (!(r >= 0 && r <= 1)) throw new Error(`validation config: rate ${r} is outside [0, 1]`)
-  }
-  const t = config.sdRounds ?? 3
-  if (!Number.isInteger(t) || t < 1 || t > 10) throw new Error(`validation config: sdRounds must be an integer in 1..10, got ${t}`)
+  if (config.noiseTypes.some((t) => t !== 'none') && !config.rates?.length) throw new Error('validation config: rates is empty')
+  for (const r of config.rates ?? []) if (!(r >= 0 && r <= maxRate)) throw new Error(`validation config: rate ${r} is outside [0, ${maxRate}]`)
+  const t = config.sdRounds ?? defaultSdRounds
+  if (!Number.isInteger(t) || t < 1 || t > maxSdRounds)
+    throw new Error(`validation config: sdRounds must be an integer in 1..${maxSdRounds}, got ${t}`)
 }
 
 function checkLabels(what: string, y: Int32Array, n: number, k: number): void {

@@ -3,7 +3,13 @@
  */
 import { NotFoundError, ConflictError } from '../../engine/errors.ts'
 import * as q from '../../engine/store/read-model.ts'
+import type { ValidationResult } from '../../engine/validate/validate.ts'
 import type { Handlers, ServiceContext } from '../context.ts'
+
+/** The finite entries of a metrics record (a NaN stored as JSON comes back as null). */
+function finite(metrics: Partial<Record<string, number | null>> | undefined): Record<string, number> {
+  return Object.fromEntries(Object.entries(metrics ?? {}).filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1])))
+}
 
 export function validationSection(ctx: ServiceContext) {
   const { need, pickBackbone, startProjectJob } = ctx
@@ -60,15 +66,31 @@ export function validationSection(ctx: ServiceContext) {
     async getValidation(input) {
       const r = q.getValidation(need().db, input.validationId)
       if (!r) throw new NotFoundError(`no validation with id ${input.validationId} in this project`)
-      const raw = r.results as { cells?: { method: string; noiseType: string; rate: number; seed: number; metrics: Record<string, number> }[] } | null
-      const cells = (raw?.cells ?? []).map((c) => ({
-        method: c.method,
-        noiseType: c.noiseType,
-        rate: c.rate,
-        seed: c.seed,
-        metrics: Object.fromEntries(Object.entries(c.metrics ?? {}).filter(([, v]) => typeof v === 'number' && Number.isFinite(v))),
-      }))
-      return { id: r.id, status: r.status, params: r.params, startedAt: r.startedAt, finishedAt: r.finishedAt, cells, raw }
+      // What the engine stored (validate.ts): the whole result, the cells so far while running or
+      // after a stop, `{ error }` beside them after a failure, or nothing yet.
+      const stored = (r.results ?? {}) as Partial<ValidationResult> & { error?: unknown }
+      return {
+        id: r.id,
+        status: r.status,
+        params: r.params,
+        startedAt: r.startedAt,
+        finishedAt: r.finishedAt,
+        complete: stored.complete === true,
+        error: typeof stored.error === 'string' ? stored.error : null,
+        cells: (stored.cells ?? []).map((c) => ({
+          method: c.method,
+          noiseType: c.noiseType,
+          rate: c.rate,
+          seed: c.seed,
+          metrics: finite(c.metrics),
+          identifiable: c.identifiable ?? null,
+          chosen: c.chosen ?? {},
+          error: c.error ?? null,
+        })),
+        summary: (stored.summary ?? []).map((s) => ({ ...s, mean: finite(s.mean), std: finite(s.std) })),
+        best: stored.best ?? [],
+        noiseModels: (stored.noiseModels ?? []).map((m) => ({ noiseType: m.noiseType, rate: m.rate, identifiable: m.identifiable })),
+      }
     },
     async validationReport(input) {
       const r = q.getValidation(need().db, input.validationId)

@@ -1,17 +1,23 @@
 /**
  * Jobs of this session, kept current from the engine's events (job:started / progress /
- * completed / failed / cancelled). Anything can await a job's result with `waitFor`; if an event
- * was missed (the event stream reconnected) a slow poll of listJobs settles the wait anyway.
+ * completed / failed / cancelled). Anything can await a job's result with `waitFor`, typed by the
+ * job's kind (the client has checked it against `jobResults`); if an event was missed (the event
+ * stream reconnected) a slow poll of listJobs settles the wait anyway.
  */
 import { defineStore } from 'pinia'
 import { ref, computed } from 'vue'
 import { api } from '../api.ts'
-import type { EngineEvent, JobInfo, JobRef } from '../../../shared/contract.ts'
+import type { ClientEvent, JobCompleted, JobInfo, JobKind, JobResultOf } from '../../../shared/contract.ts'
 
 interface Waiter {
-  resolve: (result: unknown) => void
+  /** The kind the caller expects (from its JobRef); the result's type follows from it. */
+  kind: JobKind
+  resolve: (result: JobCompleted['result']) => void
   reject: (e: Error) => void
 }
+
+/** How long a listing that says "completed" may run ahead of the job:completed event carrying the result. */
+const RESULT_GRACE_MS = 5000
 
 /** Thrown by waitFor when the job was cancelled, so callers can tell it from a failure. */
 export class JobCancelled extends Error {
@@ -23,9 +29,11 @@ export class JobCancelled extends Error {
 
 export const useJobsStore = defineStore('jobs', () => {
   const jobs = ref<Record<string, JobInfo>>({})
-  const results = new Map<string, unknown>()
+  const results = new Map<string, JobCompleted['result']>()
+  /** Jobs a listing reported completed before their result arrived, with when it was first seen. */
+  const resultPending = new Map<string, number>()
   const waiters = new Map<string, Waiter[]>()
-  const listeners = new Set<(e: EngineEvent) => void>()
+  const listeners = new Set<(e: ClientEvent) => void>()
   let started = false
   let poll: ReturnType<typeof setInterval> | null = null
 
@@ -34,10 +42,21 @@ export const useJobsStore = defineStore('jobs', () => {
   function settle(job: JobInfo): void {
     const ws = waiters.get(job.id)
     if (!ws || job.status === 'running') return
+    const result = results.get(job.id)
+    if (job.status === 'completed' && result === undefined) {
+      // A listing can run ahead of the event stream: wait a poll or two for the event.
+      const since = resultPending.get(job.id) ?? Date.now()
+      resultPending.set(job.id, since)
+      if (Date.now() - since < RESULT_GRACE_MS) return
+    }
     waiters.delete(job.id)
+    resultPending.delete(job.id)
     for (const w of ws) {
-      if (job.status === 'completed') w.resolve(results.get(job.id))
-      else if (job.status === 'cancelled') w.reject(new JobCancelled(job.label))
+      if (job.status === 'completed') {
+        if (job.kind !== w.kind) w.reject(new Error(`${job.label}: a ${job.kind} job, awaited as ${w.kind}`))
+        else if (result !== undefined) w.resolve(result)
+        else w.reject(new Error(`${job.label}: finished, but its result did not arrive (the connection to the engine was interrupted)`))
+      } else if (job.status === 'cancelled') w.reject(new JobCancelled(job.label))
       else w.reject(new Error(job.error ?? `${job.label}: failed`))
     }
     if (waiters.size === 0 && poll) {
@@ -46,7 +65,7 @@ export const useJobsStore = defineStore('jobs', () => {
     }
   }
 
-  function onEvent(e: EngineEvent): void {
+  function onEvent(e: ClientEvent): void {
     if ('job' in e) {
       if (e.type === 'job:completed') results.set(e.job.id, e.result)
       jobs.value[e.job.id] = e.job
@@ -77,12 +96,17 @@ export const useJobsStore = defineStore('jobs', () => {
     }
   }
 
-  /** Resolves with the job's result when it completes; rejects when it fails or is cancelled. */
-  function waitFor<T = unknown>(ref: JobRef | string): Promise<T> {
-    const id = typeof ref === 'string' ? ref : ref.jobId
-    return new Promise<T>((resolve, reject) => {
+  /**
+   * Resolves with the job's result when it completes, typed by its kind (a JobRef from the client
+   * names the kind); rejects when it fails or is cancelled.
+   */
+  function waitFor<K extends JobKind>(ref: { jobId: string; kind: K }): Promise<JobResultOf<K>> {
+    const id = ref.jobId
+    return new Promise<JobResultOf<K>>((resolve, reject) => {
       const list = waiters.get(id) ?? []
-      list.push({ resolve: resolve as (r: unknown) => void, reject })
+      // The client checked the result against jobResults[job.kind], and settle() resolves only
+      // when job.kind is the kind awaited here.
+      list.push({ kind: ref.kind, resolve: resolve as (r: JobCompleted['result']) => void, reject })
       waiters.set(id, list)
       const known = jobs.value[id]
       if (known) settle(known)
@@ -96,7 +120,7 @@ export const useJobsStore = defineStore('jobs', () => {
   }
 
   /** Listens to every engine event; returns the unsubscribe function. */
-  function on(listener: (e: EngineEvent) => void): () => void {
+  function on(listener: (e: ClientEvent) => void): () => void {
     listeners.add(listener)
     return () => listeners.delete(listener)
   }

@@ -18,6 +18,7 @@ import { injectNoise } from '../../../electron/engine/validate/noise.ts'
 import type { FeatureMatrix } from '../../../electron/engine/train/types.ts'
 import { refineArrays } from '../../../electron/engine/train/refine.ts'
 import { gaussianClusters, standInRefine } from './helpers.ts'
+import { VALIDATION_LIMITS, ValidationConfig as ContractValidationConfig } from '../../../shared/contract.ts'
 
 // Small fixed lambda: automatic selection is the engine's business (tested there) and costs folds.
 const REAL = { lambda: 1e-3 } as const
@@ -181,6 +182,32 @@ test('bad configurations and inputs give clear errors', async () => {
   await assert.rejects(runValidation(input, { ...base, methods: [] }), /methods is empty/)
   const bad = { ...input, trusted: { x: input.trusted.x, y: new Int32Array(input.trusted.x.n).fill(7) } }
   await assert.rejects(runValidation(bad, base, { refine: standInRefine }), /trusted labels: label 7 of sample 0/)
+})
+
+test('the engine and the contract accept and refuse the same configs (one set of limits, shared/contract.ts)', async () => {
+  const input = makeInput()
+  const { maxRate, maxSdRounds } = VALIDATION_LIMITS
+  const small: ValidationConfig = { noiseTypes: ['symmetric'], rates: [0.2], seeds: [0], methods: ['teacher'] }
+  const cases: { config: ValidationConfig; ok: boolean }[] = [
+    { config: { ...small, rates: [0, maxRate] }, ok: true },
+    { config: { ...small, rates: [maxRate + 0.01] }, ok: false },
+    { config: { ...small, rates: [-0.1] }, ok: false },
+    { config: { ...small, methods: ['sd'], sdRounds: maxSdRounds }, ok: true },
+    { config: { ...small, methods: ['sd'], sdRounds: maxSdRounds + 1 }, ok: false },
+    { config: { ...small, sdRounds: 0 }, ok: false },
+    { config: { ...small, seeds: [1.5] }, ok: false },
+    { config: { ...small, seeds: [] }, ok: false },
+    { config: { ...small, noiseTypes: ['none'], rates: [] }, ok: true },
+    { config: { ...small, rates: [] }, ok: false },
+    { config: { ...small, noiseTypes: [] }, ok: false },
+  ]
+  for (const { config, ok } of cases) {
+    const what = JSON.stringify(config)
+    assert.equal(ContractValidationConfig.safeParse(config).success, ok, `contract: ${what}`)
+    const engine = runValidation(input, config, { refine: standInRefine })
+    if (ok) await assert.doesNotReject(engine, what)
+    else await assert.rejects(engine, /validation config:/, what)
+  }
 })
 
 test('cancel between cells keeps the finished cells; resuming runs only the rest and matches a full run', async () => {
