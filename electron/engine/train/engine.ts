@@ -283,3 +283,54 @@ export function gatherBatch(
   for (let i = 0; i < rows.length; i++) tsum += rowSum[rows[i]!]!
   return { xb: selectRows(x, rows).data, tb: selectRows({ data: targets, n: x.n, d: k }, rows).data, tsum }
 }
+
+/** The training targets an engine holds for one loaded matrix, as `setTargets` last set them. */
+export interface LoadedTargets {
+  /** n x K row-major, a copy of the caller's array. */
+  targets: Float32Array
+  /** Sum of each target row (see `targetRowSums`). */
+  rowSum: Float64Array
+  loss: LossKind
+  /** The GCE exponent (unused for 'ce'). */
+  q: number
+}
+
+/**
+ * The opening both engines' `load()` share: checks that `x` holds n x d values, then keeps the
+ * targets that `setTargets` replaces (copied, with their row sums; q defaults to `GCE_Q`) for
+ * `sums` to read. `current()` throws before the first `set()`; `loss()` turns an engine's raw
+ * per-row sum into the loss of the formulas at the top of this file.
+ */
+export function loadTargets(
+  x: FeatureMatrix,
+  k: number,
+): {
+  set(t: Float32Array, loss: LossKind, q?: number): LoadedTargets
+  current(): LoadedTargets
+  clear(): void
+  loss(lsum: number, tsum: number): number
+} {
+  const { n, d } = x
+  if (x.data.length !== n * d) throw new Error(`feature matrix: expected ${n} x ${d} values, got ${x.data.length}`)
+  let state: LoadedTargets | undefined
+  const current = (): LoadedTargets => {
+    if (!state) throw new Error('training targets not set')
+    return state
+  }
+  return {
+    set(t, loss, q = GCE_Q) {
+      const targets = Float32Array.from(t)
+      state = { targets, rowSum: targetRowSums(targets, n, k), loss, q }
+      return state
+    },
+    current,
+    clear() {
+      state = undefined
+    },
+    // ce: lsum = sum t log p, loss = -lsum; gce: lsum = sum t p^q, loss = (sum t - lsum) / q.
+    loss(lsum, tsum) {
+      const { loss, q } = current()
+      return loss === 'ce' ? -lsum : (tsum - lsum) / q
+    },
+  }
+}

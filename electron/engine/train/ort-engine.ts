@@ -8,7 +8,7 @@
  */
 import * as ort from 'onnxruntime-node'
 import { buildModel, DataType, floatTensor, int64Tensor, type NodeInit } from '../onnx/proto.ts'
-import { gatherBatch, targetRowSums, type ComputeEngine, type EngineData, type EngineOptions, type LossKind, type RawSums } from './engine.ts'
+import { gatherBatch, loadTargets, type ComputeEngine, type EngineData, type EngineOptions, type LossKind, type RawSums } from './engine.ts'
 import type { FeatureMatrix } from './types.ts'
 
 const F = DataType.FLOAT
@@ -215,25 +215,18 @@ export async function createOrtEngine(opts: EngineOptions = {}): Promise<Compute
     },
     async load(x: FeatureMatrix, k: number): Promise<EngineData> {
       const { n, d } = x
-      if (x.data.length !== n * d) throw new Error(`feature matrix: expected ${n} x ${d} values, got ${x.data.length}`)
+      const held = loadTargets(x, k)
       const blocks = blocksOf(x)
-      let targets: Float32Array | undefined
-      let rowSum: Float64Array | undefined
-      let lossKind: LossKind = 'ce'
-      let q = 0.7
       return {
         n,
         d,
         k,
-        async setTargets(t, loss, qq = 0.7) {
-          targets = Float32Array.from(t)
-          lossKind = loss
-          q = qq
-          rowSum = targetRowSums(targets, n, k)
+        async setTargets(t, loss, q) {
+          const { targets } = held.set(t, loss, q)
           for (const bl of blocks) bl.t = new ort.Tensor('float32', targets.subarray(bl.r0 * k, (bl.r0 + bl.rows) * k), [bl.rows, k])
         },
         async sums(w, b, rows): Promise<RawSums> {
-          if (!targets || !rowSum) throw new Error('training targets not set')
+          const { targets, rowSum, loss: lossKind, q } = held.current()
           const sess = await lossSession(d, k, lossKind, q, rows ? rows.length : n)
           const W = new ort.Tensor('float32', w, [d, k])
           const B = new ort.Tensor('float32', b, [k])
@@ -261,16 +254,14 @@ export async function createOrtEngine(opts: EngineOptions = {}): Promise<Compute
             for (const bl of blocks) add(await sess.run({ X: bl.x, W, b: B, T: bl.t! }))
             for (let i = 0; i < n; i++) tsum += rowSum[i]!
           }
-          // ce: lsum = sum t log p, loss = -lsum; gce: lsum = sum t p^q, loss = (sum t - lsum) / q.
-          const loss = lossKind === 'ce' ? -lsum : (tsum - lsum) / q
-          return { loss, gw, gb }
+          return { loss: held.loss(lsum, tsum), gw, gb }
         },
         probs(w, b) {
           return predictBlocks(blocks, n, d, k, w, b)
         },
         async dispose() {
           blocks.length = 0
-          targets = undefined
+          held.clear()
         },
       }
     },

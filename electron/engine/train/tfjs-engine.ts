@@ -5,7 +5,7 @@
  * (see engine.ts), same row blocks; both must agree on the same inputs (tested).
  */
 import type * as TfCore from '@tensorflow/tfjs-core'
-import { gatherBatch, targetRowSums, type ComputeEngine, type EngineData, type EngineOptions, type LossKind, type RawSums } from './engine.ts'
+import { gatherBatch, loadTargets, type ComputeEngine, type EngineData, type EngineOptions, type LossKind, type RawSums } from './engine.ts'
 import type { FeatureMatrix } from './types.ts'
 
 type Tf = typeof TfCore
@@ -96,12 +96,8 @@ export async function createTfjsEngine(opts: EngineOptions = {}): Promise<Comput
     backend,
     async load(x: FeatureMatrix, k: number): Promise<EngineData> {
       const { n, d } = x
-      if (x.data.length !== n * d) throw new Error(`feature matrix: expected ${n} x ${d} values, got ${x.data.length}`)
+      const held = loadTargets(x, k)
       const blocks = blocksOf(x)
-      let targets: Float32Array | undefined
-      let rowSum: Float64Array | undefined
-      let lossKind: LossKind = 'ce'
-      let q = 0.7
       const freeTargets = () => {
         for (const bl of blocks) {
           if (bl.t) {
@@ -115,19 +111,16 @@ export async function createTfjsEngine(opts: EngineOptions = {}): Promise<Comput
         n,
         d,
         k,
-        async setTargets(t, loss, qq = 0.7) {
+        async setTargets(t, loss, q) {
           freeTargets()
-          targets = Float32Array.from(t)
-          lossKind = loss
-          q = qq
-          rowSum = targetRowSums(targets, n, k)
+          const { targets } = held.set(t, loss, q)
           for (const bl of blocks) {
             bl.t = tf.tensor2d(targets.subarray(bl.r0 * k, (bl.r0 + bl.rows) * k), [bl.rows, k])
             live.add(bl.t)
           }
         },
         async sums(w, b, rows): Promise<RawSums> {
-          if (!targets || !rowSum) throw new Error('training targets not set')
+          const { targets, rowSum, loss: lossKind, q } = held.current()
           const W = tf.tensor2d(w, [d, k])
           const B = tf.tensor1d(b)
           const gw = new Float64Array(d * k)
@@ -168,14 +161,14 @@ export async function createTfjsEngine(opts: EngineOptions = {}): Promise<Comput
             W.dispose()
             B.dispose()
           }
-          const loss = lossKind === 'ce' ? -lsum : (tsum - lsum) / q
-          return { loss, gw, gb }
+          return { loss: held.loss(lsum, tsum), gw, gb }
         },
         probs(w, b) {
           return predictBlocks(blocks, n, d, k, w, b)
         },
         async dispose() {
           freeTargets()
+          held.clear()
           for (const bl of blocks) {
             live.delete(bl.x)
             bl.x.dispose()
