@@ -129,16 +129,7 @@ export function pca2(f: NormalisedFeatures, maxPoints: number): { ids: number[];
     let v = new Float64Array(d).map((_, j) => 1 + ((j * 7919) % 13) / 13)
     let lambda = 0
     for (let it = 0; it < 100; it++) {
-      for (const u of comps) {
-        let dot = 0
-        for (let j = 0; j < d; j++) dot += u[j]! * v[j]!
-        for (let j = 0; j < d; j++) v[j]! -= dot * u[j]!
-      }
-      let norm = 0
-      for (let j = 0; j < d; j++) norm += v[j]! * v[j]!
-      norm = Math.sqrt(norm)
-      if (norm === 0) break
-      for (let j = 0; j < d; j++) v[j]! /= norm
+      if (deflateAndNormalise(v, comps) === 0) break
       for (let a = 0; a < m; a++) {
         let s = 0
         for (let j = 0; j < d; j++) s += xc[a * d + j]! * v[j]!
@@ -156,15 +147,7 @@ export function pca2(f: NormalisedFeatures, maxPoints: number): { ids: number[];
       v = w
       if (converged) break
     }
-    for (const u of comps) {
-      let dot = 0
-      for (let j = 0; j < d; j++) dot += u[j]! * v[j]!
-      for (let j = 0; j < d; j++) v[j]! -= dot * u[j]!
-    }
-    let norm = 0
-    for (let j = 0; j < d; j++) norm += v[j]! * v[j]!
-    norm = Math.sqrt(norm)
-    if (norm > 0) for (let j = 0; j < d; j++) v[j]! /= norm
+    deflateAndNormalise(v, comps)
     comps.push(v)
     eig.push(Math.max(0, lambda))
   }
@@ -177,4 +160,23 @@ export function pca2(f: NormalisedFeatures, maxPoints: number): { ids: number[];
     }
   }
   return { ids: rows.map((r) => f.ids[r]!), xy, explained: eig.map((e) => (totalVar > 0 ? e / totalVar : 0)) }
+}
+
+/**
+ * Deflation step of the power iteration (Golub & Van Loan, sec. 8.2): removes from v, in place,
+ * its projection on each unit vector of `comps` (the components found so far: Gram-Schmidt,
+ * v <- v - (u.v) u), then scales v to unit length unless it vanished. Returns |v| before scaling.
+ */
+function deflateAndNormalise(v: Float64Array, comps: readonly Float64Array[]): number {
+  const d = v.length
+  for (const u of comps) {
+    let dot = 0
+    for (let j = 0; j < d; j++) dot += u[j]! * v[j]!
+    for (let j = 0; j < d; j++) v[j]! -= dot * u[j]!
+  }
+  let norm = 0
+  for (let j = 0; j < d; j++) norm += v[j]! * v[j]!
+  norm = Math.sqrt(norm)
+  if (norm > 0) for (let j = 0; j < d; j++) v[j]! /= norm
+  return norm
 }
