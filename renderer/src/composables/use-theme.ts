@@ -1,6 +1,8 @@
 /**
- * Light / dark theme. 'auto' follows prefers-color-scheme (the CSS does that on its own); an
- * explicit choice sets data-theme on <html> and is kept in localStorage.
+ * Light / dark theme. The choice ('auto', 'light' or 'dark') is kept in localStorage; what
+ * applies is set as data-theme="light" | "dark" on <html>, the one switch base.css reads (so its
+ * dark palette is written once). 'auto' follows prefers-color-scheme, also when the OS setting
+ * changes while the app is open.
  */
 import { ref, watch } from 'vue'
 
@@ -18,12 +20,14 @@ function load(): Theme {
 
 const theme = ref<Theme>(load())
 
+const osDark = typeof matchMedia === 'function' ? matchMedia('(prefers-color-scheme: dark)') : null
+
 function apply(t: Theme): void {
-  const root = document.documentElement
-  if (t === 'auto') root.removeAttribute('data-theme')
-  else root.setAttribute('data-theme', t)
+  const resolved = t === 'auto' ? (osDark?.matches ? 'dark' : 'light') : t
+  document.documentElement.setAttribute('data-theme', resolved)
 }
 apply(theme.value)
+osDark?.addEventListener('change', () => apply(theme.value))
 watch(theme, (t) => {
   apply(t)
   try {
