@@ -8,6 +8,7 @@ import { resolve } from 'node:path'
 import { InvalidArgumentError, Option, type Command, type OptionValues } from 'commander'
 import type { Progress } from '../engine/jobs/progress.ts'
 import { openDb, type Db } from '../engine/store/db.ts'
+import { VALIDATION_LIMITS } from '../../shared/contract.ts'
 
 /** Bad usage found after parsing (a combination of options): exit 2 with `qc <command>: <message>`. */
 export class UsageError extends Error {
@@ -89,10 +90,11 @@ export function oneOf<T extends string>(allowed: readonly T[]): (v: string) => T
   }
 }
 
-/** A noise rate in [0, 1). */
+/** A noise rate in [0, VALIDATION_LIMITS.maxRate] (the limit the engine and the app use). */
 export function rate(v: string): number {
   const n = Number(v)
-  if (v.trim() === '' || !(n >= 0 && n < 1)) throw new InvalidArgumentError(`rates must be numbers in [0, 1), got '${v}'`)
+  const max = VALIDATION_LIMITS.maxRate
+  if (v.trim() === '' || !(n >= 0 && n <= max)) throw new InvalidArgumentError(`rates must be numbers in [0, ${max}], got '${v}'`)
   return n
 }
 
