@@ -82,7 +82,7 @@ export async function importEmbeddings(
   if (d === 0) throw new Error(`${npyAbs}: zero columns`)
   const table = readCsvTable(csvAbs, { required: ['label'] })
   const idCol = table.col('id') >= 0 ? table.col('id') : table.col('path')
-  if (idCol < 0) throw new Error(`${csvAbs}:1: needs an id or path column (header is: ${table.header.join(',')})`)
+  if (idCol < 0) throw new Error(`${csvAbs}:1: needs an id or path column in the header row (the first line; it has ${table.header.length})`)
   if (table.rows.length !== n) {
     throw new Error(`row count mismatch: ${npyAbs} has ${n} rows, ${csvAbs} has ${table.rows.length} label rows (they must be in the same order)`)
   }

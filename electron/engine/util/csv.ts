@@ -96,6 +96,8 @@ export function readCsvTable(file: string, opts: { required?: string[] } = {}): 
   } catch (e) {
     throw new Error(`${file}: cannot read CSV (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`)
   }
+  // Errors say what is wrong and where, never what the file holds: the file may not be a CSV at all.
+  if (text.includes('\0')) throw new Error(`${file}: not a CSV file (it holds binary data)`)
   const recs = parseCsv(text, file)
   const head = recs.shift()
   if (!head) throw new Error(`${file}: empty CSV (no header row)`)
@@ -106,7 +108,9 @@ export function readCsvTable(file: string, opts: { required?: string[] } = {}): 
   })
   const missing = (opts.required ?? []).filter((c) => !index.has(c.toLowerCase()))
   if (missing.length) {
-    throw new Error(`${file}:1: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (header is: ${head.cells.join(',')})`)
+    throw new Error(
+      `${file}:1: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} in the header row (the first line; it has ${header.length} column${header.length === 1 ? '' : 's'})`,
+    )
   }
   for (const r of recs) {
     if (r.cells.length !== header.length) {

@@ -42,7 +42,8 @@ export function parseNpy(buf: Uint8Array, file = '<npy>'): NpyArray {
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1]
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1]
   if (descr === undefined || fortran === undefined || shapeText === undefined) {
-    throw new Error(`${file}: malformed .npy header: ${header.trim()}`)
+    // Not echoed: whatever the file holds stays out of error messages.
+    throw new Error(`${file}: malformed .npy header (no descr, fortran_order and shape)`)
   }
   const shape = shapeText
     .split(',')
@@ -50,12 +51,14 @@ export function parseNpy(buf: Uint8Array, file = '<npy>'): NpyArray {
     .filter((s) => s !== '')
     .map((s) => {
       const v = Number(s.replace(/L$/, ''))
-      if (!Number.isInteger(v) || v < 0) throw new Error(`${file}: malformed shape (${shapeText}) in .npy header`)
+      if (!Number.isInteger(v) || v < 0) throw new Error(`${file}: malformed shape in .npy header (dimensions must be whole numbers >= 0)`)
       return v
     })
   const m = /^([<>|=])f([48])$/.exec(descr)
   if (!m) {
-    throw new Error(`${file}: unsupported dtype '${descr}' (expected float32 '<f4' or float64 '<f8')`)
+    throw new Error(
+      `${file}: unsupported dtype${/^[<>|=]?[a-zA-Z]\d{0,2}$/.test(descr) ? ` '${descr}'` : ''} (expected float32 '<f4' or float64 '<f8')`,
+    )
   }
   const itemSize = Number(m[2])
   // '=' is native order; numpy writes '<' on little-endian machines, which is all we run on.
