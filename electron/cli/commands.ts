@@ -3,9 +3,9 @@
  * the parsed values into a use-case request, calls the use case, and prints the result. The
  * product logic lives in electron/engine/usecases/.
  */
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { Option } from 'commander'
 import type { ImportSource } from '../engine/usecases/import.ts'
 import type { RefineRequest } from '../engine/usecases/refine.ts'
@@ -336,7 +336,7 @@ const backbones = defineCommand<{ project?: string }>({
   },
 })
 
-const serve = defineCommand<{ port: number; host: string; allowRemote?: boolean; data?: string; build: boolean }>({
+const serve = defineCommand<{ port: number; host: string; allowRemote?: boolean; data?: string; root: string[]; build: boolean }>({
   name: 'serve',
   summary: 'web mode: the app in a browser, on http://127.0.0.1 with a token in the URL',
   options: (cmd) =>
@@ -345,21 +345,34 @@ const serve = defineCommand<{ port: number; host: string; allowRemote?: boolean;
       .option('--host <h>', 'interface to bind; anything but loopback needs --allow-remote', '127.0.0.1')
       .option('--allow-remote', 'allow a non-loopback --host: anyone with the URL can change labels')
       .option('--data <dir>', 'app data folder: recent projects, the demo (default ~/.seed-qc)')
+      .option(
+        '--root <dir>',
+        'a dataset folder the app may read and write (repeatable); paths outside it and the data folder are refused',
+        (v: string, prev: string[]) => [...prev, v],
+        [] as string[],
+      )
       .option('--no-build', 'do not build the web app when dist/web is missing'),
   async run(o, ctx) {
     const { isLoopback, startServer } = await import('../server/server.ts')
     if (!isLoopback(o.host) && !o.allowRemote)
       throw new UsageError(`--host ${o.host} is reachable from other machines: add --allow-remote to confirm`)
+    const roots = o.root.map((r) => {
+      const abs = resolve(r)
+      if (!statSync(abs, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--root ${r}: no such folder`)
+      return abs
+    })
     const dataDir = ensureDir(o.data ?? join(homedir(), '.seed-qc'))
     const srv = await startServer({
       host: o.host,
       port: o.port,
       dataDir,
+      roots,
       allowRemote: o.allowRemote === true,
       ...(o.build ? {} : { autoBuild: false }),
     })
     // Printed even with --json: the URL (with its token) is how the app is opened.
     console.log(`seed-qc web mode: open ${srv.url}`)
+    console.log(`files: only under ${[dataDir, ...roots].join(', ')}${roots.length ? '' : ' (add dataset folders with --root DIR)'}`)
     await new Promise<void>((done) => ctx.signal.addEventListener('abort', () => done(), { once: true }))
     await srv.close()
     return undefined

@@ -37,6 +37,12 @@ export interface ServerOptions {
   host?: string
   /** App data folder (recent projects, demo, caches). */
   dataDir: string
+  /**
+   * Dataset folders the API may use besides the data folder (`qc serve --root DIR`). Web mode is
+   * always confined: every path a method accepts must lie, by real path, under the data folder or
+   * one of these; default none (the data folder only). Ignored when `service` is given.
+   */
+  roots?: string[]
   /** Allow binding a non-loopback interface (prints a warning). */
   allowRemote?: boolean
   /** Built renderer folder. Default: <repo>/dist/web. */
@@ -286,7 +292,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
   const token = opts.token ?? randomBytes(32).toString('hex')
   const webRoot = resolve(opts.webRoot ?? defaultWebRoot())
-  const service = opts.service ?? createService({ dataDir: opts.dataDir, mode: 'web' })
+  const service = opts.service ?? createService({ dataDir: opts.dataDir, mode: 'web', roots: opts.roots ?? [] })
   const csp = contentSecurityPolicy({ mode: 'web' })
   const streams = new Set<ServerResponse>()
   let port = 0

@@ -3,12 +3,13 @@
  * the open project and the helpers that guard it. `createServiceContext` owns the one piece of
  * mutable state (the open project); the sections (sections/*.ts) only read it through `need()`.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, extname, isAbsolute, join, resolve } from 'node:path'
 import { type JobKind, type JobRef, type MethodName, type OutputOf, type ParsedInputOf, type ProjectInfo } from '../../shared/contract.ts'
 import { BadInputError, ConflictError, NotFoundError } from '../engine/errors.ts'
 import { getMeta, openDb, type Db } from '../engine/store/db.ts'
 import * as q from '../engine/store/read-model.ts'
+import { Confinement } from '../engine/util/confine.ts'
 import { FeatureCache } from './embedding.ts'
 import { JobManager, type JobContext } from './job-manager.ts'
 import { RecentProjects } from './recent.ts'
@@ -28,6 +29,13 @@ export interface ServiceOptions {
   version?: string
   /** Minimum milliseconds between progress events of one job. */
   progressIntervalMs?: number
+  /**
+   * Dataset folders (web mode: `qc serve --root DIR`). When given, every path a method accepts
+   * must lie, by real path, under the data folder or one of these (an empty list: the data folder
+   * only); nothing outside is listed, read or written. Undefined: unconfined (the desktop app,
+   * where the user picks folders in a native dialog).
+   */
+  roots?: string[]
 }
 
 export interface ServiceContext {
@@ -38,6 +46,8 @@ export interface ServiceContext {
   readonly features: FeatureCache
   readonly thumbDir: string
   readonly recent: RecentProjects
+  /** The folders paths must lie under (the data folder and the roots), or null when unconfined. */
+  readonly confinement: Confinement | null
   /** The open project, or null. */
   current(): OpenProject | null
   /** The open project; throws the contract's no_project error when none is open. */
@@ -49,11 +59,36 @@ export interface ServiceContext {
   projectInfo(p: OpenProject): ProjectInfo
   /** Starts a job bound to a project: closing it cancels the job; an identical running request joins it. */
   startProjectJob<T>(p: OpenProject, kind: JobKind, rest: unknown, label: string, body: (ctx: JobContext) => Promise<T>): JobRef
-  /** An absolute path on the engine's machine, or a bad-input error naming `what`. */
+  /**
+   * An absolute path on the engine's machine, or a bad-input error naming `what`. When confined:
+   * its real path (links resolved; for a path that does not exist yet, that of its nearest
+   * existing folder), or OutsideRootsError when that lies outside the allowed folders.
+   */
   requireAbsolute(p: string, what: string): string
   /** Backbone to use: the requested one (checked) or the one with the most stored features. */
   pickBackbone(db: Db, backboneId: number | undefined): number
   backboneInfo(db: Db, id: number): q.BackboneSummary
+}
+
+/** A path outside the folders a confined service may use; the service maps it to 'forbidden'. */
+export class OutsideRootsError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'OutsideRootsError'
+  }
+}
+
+/**
+ * The confinement of a service: the data folder and the roots (each must be an existing folder),
+ * or null when `roots` is undefined.
+ */
+function confinementOf(dataDir: string, roots: string[] | undefined): Confinement | null {
+  if (roots === undefined) return null
+  for (const r of roots) {
+    if (!isAbsolute(r)) throw new Error(`dataset root must be an absolute path: ${r}`)
+    if (!statSync(r, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`dataset root is not a folder: ${r}`)
+  }
+  return new Confinement([dataDir, ...roots])
 }
 
 /** Thrown by `need()`; the service maps it to the contract's 'no_project'. */
@@ -84,6 +119,7 @@ export function createServiceContext(opts: ServiceOptions): ServiceContext {
   const jobs = new JobManager(opts.progressIntervalMs ?? 200)
   const features = new FeatureCache()
   const recent = new RecentProjects(join(dataDir, 'recent.json'))
+  const confinement = confinementOf(dataDir, opts.roots)
   let current: OpenProject | null = null
 
   function projectInfo(p: OpenProject): ProjectInfo {
@@ -123,6 +159,7 @@ export function createServiceContext(opts: ServiceOptions): ServiceContext {
     features,
     thumbDir: join(dataDir, 'cache', 'thumbs'),
     recent,
+    confinement,
     current: () => current,
     need() {
       if (!current) throw new NoProjectError()
@@ -148,7 +185,14 @@ export function createServiceContext(opts: ServiceOptions): ServiceContext {
     },
     requireAbsolute(p, what) {
       if (!isAbsolute(p)) throw new BadInputError(`${what} must be an absolute path on the engine's machine: ${p}`)
-      return resolve(p)
+      if (!confinement) return resolve(p)
+      // Decided before anything looks at the path itself, so a refusal says nothing about what is there.
+      const real = confinement.resolve(p)
+      if (real === undefined)
+        throw new OutsideRootsError(
+          `${what} ${p}: outside the folders this server may use (the data folder ${dataDir} and the folders given with qc serve --root)`,
+        )
+      return real
     },
     pickBackbone(db, backboneId) {
       if (backboneId !== undefined) return ctx.backboneInfo(db, backboneId).id

@@ -3,13 +3,21 @@
  * open project (a sample registered there), never taken from the request. Thumbnails are made
  * with sharp and cached on disk under the data folder, keyed by the file's content hash, so a
  * changed file gets a new thumbnail and identical files share one.
+ *
+ * A file is served by its real path (links resolved) and only when it is the registered file: its
+ * real path lies inside the real path of its source root, or — a link that leaves the root, as in
+ * a dataset made of links — its content has the sha256 recorded at import. A sample swapped for a
+ * link to /etc/passwd is therefore not served. In web mode (confined) the real path must also lie
+ * under the folders the server may use, checked before anything is read.
  */
-import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { extname, join, relative, resolve, isAbsolute } from 'node:path'
 import type { Db } from '../engine/store/db.ts'
 import { imageSampleLocation } from '../engine/store/read-model.ts'
 import type { ImageSize } from '../../shared/contract.ts'
 import { readBmpAsRaw } from '../engine/util/bmp.ts'
+import { isInside, type Confinement } from '../engine/util/confine.ts'
+import { sha256File } from '../engine/util/hash.ts'
 
 /** Longest side of a thumbnail in pixels. */
 export const THUMB_SIZE = 256
@@ -32,7 +40,7 @@ const BROWSER_SAFE = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif'])
  * The absolute image file of a sample registered in the project, or undefined when the id is not
  * an image sample of this project or its stored path would leave its source root.
  */
-export function sampleImageFile(db: Db, sampleId: number): { file: string; hash: string } | undefined {
+export function sampleImageFile(db: Db, sampleId: number): { file: string; hash: string; root: string } | undefined {
   if (!Number.isSafeInteger(sampleId) || sampleId <= 0) return undefined
   const r = imageSampleLocation(db, sampleId)
   if (!r) return undefined
@@ -41,7 +49,36 @@ export function sampleImageFile(db: Db, sampleId: number): { file: string; hash:
   const rel = relative(root, file)
   // Defence in depth: a stored path is relative and has no '..', but never serve outside the root.
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return undefined
-  return { file, hash: r.hash }
+  return { file, hash: r.hash, root }
+}
+
+function realOrUndefined(p: string): string | undefined {
+  try {
+    return realpathSync(p)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The real path of a sample's registered file when it may be served (see the header), else
+ * undefined: not a registered image, gone, not a plain file, outside the confinement, or a link
+ * out of its source root whose content is not the registered one.
+ */
+export async function servableImageFile(
+  db: Db,
+  sampleId: number,
+  confinement?: Confinement | null,
+): Promise<{ file: string; hash: string; registered: string } | undefined> {
+  const s = sampleImageFile(db, sampleId)
+  if (!s) return undefined
+  const real = realOrUndefined(s.file)
+  const realRoot = realOrUndefined(s.root)
+  if (real === undefined || realRoot === undefined) return undefined
+  if (confinement && !confinement.contains(real)) return undefined
+  if (!statSync(real, { throwIfNoEntry: false })?.isFile()) return undefined
+  if (!isInside(real, realRoot) && (await sha256File(real).catch(() => undefined)) !== s.hash) return undefined
+  return { file: real, hash: s.hash, registered: s.file }
 }
 
 /** A file to send for an image request: its path and MIME type. */
@@ -53,12 +90,19 @@ export interface ImageFile {
 /**
  * The file to serve for a sample image: the original for 'full' when browsers show its format,
  * otherwise a cached JPEG (thumbnail, or a converted full-size copy). Undefined when the sample
- * is not a registered image or the file is gone.
+ * is not a registered image, the file is gone or it may not be served (servableImageFile).
  */
-export async function imageForSample(db: Db, sampleId: number, size: ImageSize, cacheDir: string): Promise<ImageFile | undefined> {
-  const s = sampleImageFile(db, sampleId)
-  if (!s || !existsSync(s.file) || !statSync(s.file).isFile()) return undefined
-  const ext = extname(s.file).toLowerCase()
+export async function imageForSample(
+  db: Db,
+  sampleId: number,
+  size: ImageSize,
+  cacheDir: string,
+  confinement?: Confinement | null,
+): Promise<ImageFile | undefined> {
+  const s = await servableImageFile(db, sampleId, confinement)
+  if (!s) return undefined
+  // The type is the registered name's (a link may point at a file named otherwise).
+  const ext = extname(s.registered).toLowerCase()
   if (size === 'full' && BROWSER_SAFE.has(ext)) return { file: s.file, mime: MIME[ext] ?? 'application/octet-stream' }
   mkdirSync(cacheDir, { recursive: true })
   const safeHash = s.hash.replace(/[^0-9a-zA-Z]/g, '')

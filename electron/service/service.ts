@@ -13,7 +13,7 @@ import { ContractError, contract, isMethodName, type EngineEvent } from '../../s
 import { BadInputError, ConflictError, NotFoundError } from '../engine/errors.ts'
 import { CancelledError } from '../engine/jobs/progress.ts'
 import { ExistsError, RefusedError } from '../engine/util/atomic.ts'
-import { createServiceContext, NoProjectError, type Handlers, type ServiceOptions } from './context.ts'
+import { createServiceContext, NoProjectError, OutsideRootsError, type Handlers, type ServiceOptions } from './context.ts'
 import { imageForSample, sampleImageFile, type ImageFile } from './images.ts'
 import type { JobManager } from './job-manager.ts'
 import { exportSection } from './sections/export.ts'
@@ -50,12 +50,14 @@ function formatIssues(issues: { path: PropertyKey[]; message: string }[]): strin
 
 /**
  * Converts any thrown value to a ContractError, by the error's class: the engine's typed errors,
- * cancellation, a missing file (ENOENT), an existing or refused export target; anything else is
- * the request's fault as far as the contract can tell (bad_request), with the engine's message.
+ * cancellation, a path outside a confined service's folders (forbidden), a missing file (ENOENT),
+ * an existing or refused export target; anything else is the request's fault as far as the
+ * contract can tell (bad_request), with the engine's message.
  */
 export function asContractError(e: unknown): ContractError {
   if (e instanceof ContractError) return e
   if (e instanceof NoProjectError) return new ContractError('no_project', e.message)
+  if (e instanceof OutsideRootsError) return new ContractError('forbidden', e.message)
   if (e instanceof CancelledError) return new ContractError('cancelled', e.message)
   if (e instanceof NotFoundError) return new ContractError('not_found', e.message)
   if (e instanceof ConflictError || e instanceof ExistsError || e instanceof RefusedError) return new ContractError('conflict', (e as Error).message)
@@ -107,7 +109,7 @@ export function createService(opts: ServiceOptions): Service {
     },
     async image(sampleId, size) {
       const p = ctx.current()
-      return p ? imageForSample(p.db, sampleId, size, thumbDir) : undefined
+      return p ? imageForSample(p.db, sampleId, size, thumbDir, ctx.confinement) : undefined
     },
     async close() {
       await ctx.closeCurrent()

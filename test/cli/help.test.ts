@@ -46,7 +46,7 @@ test('qc --help lists every command; each command help lists its own options and
     },
     info: { has: ['--project'], not: ['--out', '--method'] },
     backbones: { has: ['--project'], not: ['--out'] },
-    serve: { has: ['--port', '--host', '--allow-remote', '--data', '--no-build'], not: ['--project', '--method'] },
+    serve: { has: ['--port', '--host', '--allow-remote', '--data', '--root', '--no-build'], not: ['--project', '--method'] },
   }
   for (const [name, { has, not }] of Object.entries(expected)) {
     const r = qc([name, '--help'])
@@ -89,13 +89,14 @@ test('bad usage exits 2 with one line that names the command and the problem, be
     [['refine'], /^qc refine: required option '-p, --project <file>' not specified/],
     [['export', '--project', project], /^qc export: required option '-o, --out <path>'/],
     [['export', '--project', project, '--out', join(dir, 'x'), '--lambda', '1'], /^qc export: unknown option '--lambda'/],
-    [['validate', '--project', project, '--out', dir, '--rates', '0.2,1.5'], /^qc validate: .*--rates.*\[0, 1\)/],
+    [['validate', '--project', project, '--out', dir, '--rates', '0.2,1.5'], /^qc validate: .*--rates.*\[0, 0\.95\]/],
     [['validate', '--project', project, '--out', dir, '--noise', 'pink'], /^qc validate: .*--noise.*'pink' is not one of none, symmetric/],
     [['import', '--project', project], /^qc import: name what to import/],
     [['import', '--project', project, '--features', join(dir, 'x.npy')], /^qc import: --features needs --labels/],
     [['info', '--project', project, 'extra'], /^qc info: too many arguments/],
     [['serve', '--port', '70000'], /^qc serve: .*--port.*0\.\.65535/],
     [['serve', '--host', '0.0.0.0'], /^qc serve: --host 0\.0\.0\.0 is reachable from other machines: add --allow-remote/],
+    [['serve', '--root', join(dir, 'no-such-folder')], /^qc serve: --root .*no-such-folder: no such folder/],
     [['frobnicate'], /^qc: unknown command 'frobnicate' \(try qc --help\)/],
   ]
   for (const [args, re] of cases) {
@@ -124,9 +125,14 @@ test('qc --version and qc version print the package version', () => {
 
 test('qc serve --host 0.0.0.0 --allow-remote warns, prints the URL with its token, and stops on Ctrl-C with exit 0', async () => {
   const data = mkdtempSync(join(tmpdir(), 'qc-serve-'))
-  const child = spawn(process.execPath, [QC, 'serve', '--host', '0.0.0.0', '--allow-remote', '--port', '0', '--data', data, '--no-build'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const root = mkdtempSync(join(tmpdir(), 'qc-serve-root-'))
+  const child = spawn(
+    process.execPath,
+    [QC, 'serve', '--host', '0.0.0.0', '--allow-remote', '--port', '0', '--data', data, '--root', root, '--no-build'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   let stdout = ''
   let stderr = ''
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
@@ -135,7 +141,7 @@ test('qc serve --host 0.0.0.0 --allow-remote warns, prints the URL with its toke
     child.stdout.on('data', (b: Buffer) => {
       stdout += b.toString()
       const m = /open (http:\/\/\S+)/.exec(stdout)
-      if (m) {
+      if (m && /files: .*\n/.test(stdout)) {
         clearTimeout(timer)
         resolve(m[1]!)
       }
@@ -144,6 +150,8 @@ test('qc serve --host 0.0.0.0 --allow-remote warns, prints the URL with its toke
   })
   assert.match(url, /^http:\/\/0\.0\.0\.0:\d+\/\?token=[0-9a-f]{64}$/)
   assert.match(stderr, /WARNING: serving on 0\.0\.0\.0/)
+  // Confined: the API may use the data folder and the --root folders only, and says so.
+  assert.ok(stdout.includes(`files: only under ${data}, ${root}`), stdout)
   const code = await new Promise<number | null>((resolve) => {
     child.on('exit', (c) => resolve(c))
     child.kill('SIGINT')

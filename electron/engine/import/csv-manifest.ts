@@ -7,12 +7,16 @@
  * path is stored relative to it. A file outside that root is stored under a source rooted at the
  * file's own folder (path = its file name), so every sample stays `source.root + '/' + path` and
  * a re-import finds it again; the summary's `notes` say how many such files there were.
+ *
+ * Under a confinement (web mode), a row whose file lies, by real path, outside the allowed
+ * folders is skipped with a reason: the file is not read.
  */
 import { stat } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path'
 import type { Db } from '../store/db.ts'
 import { ensureSource, toStoredPath, type Split } from '../store/samples.ts'
 import { readCsvTable, unguardCell } from '../util/csv.ts'
+import { OUTSIDE_REASON, type Confinement } from '../util/confine.ts'
 import { ImportRun, type Candidate, type ImportOptions, type ImportSummary } from './common.ts'
 
 export interface CsvImportOptions extends ImportOptions {
@@ -20,6 +24,8 @@ export interface CsvImportOptions extends ImportOptions {
   imagesRoot?: string
   /** Column that holds the given label (default 'label'; e.g. 'final_label' to re-import an export). */
   labelColumn?: string
+  /** Folders the import may read (web mode); rows naming a file elsewhere are skipped. */
+  confinement?: Confinement
 }
 
 /** Parses a split cell: '' -> fallback; train/test (also 'val'/'valid'/'validation' -> test). */
@@ -69,6 +75,10 @@ export async function importCsv(db: Db, csvFile: string, opts: CsvImportOptions 
       continue
     }
     seen.set(file, r.line)
+    if (opts.confinement && opts.confinement.resolve(file) === undefined) {
+      skips.push({ path: raw, reason: `line ${r.line}: ${OUTSIDE_REASON}` })
+      continue
+    }
     const rel = relative(root, file)
     let sourceId = rootSource
     let path: string

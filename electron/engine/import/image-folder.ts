@@ -2,15 +2,22 @@
  * Import of an ImageFolder tree: `root/<class>/<image>`, with any nesting below the class folder
  * (the class is the first folder under the root). If the root holds `train/` and `test/` folders,
  * each in ImageFolder layout, both are imported with that split. Sample paths are stored relative
- * to the root, so re-importing the root finds what is already there.
+ * to the root, so re-importing the root finds what is already there. Under a confinement (web
+ * mode), a link that leads outside the allowed folders is skipped with a reason, never followed.
  */
 import { readdir, realpath, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Db } from '../store/db.ts'
 import { ensureSource, type Split } from '../store/samples.ts'
 import { throwIfAborted } from '../jobs/progress.ts'
+import { OUTSIDE_REASON, type Confinement } from '../util/confine.ts'
 import { ImportRun, type Candidate, type ImportOptions, type ImportSummary } from './common.ts'
 import { hasImageExtension } from './images.ts'
+
+export interface FolderImportOptions extends ImportOptions {
+  /** Folders the import may read (web mode); links leading elsewhere are skipped, not followed. */
+  confinement?: Confinement
+}
 
 interface Listed {
   files: { rel: string; cls: string; split: Split }[]
@@ -48,7 +55,15 @@ class Lister {
   constructor(
     private readonly base: string,
     private readonly signal?: AbortSignal,
+    private readonly confinement?: Confinement,
   ) {}
+
+  /** True (and a skip) when `rel` leads outside the confinement; then it is neither listed nor read. */
+  private async outside(rel: string): Promise<boolean> {
+    if (!this.confinement || (await this.confinement.allows(this.abs(rel)))) return false
+    this.skips.push({ path: rel, reason: OUTSIDE_REASON })
+    return true
+  }
 
   private abs(rel: string): string {
     return rel === '' ? this.base : join(this.base, ...rel.split('/'))
@@ -56,6 +71,7 @@ class Lister {
 
   /** Records `rel` as entered; false (and a skip) when the same folder was entered before. */
   async enter(rel: string): Promise<boolean> {
+    if (rel !== '' && (await this.outside(rel))) return false
     const key = await folderKey(this.abs(rel))
     if (key === undefined) return true // vanished: readdir reports it
     const first = this.entered.get(key)
@@ -94,7 +110,7 @@ class Lister {
         // A dangling link is handed on as a file so that validation names it.
         if (!st) this.files.push({ rel: child, cls, split })
         else if (st.isDirectory()) this.links.push({ rel: child, cls, split })
-        else this.file(child, e.name, cls, split)
+        else if (!(await this.outside(child))) this.file(child, e.name, cls, split)
       } else if (e.isDirectory()) await this.walk(child, cls, split)
       else this.file(child, e.name, cls, split)
     }
@@ -155,12 +171,12 @@ async function hasSplitLayout(root: string): Promise<boolean> {
  * and files that fail validation are recorded as skipped with a reason; re-importing adds only
  * new files and reports files whose content changed at the same path.
  */
-export async function importImageFolder(db: Db, root: string, opts: ImportOptions = {}): Promise<ImportSummary> {
+export async function importImageFolder(db: Db, root: string, opts: FolderImportOptions = {}): Promise<ImportSummary> {
   const abs = resolve(root)
   const st = await stat(abs).catch(() => undefined)
   if (!st) throw new Error(`${abs}: no such folder`)
   if (!st.isDirectory()) throw new Error(`${abs}: not a folder (an ImageFolder import needs root/<class>/<image>)`)
-  const lister = new Lister(abs, opts.signal)
+  const lister = new Lister(abs, opts.signal, opts.confinement)
   await lister.enter('')
   const others: Listed['skips'] = []
   if (await hasSplitLayout(abs)) {

@@ -8,6 +8,7 @@ import { resolve } from 'node:path'
 import type { ImportSummary } from '../import/common.ts'
 import type { Db } from '../store/db.ts'
 import type { Split } from '../store/samples.ts'
+import type { Confinement } from '../util/confine.ts'
 import type { UseCaseContext } from './refine.ts'
 
 /** What to import. Paths may be relative (to the working directory). */
@@ -20,6 +21,11 @@ export interface ImportRequest {
   source: ImportSource
   /** Split for samples that do not name one (default 'train'). */
   split?: Split
+  /**
+   * Folders the import may read (web mode). The named files and folders are checked by the
+   * caller; here, links and CSV rows that lead elsewhere are skipped with a reason, not read.
+   */
+  confinement?: Confinement
 }
 
 export interface ImportOutcome extends ImportSummary {
@@ -64,10 +70,14 @@ export async function importIntoProject(db: Db, req: ImportRequest, ctx: UseCase
     })
   } else if (src.kind === 'csv') {
     const { importCsv } = await import('../import/csv-manifest.ts')
-    summary = await importCsv(db, resolve(src.csvFile), { ...common, ...(src.imagesRoot ? { imagesRoot: resolve(src.imagesRoot) } : {}) })
+    summary = await importCsv(db, resolve(src.csvFile), {
+      ...common,
+      ...(src.imagesRoot ? { imagesRoot: resolve(src.imagesRoot) } : {}),
+      ...(req.confinement ? { confinement: req.confinement } : {}),
+    })
   } else {
     const { importImageFolder } = await import('../import/image-folder.ts')
-    summary = await importImageFolder(db, resolve(src.root), common)
+    summary = await importImageFolder(db, resolve(src.root), { ...common, ...(req.confinement ? { confinement: req.confinement } : {}) })
   }
   const outcome: ImportOutcome = { ...summary, skippedReasons: countReasons(summary.skipped) }
   if (outcome.added + outcome.existing === 0 && outcome.skipped.length > 0) throw new NothingImportedError(outcome)

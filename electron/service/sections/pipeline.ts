@@ -27,7 +27,9 @@ function toImportResult(s: {
 }
 
 export function pipelineSection(ctx: ServiceContext) {
-  const { dataDir, features, need, requireAbsolute, startProjectJob, pickBackbone, backboneInfo } = ctx
+  const { dataDir, features, need, requireAbsolute, startProjectJob, pickBackbone, backboneInfo, confinement } = ctx
+  // Web mode: links and CSV rows leading outside the allowed folders are skipped, not read.
+  const confined = confinement ? { confinement } : {}
   async function useBuiltinBackbone(): Promise<q.BackboneSummary> {
     const { db } = need()
     // The same registration as the CLI and the demo (the built-in's preprocessing with it).
@@ -40,7 +42,9 @@ export function pipelineSection(ctx: ServiceContext) {
       const p = need()
       const root = requireAbsolute(input.root, 'folder')
       return startProjectJob(p, 'import', input, `Import ${root}`, async (job) =>
-        toImportResult(await importUseCase(p.db, { source: { kind: 'folder', root }, ...(input.split ? { split: input.split } : {}) }, job)),
+        toImportResult(
+          await importUseCase(p.db, { source: { kind: 'folder', root }, ...(input.split ? { split: input.split } : {}), ...confined }, job),
+        ),
       )
     },
     async importCsv(input) {
@@ -48,7 +52,7 @@ export function pipelineSection(ctx: ServiceContext) {
       const csv = requireAbsolute(input.csvFile, 'CSV file')
       const imagesRoot = input.imagesRoot ? requireAbsolute(input.imagesRoot, 'images folder') : undefined
       return startProjectJob(p, 'import', input, `Import ${csv}`, async (job) =>
-        toImportResult(await importUseCase(p.db, { source: { kind: 'csv', csvFile: csv, ...(imagesRoot ? { imagesRoot } : {}) } }, job)),
+        toImportResult(await importUseCase(p.db, { source: { kind: 'csv', csvFile: csv, ...(imagesRoot ? { imagesRoot } : {}) }, ...confined }, job)),
       )
     },
     async importEmbeddings(input) {

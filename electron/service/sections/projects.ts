@@ -18,7 +18,7 @@ function safeFileName(name: string): string {
 }
 
 export function projectsSection(ctx: ServiceContext) {
-  const { dataDir, jobs, version, mode, recent, requireAbsolute, openPath, closeCurrent, projectInfo } = ctx
+  const { dataDir, jobs, version, mode, recent, requireAbsolute, openPath, closeCurrent, projectInfo, confinement } = ctx
   return {
     // --- app ---
     async appInfo() {
@@ -27,7 +27,11 @@ export function projectsSection(ctx: ServiceContext) {
 
     // --- projects ---
     async listRecentProjects() {
-      const projects: RecentProject[] = recent.list().map((r) => ({ ...r, exists: existsSync(r.path) }))
+      // Confined (web mode): only projects under the allowed folders, so nothing outside is probed.
+      const projects: RecentProject[] = recent
+        .list()
+        .filter((r) => !confinement || confinement.resolve(r.path) !== undefined)
+        .map((r) => ({ ...r, exists: existsSync(r.path) }))
       return { projects }
     },
     async createProject(input) {
