@@ -228,7 +228,8 @@ export const RunSummary = z.object({
   /** The method that ran; 'auto' while a run that chooses is still choosing (or failed doing so). */
   method: RefineMethod,
   backboneId: z.number().int().nullable(),
-  status: z.enum(['running', 'done', 'failed', 'cancelled']),
+  /** 'interrupted': stored as running, but the process that ran it is gone (a crash); discardRun ends it. */
+  status: z.enum(['running', 'done', 'failed', 'cancelled', 'interrupted']),
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
   seed: z.number().int(),
@@ -398,7 +399,8 @@ export type ValidationSummaryRow = z.infer<typeof ValidationSummaryRow>
 /** A validation sweep recorded in the project. */
 export const ValidationInfo = z.object({
   id: Id,
-  status: z.enum(['running', 'done', 'failed', 'cancelled']),
+  /** 'interrupted': stored as running, but the process that ran it is gone (a crash); resumeValidation goes on. */
+  status: z.enum(['running', 'done', 'failed', 'cancelled', 'interrupted']),
   params: z.record(z.string(), z.unknown()),
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
@@ -555,6 +557,8 @@ export const contract = {
   listRuns: m(Empty, z.object({ runs: z.array(RunSummary) })),
   /** One run in detail. */
   getRun: m(z.object({ runId: Id }), RunDetail),
+  /** Ends an interrupted run (its process is gone) as failed with error 'interrupted'; refused for any other run. */
+  discardRun: m(z.object({ runId: Id }), RunSummary),
 
   // --- review --------------------------------------------------------------------------------
   /**

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3'
 import { randomBytes } from 'node:crypto'
 import { closeSync, existsSync, linkSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
+import { thisProcess } from '../jobs/owner.ts'
 
 export type Db = Database.Database
 
@@ -153,6 +154,15 @@ export const MIGRATIONS: string[] = [
     finished_at TEXT
   );
   `,
+  // 2: the process that started a run or a validation sweep (its pid and host name, written by the
+  // temporary triggers of every connection: see recordOwners), so that a row left 'running' by a
+  // process that died is shown as interrupted (engine/jobs/owner.ts). Rows from before stay NULL.
+  `
+  ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+  ALTER TABLE runs ADD COLUMN owner_host TEXT;
+  ALTER TABLE validations ADD COLUMN owner_pid INTEGER;
+  ALTER TABLE validations ADD COLUMN owner_host TEXT;
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length
@@ -192,7 +202,10 @@ export function openDb(file: string, opts: { create?: boolean; readonly?: boolea
     // NORMAL in WAL mode is durable against a process crash (kill -9); only an OS crash can lose
     // the last transactions.
     db.pragma('synchronous = NORMAL')
-    if (!opts.readonly) migrate(db, abs)
+    if (!opts.readonly) {
+      migrate(db, abs)
+      recordOwners(db)
+    }
   } catch (e) {
     db.close()
     const msg = (e as Error).message
@@ -200,6 +213,25 @@ export function openDb(file: string, opts: { create?: boolean; readonly?: boolea
     throw msg.startsWith(abs) ? e : new Error(`${abs}: cannot open project file (${msg})`)
   }
   return db
+}
+
+/**
+ * Makes this connection record its process (pid, host name) on every run and validation sweep it
+ * starts or resumes: temporary triggers (they live with the connection, not in the file) fire when
+ * a row is inserted as 'running' or its status is set to 'running', whichever code writes it.
+ */
+function recordOwners(db: Db): void {
+  const me = thisProcess()
+  const host = `'${me.host.replace(/'/g, "''")}'`
+  for (const table of ['runs', 'validations']) {
+    const set = `UPDATE main.${table} SET owner_pid = ${me.pid}, owner_host = ${host} WHERE id = NEW.id;`
+    db.exec(`
+      CREATE TEMP TRIGGER IF NOT EXISTS ${table}_owner_insert AFTER INSERT ON main.${table} WHEN NEW.status = 'running'
+        BEGIN ${set} END;
+      CREATE TEMP TRIGGER IF NOT EXISTS ${table}_owner_resume AFTER UPDATE OF status ON main.${table} WHEN NEW.status = 'running'
+        BEGIN ${set} END;
+    `)
+  }
 }
 
 /** Builds a new project under a temporary sibling name, then moves it to `abs` (never over a file). */

@@ -3,6 +3,7 @@
  * app's project header) show. Every statement here only reads.
  */
 import type { Db } from './db.ts'
+import { effectiveStatus } from '../jobs/owner.ts'
 
 export interface SampleCounts {
   samples: number
@@ -73,7 +74,14 @@ export function backboneFeatureCounts(db: Db): BackboneFeatureCount[] {
 /** Every refinement run, oldest first, with its metrics parsed. */
 export function listRuns(db: Db): RunListing[] {
   const rows = db
-    .prepare('SELECT id, method, status, seed, started_at AS startedAt, finished_at AS finishedAt, metrics FROM runs ORDER BY id')
-    .all() as (Omit<RunListing, 'metrics'> & { metrics: string | null })[]
-  return rows.map((r) => ({ ...r, metrics: r.metrics ? (JSON.parse(r.metrics) as Record<string, unknown>) : null }))
+    .prepare(
+      'SELECT id, method, status, seed, started_at AS startedAt, finished_at AS finishedAt, metrics, owner_pid AS ownerPid, owner_host AS ownerHost FROM runs ORDER BY id',
+    )
+    .all() as (Omit<RunListing, 'metrics'> & { metrics: string | null; ownerPid: number | null; ownerHost: string | null })[]
+  // A run left 'running' by a process that is gone is listed as 'interrupted' (engine/jobs/owner.ts).
+  return rows.map(({ ownerPid, ownerHost, ...r }) => ({
+    ...r,
+    status: effectiveStatus(r.status, { pid: ownerPid, host: ownerHost }),
+    metrics: r.metrics ? (JSON.parse(r.metrics) as Record<string, unknown>) : null,
+  }))
 }

@@ -12,6 +12,7 @@ import { NotFoundError } from '../errors.ts'
 import { backboneDim, latestDoneRunId } from './runs.ts'
 import { finalLabelSql } from './labels.ts'
 import { runWarnings, selectionView } from '../train/run-report.ts'
+import { effectiveStatus } from '../jobs/owner.ts'
 import type {
   ClassInfo,
   ParsedInputOf,
@@ -235,6 +236,9 @@ interface RawRun {
   error: string | null
   flagged: number
   predictions: number
+  /** The process that started it (schema v2; null on older rows). */
+  owner_pid: number | null
+  owner_host: string | null
 }
 
 function parseJson(s: string | null): Record<string, unknown> {
@@ -260,7 +264,8 @@ function toRunSummary(r: RawRun, classNames: string[], dim: (backboneId: number 
     id: r.id,
     method: r.method,
     backboneId: r.backbone_id,
-    status: r.status,
+    // 'running' whose process is gone: 'interrupted' (engine/jobs/owner.ts).
+    status: effectiveStatus(r.status, { pid: r.owner_pid ?? null, host: r.owner_host ?? null }),
     startedAt: r.started_at,
     finishedAt: r.finished_at,
     seed: r.seed,
@@ -455,7 +460,8 @@ export function imageSampleLocation(db: Db, sampleId: number): { path: string; h
     .get(sampleId) as { path: string; hash: string; root: string } | undefined
 }
 
-export type ValidationStatus = 'running' | 'done' | 'failed' | 'cancelled'
+/** As stored, or 'interrupted': stored as 'running' but its process is gone (engine/jobs/owner.ts). */
+export type ValidationStatus = 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted'
 
 /** A validation sweep as stored (params and results parsed). */
 export interface StoredValidation {
@@ -469,17 +475,19 @@ export interface StoredValidation {
 
 interface RawValidation {
   id: number
-  status: ValidationStatus
+  status: Exclude<ValidationStatus, 'interrupted'>
   params: string
   results: string | null
   started_at: string
   finished_at: string | null
+  owner_pid: number | null
+  owner_host: string | null
 }
 
 function toValidation(r: RawValidation): StoredValidation {
   return {
     id: r.id,
-    status: r.status,
+    status: effectiveStatus(r.status, { pid: r.owner_pid ?? null, host: r.owner_host ?? null }),
     params: JSON.parse(r.params) as Record<string, unknown>,
     results: r.results ? (JSON.parse(r.results) as unknown) : null,
     startedAt: r.started_at,
@@ -490,7 +498,9 @@ function toValidation(r: RawValidation): StoredValidation {
 /** Validation sweeps, newest first (without their results). */
 export function listValidations(db: Db): Omit<StoredValidation, 'results'>[] {
   return (
-    db.prepare('SELECT id, status, params, NULL AS results, started_at, finished_at FROM validations ORDER BY id DESC').all() as RawValidation[]
+    db
+      .prepare('SELECT id, status, params, NULL AS results, started_at, finished_at, owner_pid, owner_host FROM validations ORDER BY id DESC')
+      .all() as RawValidation[]
   ).map((r) => {
     const { results: _r, ...rest } = toValidation(r)
     return rest
@@ -499,7 +509,7 @@ export function listValidations(db: Db): Omit<StoredValidation, 'results'>[] {
 
 /** One validation sweep with its results, or undefined. */
 export function getValidation(db: Db, id: number): StoredValidation | undefined {
-  const r = db.prepare('SELECT id, status, params, results, started_at, finished_at FROM validations WHERE id = ?').get(id) as
+  const r = db.prepare('SELECT id, status, params, results, started_at, finished_at, owner_pid, owner_host FROM validations WHERE id = ?').get(id) as
     RawValidation | undefined
   return r ? toValidation(r) : undefined
 }

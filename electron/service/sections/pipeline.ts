@@ -6,7 +6,8 @@ import { basename, extname, join } from 'node:path'
 import { existsSync } from 'node:fs'
 import type { ImportResult } from '../../../shared/contract.ts'
 import { listImports, listSkipped } from '../../engine/store/samples.ts'
-import { NotFoundError } from '../../engine/errors.ts'
+import { ConflictError, NotFoundError } from '../../engine/errors.ts'
+import { failRun } from '../../engine/store/runs.ts'
 import * as q from '../../engine/store/read-model.ts'
 import type { Handlers, ServiceContext } from '../context.ts'
 
@@ -197,6 +198,16 @@ export function pipelineSection(ctx: ServiceContext) {
       const r = q.runDetail(need().db, input.runId)
       if (!r) throw new NotFoundError(`no run with id ${input.runId} in this project`)
       return r
+    },
+    async discardRun(input) {
+      const { db } = need()
+      const r = q.runSummary(db, input.runId)
+      if (!r) throw new NotFoundError(`no run with id ${input.runId} in this project`)
+      // Only a run whose process is gone: a live one is cancelled through its job, a finished one stays.
+      if (r.status !== 'interrupted')
+        throw new ConflictError(`run ${input.runId} is ${r.status}, not interrupted: only an interrupted run can be discarded`)
+      failRun(db, input.runId, 'failed', 'interrupted')
+      return q.runSummary(db, input.runId)!
     },
   } satisfies Partial<Handlers>
 }

@@ -42,7 +42,12 @@ export function validationSection(ctx: ServiceContext) {
     },
     async resumeValidation(input) {
       const p = need()
-      if (!q.getValidation(p.db, input.validationId)) throw new NotFoundError(`no validation with id ${input.validationId} in this project`)
+      const v = q.getValidation(p.db, input.validationId)
+      if (!v) throw new NotFoundError(`no validation with id ${input.validationId} in this project`)
+      // Still 'running' (not 'interrupted') with no sweep at work here: a live process elsewhere runs it.
+      const sweepHere = ctx.jobs.list().some((j) => j.kind === 'validate' && j.status === 'running')
+      if (v.status === 'running' && !sweepHere)
+        throw new ConflictError(`validation ${input.validationId} is still running in another process; resume it once that one has ended`)
       return startProjectJob(
         p,
         'validate',
