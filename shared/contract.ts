@@ -272,7 +272,7 @@ export const SampleRow = z.object({
   flagged: z.boolean().nullable(),
   rank: z.number().int().nullable(),
   status: ReviewStatus,
-  /** Label after review: the decided class, or given when unreviewed, or null when excluded. */
+  /** Label after review (shared/final-label.ts `finalLabel`, without auto-accept): the decided class, or given when unreviewed, or null when excluded. */
   final: ClassIdx.nullable(),
   /** False for embeddings-only samples (no image to show). */
   hasImage: z.boolean(),
@@ -652,8 +652,9 @@ export const contract = {
   exportPreview: m(z.object({ runId: Id.optional(), onlyReviewed: z.boolean().default(false), autoAccept: z.boolean().optional() }), ExportPreview),
   /**
    * Writes the final labels (a job; result: ExportResult). Never overwrites without `force`.
-   * Final label = the review decision, else the given label; with `autoAccept`, unreviewed flagged
-   * samples take the refined label. `link` hard-links images instead of copying (imagefolder).
+   * The final label follows the one rule in shared/final-label.ts `finalLabel` (in short: the review
+   * decision, else the given label; with `autoAccept`, unreviewed flagged samples take the refined
+   * label). `link` hard-links images instead of copying (imagefolder).
    */
   exportLabels: m(
     z.object({

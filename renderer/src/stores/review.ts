@@ -9,6 +9,7 @@ import { ref, computed, watch, shallowRef } from 'vue'
 import { api } from '../api.ts'
 import { useToastStore } from './toasts.ts'
 import type { SampleRow, SampleDetail, ReviewProgress, ReviewStatus } from '../../../shared/contract.ts'
+import { finalLabel } from '../../../shared/final-label.ts'
 
 export type Decision = 'accept' | 'keep' | 'relabel' | 'exclude'
 
@@ -30,12 +31,22 @@ function statusOf(action: Decision): ReviewStatus {
   return action === 'accept' ? 'accepted' : action === 'keep' ? 'kept' : action === 'relabel' ? 'relabelled' : 'excluded'
 }
 
-/** The label a decision leaves on a sample (null = excluded from exports). */
-export function finalOf(row: SampleRow, action: Decision, classIdx?: number): number | null {
+/** The class a decision records (as the engine's review.ts does; accept: the row's suggestion). */
+function decidedOf(row: SampleRow, action: Decision, classIdx?: number): number | null {
   if (action === 'accept') return row.refined ?? row.given
   if (action === 'keep') return row.given
   if (action === 'relabel') return classIdx ?? null
   return null
+}
+
+/**
+ * The label a decision leaves on a sample (null = excluded from exports): the one final-label rule
+ * (shared/final-label.ts, the engine's too) on the row with the decision applied, without
+ * auto-accept as the grid shows it.
+ */
+export function finalOf(row: SampleRow, action: Decision, classIdx?: number): number | null {
+  const input = { status: statusOf(action), decided: decidedOf(row, action, classIdx), given: row.given, refined: row.refined, flagged: row.flagged }
+  return finalLabel(input).final
 }
 
 export const useReviewStore = defineStore('review', () => {

@@ -1,4 +1,4 @@
-// One final-label rule (store/labels.ts): the JavaScript rule behind review.ts `currentLabels`
+// One final-label rule (shared/final-label.ts, re-exported by store/labels.ts beside its SQL form): the JavaScript rule behind review.ts `currentLabels`
 // (and so every export and the export preview), the read model's `final` column and its
 // `classBy: 'final'` filter, the SQL form with auto-accept, and the exported CSV's final_label
 // must agree on every sample, in every review state, with and without auto-accept and a run.
@@ -12,7 +12,8 @@ import { ensureClass, openDb, type Db } from '../../../electron/engine/store/db.
 import { ensureSource, insertSample } from '../../../electron/engine/store/samples.ts'
 import { completeRun, insertRun, type PredictionRow } from '../../../electron/engine/store/runs.ts'
 import { insertEmbeddingsBackbone } from '../../../electron/engine/store/backbones.ts'
-import { finalLabel, finalLabelSql } from '../../../electron/engine/store/labels.ts'
+import { finalLabel, finalLabelRuleText, finalLabelSql } from '../../../electron/engine/store/labels.ts'
+import * as shared from '../../../shared/final-label.ts'
 import { querySamples, resolveRunId, REVIEW_CTE, rowsByIds } from '../../../electron/engine/store/read-model.ts'
 import { currentLabels, recordDecision, reviewState, undoLast, type ReviewAction } from '../../../electron/engine/review/review.ts'
 import { exportLabels } from '../../../electron/engine/export/export.ts'
@@ -164,6 +165,11 @@ async function csvFinals(db: Db, dir: string, autoAccept: boolean): Promise<Map<
   const [iPath, iFinal, iStatus] = [col('path'), col('final_label'), col('review_status')]
   return new Map(recs.map((r) => [unguardCell(r.cells[iPath]!), [unguardCell(r.cells[iFinal]!), r.cells[iStatus]!]]))
 }
+
+test('final label: the store uses the shared rule itself, not a copy', () => {
+  assert.equal(finalLabel, shared.finalLabel)
+  assert.equal(finalLabelRuleText, shared.finalLabelRuleText)
+})
 
 for (const withRun of [true, false]) {
   test(`final label: the JS rule, the read model, the SQL rule and the CSV export agree on every review state (${withRun ? 'with a run' : 'no run'})`, async () => {
