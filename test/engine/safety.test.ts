@@ -6,8 +6,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createHash } from 'node:crypto'
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { listClasses, openDb, SCHEMA_VERSION, type Db } from '../../electron/engine/store/db.ts'
@@ -16,35 +15,7 @@ import { importImageFolder } from '../../electron/engine/import/image-folder.ts'
 import { exportLabels, type ExportFormat } from '../../electron/engine/export/export.ts'
 import { RefusedError } from '../../electron/engine/util/atomic.ts'
 import { tempDir, writeImage } from './import/fixtures.ts'
-
-/**
- * Every entry under `root`, sorted: folders, links (with their target) and files (with the sha256
- * of their content). SQLite's -shm file is left out: it is a shared-memory index that SQLite
- * rewrites on every read of a WAL-mode database, not data.
- */
-function snapshot(root: string): string[] {
-  const out: string[] = []
-  const walk = (rel: string): void => {
-    const abs = rel ? join(root, rel) : root
-    for (const name of readdirSync(abs).sort()) {
-      if (name.endsWith('-shm')) continue
-      const r = rel ? `${rel}/${name}` : name
-      const st = lstatSync(join(abs, name))
-      if (st.isSymbolicLink()) out.push(`link ${r} -> ${readlinkSync(join(abs, name))}`)
-      else if (st.isDirectory()) {
-        out.push(`dir  ${r}`)
-        walk(r)
-      } else
-        out.push(
-          `file ${r} ${createHash('sha256')
-            .update(readFileSync(join(abs, name)))
-            .digest('hex')}`,
-        )
-    }
-  }
-  walk('')
-  return out
-}
+import { snapshot } from './tree-snapshot.ts'
 
 interface Fixture {
   db: Db

@@ -7,8 +7,7 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { createHash } from 'node:crypto'
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { createService, type Service } from '../../electron/service/service.ts'
@@ -17,31 +16,7 @@ import { OUTSIDE_REASON } from '../../electron/engine/util/confine.ts'
 import { writeNpy } from '../../electron/engine/util/npy.ts'
 import { tempDir, writeImage } from '../engine/import/fixtures.ts'
 import type { ContractError, ImportResult } from '../../shared/contract.ts'
-
-/** Every entry under `root`, sorted, with content hashes and link targets (SQLite's -shm left out: not data). */
-function snapshot(root: string): string[] {
-  const out: string[] = []
-  const walk = (rel: string): void => {
-    const abs = rel ? join(root, rel) : root
-    for (const name of readdirSync(abs).sort()) {
-      if (name.endsWith('-shm')) continue
-      const r = rel ? `${rel}/${name}` : name
-      const st = lstatSync(join(abs, name))
-      if (st.isSymbolicLink()) out.push(`link ${r} -> ${readlinkSync(join(abs, name))}`)
-      else if (st.isDirectory()) {
-        out.push(`dir  ${r}`)
-        walk(r)
-      } else
-        out.push(
-          `file ${r} ${createHash('sha256')
-            .update(readFileSync(join(abs, name)))
-            .digest('hex')}`,
-        )
-    }
-  }
-  walk('')
-  return out
-}
+import { snapshot } from '../engine/tree-snapshot.ts'
 
 const SECRET_LINE = 'root:x:0:0:the-first-line-of-a-secret-file'
 
