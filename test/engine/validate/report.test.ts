@@ -199,3 +199,28 @@ test('labels-as-given mode reports confident learning noise estimate in plain wo
   const recs = parseCsv(toCsv(r))
   assert.equal(recs[1]!.cells[recs[0]!.cells.indexOf('estimated_noise_rate')], '0.123')
 })
+
+test('the template escapes method names and titles once, and inserts the chart SVG unescaped', async () => {
+  const r = await sweep()
+  const evil = '<script>alert(1)</script>'
+  for (const c of r.cells) if (c.method === 'pll') c.method = evil
+  for (const s of r.summary) if (s.method === 'pll') s.method = evil
+  for (const b of r.best) if (b.method === 'pll') b.method = evil
+  const html = toHtml(r, { title: `"&' <i>` })
+  checkWellFormed(html)
+  assert.ok(!/<script/i.test(html), 'a <script> element got through')
+  assert.ok(!/<i>/.test(html))
+  assert.ok(html.includes('<title>&quot;&amp;&#39; &lt;i&gt;</title>'))
+  assert.ok(html.includes('<h1>&quot;&amp;&#39; &lt;i&gt;</h1>'))
+  const escaped = '&lt;script&gt;alert(1)&lt;/script&gt;'
+  // in the tables, in the chart legends (HTML) and in the class-name heatmap labels (SVG)
+  assert.ok(html.includes(`<td class="l">${escaped}</td>`))
+  assert.ok(html.includes(`</svg>${escaped}</span>`), 'legend entry for the method')
+  assert.ok(html.includes(`data-key="symmetric|0.2|${escaped}"`))
+  // escaped once only: no entity escaped a second time anywhere, the chart markup is live
+  assert.ok(!/&amp;(lt|gt|quot|#39|amp);/.test(html), 'double-escaped text')
+  assert.ok(!html.includes('&lt;svg') && !html.includes('&lt;figure') && !html.includes('&lt;path'))
+  assert.equal(html.match(/<svg class="chart" viewBox="0 0 560 300"/g)!.length, 4)
+  assert.ok(html.includes('<text x="52" y="18" class="ct">Accuracy on the trusted split</text>'))
+  assert.ok(html.includes('"Segoe UI"'), 'the CSS is inserted as written')
+})
