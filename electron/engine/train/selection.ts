@@ -278,23 +278,17 @@ async function selectionMatrix(
   opts: SelectionOptions,
 ): Promise<{ xs: FeatureMatrix; ys: Int32Array; std?: Standardization; reduced: boolean }> {
   const maxRows = opts.maxRows ?? DEFAULT_SELECTION_ROWS
-  if (opts.prepared) {
-    const px = opts.prepared.x
-    if (x.n <= maxRows) return { xs: px, ys: y, std: opts.prepared.std, reduced: opts.prepared.reduced }
-    const rowsIdx = permutation(x.n, (opts.seed ?? 0) ^ 0x5eed)
-      .slice(0, maxRows)
-      .sort()
-    return { xs: selectRows(px, rowsIdx), ys: Int32Array.from(rowsIdx, (i) => y[i]!), std: opts.prepared.std, reduced: opts.prepared.reduced }
-  }
-  let xs = x
-  let ys = y
-  if (x.n > maxRows) {
-    const rowsIdx = permutation(x.n, (opts.seed ?? 0) ^ 0x5eed)
-      .slice(0, maxRows)
-      .sort()
-    xs = selectRows(x, rowsIdx)
-    ys = Int32Array.from(rowsIdx, (i) => y[i]!)
-  }
+  // The same seeded rows whether they are taken from x or from its prepared basis.
+  const rowsIdx =
+    x.n > maxRows
+      ? permutation(x.n, (opts.seed ?? 0) ^ 0x5eed)
+          .slice(0, maxRows)
+          .sort()
+      : undefined
+  const ys = rowsIdx ? Int32Array.from(rowsIdx, (i) => y[i]!) : y
+  const rowsOf = (m: FeatureMatrix) => (rowsIdx ? selectRows(m, rowsIdx) : m)
+  if (opts.prepared) return { xs: rowsOf(opts.prepared.x), ys, std: opts.prepared.std, reduced: opts.prepared.reduced }
+  const xs = rowsOf(x)
   if (!shouldReduce(xs.n, xs.d) && !shouldRotate(xs.n, xs.d)) return { xs, ys, std: opts.std, reduced: false }
   const basis = await spectralBasis(engine, opts.std ? standardized(xs, opts.std) : xs)
   if (!basis) return { xs, ys, std: opts.std, reduced: false }
