@@ -176,7 +176,8 @@ async function prepareWork(engine: ComputeEngine, x: FeatureMatrix, std: Standar
 
 /**
  * Runs one refinement method on a labelled feature matrix (every row must have a label in
- * 0..k-1; the caller leaves unlabelled and trusted-only samples out). Never sees trusted labels.
+ * 0..k-1; the caller leaves unlabelled samples out and decides which label a row carries: for a
+ * project, train/project.ts gives audited rows their trusted label).
  */
 export async function refineArrays(x: FeatureMatrix, y: Int32Array, k: number, opts: RefineOptions): Promise<RefineResult> {
   const t0 = Date.now()
