@@ -163,6 +163,44 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE validations ADD COLUMN owner_pid INTEGER;
   ALTER TABLE validations ADD COLUMN owner_host TEXT;
   `,
+  // 3: audits (review/audit.ts): a seeded random sample of the final labels, labelled blind. The
+  // plan and the drawn samples are fixed once written; answers are appended (a corrected answer is
+  // a new row, the latest one per sample counts). Triggers refuse updates and deletes on all three.
+  `
+  CREATE TABLE audits (
+    id          INTEGER PRIMARY KEY,
+    run_id      INTEGER REFERENCES runs(id),  -- the run whose flags define the stratum
+    stratum     TEXT NOT NULL CHECK (stratum IN ('all', 'unflagged')),
+    seed        INTEGER NOT NULL,
+    precision   REAL NOT NULL,                -- target half-width of the 95% interval
+    expected    REAL NOT NULL,                -- planning accuracy the size was computed for
+    frame       TEXT NOT NULL,                -- JSON: population counts when drawn (review/audit.ts AuditFrame)
+    created_at  TEXT NOT NULL
+  );
+  CREATE TABLE audit_samples (
+    audit_id    INTEGER NOT NULL REFERENCES audits(id),
+    position    INTEGER NOT NULL,             -- 0-based order of the draw, the order the auditor sees
+    sample_id   INTEGER NOT NULL REFERENCES samples(id),
+    final_idx   INTEGER NOT NULL,             -- the sample's final label when drawn (what the audit measures)
+    PRIMARY KEY (audit_id, position),
+    UNIQUE (audit_id, sample_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE audit_answers (
+    id          INTEGER PRIMARY KEY,
+    audit_id    INTEGER NOT NULL REFERENCES audits(id),
+    sample_id   INTEGER NOT NULL REFERENCES samples(id),
+    class_idx   INTEGER NOT NULL,             -- the class the auditor saw
+    auditor     TEXT NOT NULL,
+    at          TEXT NOT NULL
+  );
+  CREATE INDEX audit_answers_audit ON audit_answers(audit_id, sample_id, id);
+  CREATE TRIGGER audits_no_update BEFORE UPDATE ON audits BEGIN SELECT RAISE(ABORT, 'audits are append-only'); END;
+  CREATE TRIGGER audits_no_delete BEFORE DELETE ON audits BEGIN SELECT RAISE(ABORT, 'audits are append-only'); END;
+  CREATE TRIGGER audit_samples_no_update BEFORE UPDATE ON audit_samples BEGIN SELECT RAISE(ABORT, 'audit_samples is append-only'); END;
+  CREATE TRIGGER audit_samples_no_delete BEFORE DELETE ON audit_samples BEGIN SELECT RAISE(ABORT, 'audit_samples is append-only'); END;
+  CREATE TRIGGER audit_answers_no_update BEFORE UPDATE ON audit_answers BEGIN SELECT RAISE(ABORT, 'audit_answers is append-only'); END;
+  CREATE TRIGGER audit_answers_no_delete BEFORE DELETE ON audit_answers BEGIN SELECT RAISE(ABORT, 'audit_answers is append-only'); END;
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length
