@@ -70,7 +70,13 @@ export type RecentProject = z.infer<typeof RecentProject>
 export const JobKind = z.enum(['demo', 'import', 'download', 'extract', 'refine', 'validate', 'export'])
 export type JobKind = z.infer<typeof JobKind>
 
-/** Progress of a job: `done` of `total` in a phase, with rate (items/s) and ETA when known. */
+/**
+ * Progress of a job: `done` of `total` in its current phase, with rate (items/s) and the phase's
+ * ETA when known; and the whole job: `fraction` over all its phases, the `stage` it is in (jobs of
+ * several stages: the demo, a refinement) and `jobEtaSeconds`. A front end shows one bar per job
+ * from `fraction` and `jobEtaSeconds`; `message` is the engine's detail (optimiser figures
+ * included), not meant as the label.
+ */
 export const JobProgress = z.object({
   phase: z.string(),
   done: z.number(),
@@ -78,6 +84,15 @@ export const JobProgress = z.object({
   rate: z.number().optional(),
   etaSeconds: z.number().optional(),
   message: z.string().optional(),
+  /** The whole job, 0..1 (several stages: weighted by their usual share of the time; never goes back). */
+  fraction: z.number().min(0).max(1).optional(),
+  /**
+   * The stage of a job of several: its key ('generate', 'import', 'extract', 'prepare', 'choose',
+   * 'train', 'cross-fit', 'compare', 'export'), its 1-based step and how many steps there are.
+   */
+  stage: z.object({ key: z.string(), step: z.number().int().min(1), steps: z.number().int().min(1) }).optional(),
+  /** Seconds left for the whole job: from `fraction` and the time since the job started, or the phase's ETA for a job of one phase. */
+  jobEtaSeconds: z.number().optional(),
 })
 export type JobProgress = z.infer<typeof JobProgress>
 

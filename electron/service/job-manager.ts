@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { EngineEvent, JobInfo, JobKind, JobRef } from '../../shared/contract.ts'
-import { CancelledError, throttled, type Progress } from '../engine/jobs/progress.ts'
+import { CancelledError, throttled, type Progress, type ProgressEvent } from '../engine/jobs/progress.ts'
 
 /** What a job body receives. */
 export interface JobContext {
@@ -24,6 +24,36 @@ interface JobEntry {
 
 /** Finished jobs kept for `list()`; older ones are forgotten. */
 const KEEP_FINISHED = 50
+
+/** The whole job's share done only counts for an ETA after this long and this much, so the first guesses are not wild. */
+const ETA_MIN_SECONDS = 1.5
+const ETA_MIN_FRACTION = 0.02
+
+/**
+ * The whole job's fields of a progress event (contract JobProgress): the fraction over all its
+ * stages (`staged` in engine/jobs/progress.ts) or, for a job of one phase, done / total; the
+ * stage; and the job's ETA: the time so far scaled by what is left (stages are weighted by their
+ * usual share of the time, so this is the honest estimate), or the phase's own ETA for one phase.
+ */
+export function overallOf(
+  p: ProgressEvent,
+  elapsedSeconds: number,
+): { fraction?: number; stage?: { key: string; step: number; steps: number }; jobEtaSeconds?: number } {
+  if (p.overall) {
+    const f = Math.min(1, Math.max(0, p.overall.fraction))
+    const eta = f >= ETA_MIN_FRACTION && elapsedSeconds >= ETA_MIN_SECONDS ? (elapsedSeconds * (1 - f)) / f : undefined
+    return {
+      fraction: f,
+      stage: { key: p.overall.stage, step: p.overall.step, steps: p.overall.steps },
+      ...(eta !== undefined && Number.isFinite(eta) ? { jobEtaSeconds: eta } : {}),
+    }
+  }
+  const f = p.total > 0 ? Math.min(1, Math.max(0, p.done / p.total)) : undefined
+  return {
+    ...(f !== undefined ? { fraction: f } : {}),
+    ...(p.etaSeconds !== undefined && Number.isFinite(p.etaSeconds) ? { jobEtaSeconds: p.etaSeconds } : {}),
+  }
+}
 
 /** Runs jobs and reports their lifecycle as contract events. */
 export class JobManager {
@@ -69,8 +99,10 @@ export class JobManager {
       finishedAt: null,
       error: null,
     }
+    const startMs = Date.now()
     const progress = throttled((p) => {
       if (info.status !== 'running') return
+      const whole = overallOf(p, (Date.now() - startMs) / 1000)
       info.progress = {
         phase: p.phase,
         done: p.done,
@@ -78,6 +110,7 @@ export class JobManager {
         ...(p.rate !== undefined && Number.isFinite(p.rate) ? { rate: p.rate } : {}),
         ...(p.etaSeconds !== undefined && Number.isFinite(p.etaSeconds) ? { etaSeconds: p.etaSeconds } : {}),
         ...(p.message ? { message: p.message } : {}),
+        ...whole,
       }
       this.emit({ type: 'job:progress', job: { ...info } })
     }, this.progressIntervalMs)

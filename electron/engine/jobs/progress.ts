@@ -14,6 +14,29 @@ export interface ProgressEvent {
   /** Seconds left at the current rate. */
   etaSeconds?: number
   message?: string
+  /** Where the whole operation stands, for an operation of several stages (filled in by `staged`). */
+  overall?: OverallProgress
+}
+
+/** Progress over every stage of an operation (the demo: generate, import, extract, choose, train...). */
+export interface OverallProgress {
+  /** 0..1 over all stages, each weighted by its usual share of the time; never goes back. */
+  fraction: number
+  /** The current stage's key (see `Stage.key`). */
+  stage: string
+  /** 1-based place of the stage, and how many stages there are. */
+  step: number
+  steps: number
+}
+
+/** One stage of a multi-stage operation. */
+export interface Stage {
+  /** A short key the front ends put into words ('generate', 'import', 'extract', 'prepare', 'choose', 'train', 'compare', 'export'). */
+  key: string
+  /** The phases of the events that belong to it: an exact name, or a prefix followed by a space ('sd' matches 'sd round 2'). */
+  phases: readonly string[]
+  /** Its usual share of the time (any unit: measured seconds, say); the fractions are weighted by it. */
+  weight: number
 }
 
 export type Progress = (e: ProgressEvent) => void
@@ -44,6 +67,33 @@ export function throttled(report: Progress, intervalMs = 200): Progress {
     const rate = e.rate ?? (dt > 0 ? (e.done - startDone) / dt : undefined)
     const etaSeconds = e.etaSeconds ?? (rate && rate > 0 ? (e.total - e.done) / rate : undefined)
     report({ ...e, rate, etaSeconds })
+  }
+}
+
+function inStage(stage: Stage, phase: string): boolean {
+  return stage.phases.some((p) => phase === p || phase.startsWith(`${p} `))
+}
+
+/**
+ * Wraps a reporter for an operation of several stages: every event gets `overall`, the fraction of
+ * the whole operation (the stages before it by weight, plus this stage's weight times its
+ * done / total). Stages only move forward: an event whose phase belongs to no later stage counts
+ * in the current one. The fraction never decreases (a stage's inner phases may restart their
+ * counts, as the teacher and then the student do in 'train'). An `overall` the event already
+ * carries (a nested operation's own stages) is replaced.
+ */
+export function staged(report: Progress, stages: readonly Stage[]): Progress {
+  const weights = stages.map((s) => Math.max(0, s.weight))
+  const sum = weights.reduce((a, b) => a + b, 0) || 1
+  let at = 0
+  let best = 0
+  return (e) => {
+    const i = stages.findIndex((s, j) => j >= at && inStage(s, e.phase))
+    if (i >= 0) at = i
+    const before = weights.slice(0, at).reduce((a, b) => a + b, 0)
+    const inner = e.total > 0 ? Math.min(1, Math.max(0, e.done / e.total)) : 0
+    best = Math.min(1, Math.max(best, (before + weights[at]! * inner) / sum))
+    report({ ...e, overall: { fraction: best, stage: stages[at]!.key, step: at + 1, steps: stages.length } })
   }
 }
 

@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { staged, type Stage } from '../jobs/progress.ts'
 import { ensureBackbone } from '../backbone/backbone.ts'
 import { generateDemo, writeAuditedManifest } from '../demo/synth.ts'
 import { exportLabels } from '../export/export.ts'
@@ -63,6 +64,22 @@ function readTruth(file: string): Map<string, string> {
 }
 
 /**
+ * The demo's stages, weighted by the seconds each took on a 2-core machine (500 images): drawing
+ * 3, import 1.5, features 3, preparing the training set 2.6, the held-out choice 4.7, the final fit
+ * 0.3, the comparison fits 0.5, refined.csv 0.2. The job's bar and its ETA follow these weights.
+ */
+export const DEMO_STAGES: readonly Stage[] = [
+  { key: 'generate', phases: ['demo'], weight: 3 },
+  { key: 'import', phases: ['import'], weight: 1.5 },
+  { key: 'extract', phases: ['extract'], weight: 3 },
+  { key: 'prepare', phases: ['prepare'], weight: 2.6 },
+  { key: 'choose', phases: ['select'], weight: 4.7 },
+  { key: 'train', phases: ['teacher', 'pll', 'sd', 'cl', 'lbfgs', 'sgd', 'cross-fit'], weight: 0.3 },
+  { key: 'compare', phases: ['compare'], weight: 0.5 },
+  { key: 'export', phases: ['export'], weight: 0.2 },
+]
+
+/**
  * Runs the demo into `outDir` (`data/`, `project.qcdb`, `refined.csv`). Refuses a folder that
  * already holds a project: a demo never overwrites earlier work.
  */
@@ -70,7 +87,8 @@ export async function runDemo(outDir: string, opts: DemoOptions = {}, ctx: UseCa
   const t0 = Date.now()
   const projectFile = join(outDir, 'project.qcdb')
   if (existsSync(projectFile)) throw new Error(`${projectFile} already exists: choose another folder for the demo`)
-  const { progress, signal } = ctx
+  const { signal } = ctx
+  const progress = ctx.progress ? staged(ctx.progress, DEMO_STAGES) : undefined
   const demo = await generateDemo(join(outDir, 'data'), {
     ...(opts.perClass !== undefined ? { perClass: opts.perClass } : {}),
     ...(opts.noiseRate !== undefined ? { noiseRate: opts.noiseRate } : {}),
@@ -88,8 +106,13 @@ export async function runDemo(outDir: string, opts: DemoOptions = {}, ctx: UseCa
     await importCsv(db, manifest, { imagesRoot: demo.imagesRoot, progress, signal })
     const backbone = await ensureBackbone(db, 'builtin')
     await extractFeatures(db, { backbone: backbone.id, progress, signal })
+    progress?.({ phase: 'prepare', done: 0, total: 1 })
     const ts = projectTrainingSet(db, backbone.id)
-    const outcome = await refine(db, { method: 'auto', backboneId: backbone.id, seed: opts.seed ?? 0, trainingSet: ts }, ctx)
+    const outcome = await refine(
+      db,
+      { method: 'auto', backboneId: backbone.id, seed: opts.seed ?? 0, trainingSet: ts },
+      { ...(signal ? { signal } : {}), ...(progress ? { progress } : {}) },
+    )
 
     // Accuracy against the hidden truth over the images the tool decided (no audited label).
     const classes = listClasses(db)
@@ -122,13 +145,16 @@ export async function runDemo(outDir: string, opts: DemoOptions = {}, ctx: UseCa
       return truthAccuracy(labels)
     }
     const compare = opts.compare ?? true
+    if (compare) progress?.({ phase: 'compare', done: 0, total: 2 })
     const teacherAccuracy = compare ? await compareAt('teacher', 'teacher') : null
+    if (compare) progress?.({ phase: 'compare', done: 1, total: 2 })
     const pllAccuracy = compare ? await compareAt('pll', 'pll-gce') : null
+    if (compare) progress?.({ phase: 'compare', done: 2, total: 2 })
 
     let refinedCsv: string | null = null
     if (opts.exportCsv ?? true) {
       refinedCsv = join(outDir, 'refined.csv')
-      await exportLabels(db, { format: 'csv', out: refinedCsv, runId: outcome.runId, signal })
+      await exportLabels(db, { format: 'csv', out: refinedCsv, runId: outcome.runId, signal, ...(progress ? { progress } : {}) })
     }
     const summary: DemoSummary = {
       project: projectFile,

@@ -5,7 +5,7 @@
  * validation on the given labels), stores the run, and says in plain words what was chosen, why,
  * and what the user should be warned about.
  */
-import type { Progress } from '../jobs/progress.ts'
+import { staged, type Progress, type Stage } from '../jobs/progress.ts'
 import { listClasses, type Db } from '../store/db.ts'
 import { backboneDim } from '../store/runs.ts'
 import { refineProject, type ProjectRefineOptions } from '../train/project.ts'
@@ -38,14 +38,29 @@ export interface RefineOutcome {
   trusted: { samples: number; givenAccuracy: number } | null
 }
 
+/**
+ * The stages of a refinement, weighted by their share of the time on the demo (500 images, 3104-d,
+ * 2 cores: loading and preparing the features 2.6 s, the held-out choice 4.7 s, the final fits
+ * 0.3 s; out-of-fold suggestions, when asked, several final fits more).
+ */
+export const REFINE_STAGES: readonly Stage[] = [
+  { key: 'prepare', phases: ['prepare'], weight: 2.6 },
+  { key: 'choose', phases: ['select'], weight: 4.7 },
+  { key: 'train', phases: ['teacher', 'pll', 'sd', 'cl', 'lbfgs', 'sgd'], weight: 0.3 },
+  { key: 'cross-fit', phases: ['cross-fit'], weight: 3 },
+]
+
 /** Runs a refinement on the project and returns what it chose, why, and the warnings. */
 export async function refine(db: Db, req: RefineRequest, ctx: UseCaseContext = {}): Promise<RefineOutcome> {
   const requested: RefineMethod = req.method ?? 'auto'
+  const progress = ctx.progress ? staged(ctx.progress, REFINE_STAGES) : undefined
+  // The features load and the selection prepares its bases before the first event of its own.
+  progress?.({ phase: 'prepare', done: 0, total: 1 })
   const { runId, result, metrics } = await refineProject(db, {
     ...req,
     method: requested,
     ...(ctx.signal ? { signal: ctx.signal } : {}),
-    ...(ctx.progress ? { progress: ctx.progress } : {}),
+    ...(progress ? { progress } : {}),
   })
   const classes = listClasses(db).map((c) => c.name)
   const warnings = runWarnings(metrics, classes, backboneDim(db, metrics.backboneId))

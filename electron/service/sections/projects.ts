@@ -53,7 +53,9 @@ export function projectsSection(ctx: ServiceContext) {
     async createDemoProject(input) {
       return jobs.start('demo', JSON.stringify(input), 'Create the demo project', async ({ progress, signal }) => {
         // The same pipeline as `qc demo`: generate, import (audited fifth as trusted labels),
-        // extract, refine with auto, write refined.csv; then open the project.
+        // extract, refine with auto, write refined.csv; then open the project. The bar names the
+        // first stage at once: loading the engine's modules takes a few seconds on a small machine.
+        progress({ phase: 'demo', done: 0, total: 0 })
         const { runDemo } = await import('../../engine/usecases/demo.ts')
         const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')
         const outDir = join(dataDir, 'demo', `demo-${stamp}`)
