@@ -39,6 +39,7 @@ import { backboneById } from '../store/backbones.ts'
 import { finalLabelRuleText } from '../store/labels.ts'
 import { runProvenance } from '../store/runs.ts'
 import { currentLabels, type LabelRow } from '../review/review.ts'
+import { latestCompletedAudit } from '../usecases/audit.ts'
 import { formatCsv, parseCsv, unguardCell, type CsvValue } from '../util/csv.ts'
 import { commitDirAtomic, ExistsError, RefusedError, tempSibling, writeFileAtomic } from '../util/atomic.ts'
 import { CancelledError, type Progress } from '../jobs/progress.ts'
@@ -186,8 +187,35 @@ export function prepareExport(db: Db, opts: Omit<ExportOptions, 'format' | 'out'
     options: { onlyReviewed: !!opts.onlyReviewed, includeExcluded: !!opts.includeExcluded, autoAccept: !!opts.autoAccept },
     finalLabelRule: finalLabelRuleText(opts.autoAccept),
     counts: { samples: records.length, excluded, changed: rows.filter((r) => r.final !== null && r.final !== r.given).length },
+    audit: auditProvenance(db),
   }
   return { rows, sources: src, records, excluded, runId: cur.runId, provenance }
+}
+
+/**
+ * The latest completed audit (usecases/audit.ts), as the provenance records it: the estimated
+ * accuracy of the final labels with its 95% interval, the sample, the stratum and the seed; null
+ * when the project has none. `reviewsSince` counts review decisions made after it was drawn, which
+ * it does not measure.
+ */
+function auditProvenance(db: Db): Record<string, unknown> | null {
+  const r = latestCompletedAudit(db)
+  if (!r) return null
+  const o = r.overall
+  return {
+    id: r.audit.id,
+    stratum: r.audit.stratum,
+    runId: r.audit.runId,
+    seed: r.audit.seed,
+    n: o.n,
+    population: r.frame.size + (r.frame.rest?.size ?? 0),
+    drawnAt: r.audit.createdAt,
+    completedAt: r.audit.lastAnswerAt,
+    accuracy: o.overall.estimate,
+    interval: { lo: o.overall.lo, hi: o.overall.hi, level: 0.95, method: r.frame.rest ? 'wilson, scaled from the unflagged stratum' : 'wilson' },
+    ...(r.frame.rest ? { stratumAccuracy: o.stratum.estimate, stratumInterval: o.stratum.wilson, stratumPopulation: r.frame.size } : {}),
+    reviewsSince: r.reviewsSince,
+  }
 }
 
 function csvText(records: ExportRecord[], extra?: { name: string; values: CsvValue[] }): string {
