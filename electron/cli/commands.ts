@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { Option } from 'commander'
+import { InvalidArgumentError, Option } from 'commander'
 import type { ImportSource } from '../engine/usecases/import.ts'
 import type { RefineRequest } from '../engine/usecases/refine.ts'
 import type { Method } from '../engine/train/types.ts'
@@ -29,7 +29,17 @@ import {
   type CommandSpec,
   type RefineFlags,
 } from './options.ts'
-import { printBackbones, printDemo, printExtract, printImport, printInfo, printRefine } from './print.ts'
+import {
+  printAuditPlan,
+  printAuditReport,
+  printBackbones,
+  printDecisions,
+  printDemo,
+  printExtract,
+  printImport,
+  printInfo,
+  printRefine,
+} from './print.ts'
 
 // Use cases are imported when a command runs, so that `qc --help` starts fast (the engines load
 // onnxruntime and sharp, which are native code).
@@ -42,6 +52,8 @@ const usecases = {
   validate: () => import('../engine/usecases/validate.ts'),
   info: () => import('../engine/usecases/info.ts'),
   pipeline: () => import('../engine/usecases/pipeline.ts'),
+  review: () => import('../engine/usecases/review.ts'),
+  audit: () => import('../engine/usecases/audit.ts'),
 }
 
 function refineRequest(o: RefineFlags): RefineRequest {
@@ -312,6 +324,138 @@ const exportCommand = defineCommand<{
   },
 })
 
+/** A number strictly between `min` and `max`. */
+function between(min: number, max: number): (v: string) => number {
+  return (v) => {
+    const n = Number(v)
+    if (v.trim() === '' || !(n > min && n < max)) throw new InvalidArgumentError(`expected a number between ${min} and ${max}`)
+    return n
+  }
+}
+
+/** Prints every bad row of an input file (file:line: problem) before the one-line failure. */
+async function reportingBadRows<T>(body: () => Promise<T>): Promise<T> {
+  try {
+    return await body()
+  } catch (e) {
+    const { RowsError } = await usecases.review()
+    if (e instanceof RowsError) for (const p of e.problems) console.error(`${e.file}:${p.line}: ${p.problem}`)
+    throw e
+  }
+}
+
+const review = defineCommand<{ project: string; decisions: string; run?: number; reviewer?: string }>({
+  name: 'review',
+  summary: 'apply review decisions from a CSV file (path,action,label,reviewer): all rows or, if any is bad, none',
+  options: (cmd) =>
+    requiredOption(projectOption(cmd), '--decisions <csv>', 'decisions: path,action,label,reviewer; action accept, keep, relabel or exclude')
+      .addOption(new Option('--run <id>', 'the run whose suggestions accept takes (default: the latest finished run)').argParser(integer(1)))
+      .option('--reviewer <name>', 'reviewer for rows that leave the reviewer empty'),
+  async run(o, ctx) {
+    const { applyDecisionsFile } = await usecases.review()
+    const req = {
+      file: resolve(o.decisions),
+      ...(o.run !== undefined ? { runId: o.run } : {}),
+      ...(o.reviewer !== undefined ? { reviewer: o.reviewer } : {}),
+    }
+    const d = await reportingBadRows(() => withProject(o.project, (db) => applyDecisionsFile(db, req)))
+    printDecisions(ctx.log, d)
+    return d
+  },
+})
+
+const audit = defineCommand<{
+  project: string
+  run?: number
+  of: 'all' | 'unflagged'
+  precision?: number
+  expected?: number
+  seed?: number
+  dryRun?: boolean
+  out?: string
+  answers?: string
+  auditor?: string
+  report?: boolean
+  audit?: number
+}>({
+  name: 'audit',
+  summary: 'measure the final labels: draw a seeded random sample to label blind, apply the answers, report the accuracy with a 95% interval',
+  options: (cmd) =>
+    projectOption(cmd)
+      .addOption(new Option('--run <id>', 'the run whose flags define the unflagged part (default: the latest finished run)').argParser(integer(1)))
+      .addOption(
+        new Option('--of <part>', 'draw from every labelled sample or from those the run did not flag').choices(['all', 'unflagged']).default('all'),
+      )
+      .addOption(new Option('--precision <h>', 'half-width of the 95% interval to plan for (default 0.03: ±3 points)').argParser(between(0, 0.5)))
+      .addOption(new Option('--expected <p>', 'planning accuracy: what you expect (default 0.5, the worst case)').argParser(between(0, 1)))
+      .addOption(new Option('--seed <s>', 'random seed of the draw (default: a random one, recorded)').argParser(integer(0)))
+      .option('--dry-run', 'print the size of the audit without drawing it')
+      .option('--out <csv>', 'write the drawn samples as an answers file to fill in (path,label,auditor)')
+      .option('--answers <csv>', 'apply an answers file path,label,auditor (all rows or, if any is bad, none)')
+      .option('--auditor <name>', 'with --answers: auditor for rows that leave it empty')
+      .option('--report', 'print the estimate of the audit')
+      .addOption(new Option('--audit <id>', 'with --answers or --report: which audit (default: the newest)').argParser(integer(1))),
+  async run(o, ctx) {
+    const uc = await usecases.audit()
+    if (o.answers !== undefined && o.report) throw new UsageError('give --answers or --report, not both')
+    const drawFlags = ['run', 'precision', 'expected', 'seed', 'dryRun', 'out'] as const
+    const mode = o.answers !== undefined ? '--answers' : o.report ? '--report' : null
+    if (mode) {
+      const extra = drawFlags.filter((f) => o[f] !== undefined).map((f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)
+      if (extra.length || o.of !== 'all')
+        throw new UsageError(`${mode} takes no ${[...extra, ...(o.of !== 'all' ? ['--of'] : [])].join(', ')} (those draw an audit)`)
+    } else if (o.audit !== undefined || o.auditor !== undefined) throw new UsageError('--audit and --auditor go with --answers or --report')
+    if (o.answers !== undefined) {
+      const file = resolve(o.answers)
+      const r = await reportingBadRows(() =>
+        withProject(o.project, (db) =>
+          uc.applyAnswersFile(db, {
+            file,
+            ...(o.audit !== undefined ? { auditId: o.audit } : {}),
+            ...(o.auditor !== undefined ? { auditor: o.auditor } : {}),
+          }),
+        ),
+      )
+      ctx.log(
+        `audit ${r.id}: ${r.applied} answers applied; ${r.answered} of ${r.size} samples answered${r.complete ? ' (complete: qc audit --report)' : ''}`,
+      )
+      return r
+    }
+    if (o.report) {
+      const r = await withProject(o.project, (db) => {
+        if (o.audit !== undefined) return uc.auditReport(db, o.audit)
+        const latest = uc.latestAuditReport(db)
+        if (!latest) throw new Error('the project has no audit yet: draw one with qc audit --project P')
+        return latest
+      })
+      printAuditReport(ctx.log, r)
+      return r
+    }
+    const req = {
+      stratum: o.of,
+      ...(o.run !== undefined ? { runId: o.run } : {}),
+      ...(o.precision !== undefined ? { precision: o.precision } : {}),
+      ...(o.expected !== undefined ? { expected: o.expected } : {}),
+    }
+    if (o.dryRun) {
+      const plan = await withProject(o.project, (db) => uc.planAudit(db, req))
+      printAuditPlan(ctx.log, plan)
+      return plan
+    }
+    const { formatCsv } = await import('../engine/util/csv.ts')
+    const { writeFileAtomic } = await import('../engine/util/atomic.ts')
+    const out = await withProject(o.project, (db) => {
+      const plan = uc.planAudit(db, req)
+      const a = uc.startAudit(db, { ...req, ...(o.seed !== undefined ? { seed: o.seed } : {}) })
+      return { plan, audit: a, paths: uc.auditPaths(db, a.id) }
+    })
+    const template = o.out !== undefined ? resolve(o.out) : undefined
+    if (template) writeFileAtomic(template, formatCsv([['path', 'label', 'auditor'], ...out.paths.map((p) => [p, '', ''])]))
+    printAuditPlan(ctx.log, out.plan, { id: out.audit.id, seed: out.audit.seed, paths: out.paths, ...(template ? { template } : {}) })
+    return { ...out.audit, plan: out.plan, paths: out.paths, ...(template ? { template } : {}) }
+  },
+})
+
 const info = defineCommand<{ project: string }>({
   name: 'info',
   summary: 'what a project holds: samples, classes, backbones, runs, skipped files',
@@ -380,4 +524,4 @@ const serve = defineCommand<{ port: number; host: string; allowRemote?: boolean;
 })
 
 /** Every command, in the order `qc --help` lists them. */
-export const commands: CommandSpec[] = [demo, run, importCommand, extract, refine, validate, exportCommand, info, backbones, serve]
+export const commands: CommandSpec[] = [demo, run, importCommand, extract, refine, review, audit, validate, exportCommand, info, backbones, serve]

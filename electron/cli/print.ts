@@ -7,6 +7,8 @@ import type { ExtractOutcome } from '../engine/usecases/extract.ts'
 import type { ImportOutcome } from '../engine/usecases/import.ts'
 import type { ProjectOverview, BackboneChoices } from '../engine/usecases/info.ts'
 import type { RefineOutcome } from '../engine/usecases/refine.ts'
+import type { AuditPlan, AuditReport, AuditStratum } from '../engine/usecases/audit.ts'
+import type { DecisionsOutcome } from '../engine/usecases/review.ts'
 
 type Log = (line: string) => void
 
@@ -86,4 +88,63 @@ export function printBackbones(log: Log, b: BackboneChoices): void {
   log(`built-in: ${b.builtin} (training-free filter bank, offline)`)
   for (const c of b.catalogue) log(`catalogue: ${c.id} — ${c.name}`)
   for (const r of b.registered) log(`registered: ${r.id} ${r.name} [${r.kind}]`)
+}
+
+const range = (i: { lo: number; hi: number }): string => `${(100 * i.lo).toFixed(1)}–${(100 * i.hi).toFixed(1)}%`
+const stratumWords = (s: AuditStratum): string => (s === 'all' ? 'every labelled sample' : 'the samples the run did not flag')
+
+export function printDecisions(log: Log, d: DecisionsOutcome): void {
+  const by = Object.entries(d.byAction)
+    .filter(([, n]) => n > 0)
+    .map(([a, n]) => `${n} ${a}`)
+    .join(', ')
+  log(
+    `applied ${d.applied} review decision${d.applied === 1 ? '' : 's'} from ${d.file}${by ? ` (${by})` : ''}${d.runId !== null ? `; suggestions of run ${d.runId}` : ''}`,
+  )
+}
+
+export function printAuditPlan(log: Log, p: AuditPlan, drawn?: { id: number; seed: number; paths: string[]; template?: string }): void {
+  const what = `${p.size} of ${p.population} samples (${stratumWords(p.stratum)}${p.runId !== null ? `, run ${p.runId}` : ''})`
+  log(drawn ? `audit ${drawn.id} drawn: ${what}, seed ${drawn.seed}` : `an audit would label ${what}`)
+  log(
+    `  for ±${(100 * p.precision).toFixed(1)} points at a planning accuracy of ${pct(p.expected)} (95% interval; ${p.n0} before the finite-population correction)`,
+  )
+  if (p.stratum === 'unflagged') log(`  the ${p.outside} flagged samples are not drawn: the overall figure counts the reviewed ones as right`)
+  if (!drawn) return
+  if (drawn.template) log(`  wrote ${drawn.template} (path,label,auditor; fill in label and auditor)`)
+  else for (const path of drawn.paths) log(`  ${path}`)
+  log('  label them blind (image only), then: qc audit --project P --answers FILE.csv')
+}
+
+export function printAuditReport(log: Log, r: AuditReport): void {
+  const a = r.audit
+  log(
+    `audit ${a.id} (${stratumWords(a.stratum)}${a.runId !== null ? `, run ${a.runId}` : ''}; seed ${a.seed}; drawn ${a.createdAt}): ${a.answered} of ${a.size} answered`,
+  )
+  if (!a.complete) log('  not complete: the figures below are on the answers so far')
+  const o = r.overall
+  if (o.n === 0) {
+    log('  no answers yet')
+    return
+  }
+  const s = o.stratum
+  if (r.frame.rest) {
+    log(`  unflagged part (${r.frame.size} samples): ${pct(s.estimate!)} right (95% interval ${range(s.wilson)}, Wilson; exact ${range(s.exact)})`)
+    const rest = r.frame.rest
+    log(
+      `  whole dataset, adding the ${rest.size} flagged samples (${rest.reviewed} reviewed, counted right; ${rest.size - rest.reviewed} unreviewed, counted wrong, or right at the upper end): ${pct(o.overall.estimate!)} (${range(o.overall)})`,
+    )
+  } else
+    log(
+      `  accuracy of the final labels: ${pct(s.estimate!)} (95% interval ${range(s.wilson)}, Wilson; exact ${range(s.exact)}); ${o.correct} of ${o.n} right`,
+    )
+  log('  per class (by final label):')
+  const width = Math.max(...r.perClass.map((c) => c.name.length))
+  for (const c of r.perClass) {
+    const est = c.stratum.estimate === null ? '—' : `${pct(c.stratum.estimate)} (${range(c.stratum.wilson)})`
+    log(`    ${c.name.padEnd(width)}  ${String(c.correct).padStart(4)} of ${String(c.n).padEnd(4)} ${est}`)
+  }
+  if (r.disagreements.length)
+    log(`  ${r.disagreements.length} audited label${r.disagreements.length === 1 ? '' : 's'} the auditor disagreed with (--json lists them)`)
+  if (r.reviewsSince > 0) log(`  note: ${r.reviewsSince} review decisions were made after the draw; this audit measures the labels before them`)
 }

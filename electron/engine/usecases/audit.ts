@@ -17,6 +17,7 @@
  * image, and the auditor's own answer; never the given label, the suggestion, the final label or
  * the path (an ImageFolder path names the given class).
  */
+import { join } from 'node:path'
 import { BadInputError, ConflictError, NotFoundError } from '../errors.ts'
 import { drawSample, estimateAccuracy, sampleSize, type AccuracyFigure, type AuditFrame, type AuditStratum } from '../review/audit.ts'
 import { currentLabels } from '../review/review.ts'
@@ -213,6 +214,22 @@ export function auditItems(db: Db, auditId: number): AuditItem[] {
     hasImage: loc.get(s.sampleId)?.kind === 'images',
     answer: answers.get(s.sampleId)?.classIdx ?? null,
   }))
+}
+
+/**
+ * The drawn samples' paths in draw order, as an answers file names them: relative to the image
+ * folder when the project has one folder (as the export writes them), else the absolute file. For
+ * the command line, where the auditor is handed the files: an ImageFolder path names the given
+ * class, so hand over the images without their folders for a blind audit.
+ */
+export function auditPaths(db: Db, auditId: number): string[] {
+  need(db, auditId)
+  const loc = sampleLocations(db)
+  const oneSource = new Set([...loc.values()].map((l) => `${l.kind}\0${l.root}`)).size <= 1
+  return auditSamples(db, auditId).map((s) => {
+    const l = loc.get(s.sampleId)!
+    return oneSource || l.kind !== 'images' ? l.path : join(l.root, ...l.path.split('/'))
+  })
 }
 
 export interface AuditAnswer {
