@@ -466,6 +466,92 @@ export const ExportResult = z.object({
 })
 export type ExportResult = z.infer<typeof ExportResult>
 
+/** Where an audit is drawn from: every sample with a final label, or those the run did not flag. */
+export const AuditStratum = z.enum(['all', 'unflagged'])
+export type AuditStratum = z.infer<typeof AuditStratum>
+
+/** What an audit would take (electron/engine/usecases/audit.ts `planAudit`): shown before it starts. */
+export const AuditPlan = z.object({
+  stratum: AuditStratum,
+  /** The run whose flags define the unflagged part (the latest finished run by default). */
+  runId: z.number().int().nullable(),
+  /** Samples the audit is drawn from. */
+  population: z.number().int(),
+  /** Samples with a final label outside the stratum (the run's flagged ones); 0 for 'all'. */
+  outside: z.number().int(),
+  /** Samples to label: Cochran's size for the precision, with the finite-population correction. */
+  size: z.number().int(),
+  /** The size before the finite-population correction. */
+  n0: z.number().int(),
+  /** Target half-width of the 95% interval (0.03 = ±3 points). */
+  precision: z.number(),
+  /** Planning accuracy the size is computed for (0.5: the worst case). */
+  expected: z.number(),
+})
+export type AuditPlan = z.infer<typeof AuditPlan>
+
+/** An audit recorded in the project (drawn once, answers appended). */
+export const AuditInfo = z.object({
+  id: Id,
+  runId: z.number().int().nullable(),
+  stratum: AuditStratum,
+  seed: z.number().int(),
+  precision: z.number(),
+  expected: z.number(),
+  population: z.number().int(),
+  /** Samples drawn, and how many have an answer. */
+  size: z.number().int(),
+  answered: z.number().int(),
+  complete: z.boolean(),
+  createdAt: z.string(),
+  lastAnswerAt: z.string().nullable(),
+})
+export type AuditInfo = z.infer<typeof AuditInfo>
+
+/** One drawn sample as the auditor sees it: blind (no given label, suggestion, final label or path). */
+export const AuditItem = z.object({
+  /** 0-based place in the draw, the order the auditor goes through. */
+  position: z.number().int(),
+  sampleId: Id,
+  hasImage: z.boolean(),
+  /** The auditor's latest answer, or null. */
+  answer: ClassIdx.nullable(),
+})
+export type AuditItem = z.infer<typeof AuditItem>
+
+/** A two-sided 95% interval. */
+export const Interval = z.object({ lo: z.number(), hi: z.number() })
+
+/** An accuracy figure of an audit (electron/engine/review/audit.ts `AccuracyFigure`). */
+export const AccuracyFigure = z.object({
+  /** Answered samples, and how many of their final labels the auditor agreed with. */
+  n: z.number().int(),
+  correct: z.number().int(),
+  /** Samples of the stratum this figure covers. */
+  population: z.number().int(),
+  /** In the stratum: correct / n (null without answers), Wilson's and the exact Clopper-Pearson interval. */
+  stratum: z.object({ estimate: z.number().nullable(), wilson: Interval, exact: Interval }),
+  /** The whole labelled dataset: the stratum's for an audit of 'all'; for 'unflagged', with the flagged part added (review/audit.ts). */
+  overall: z.object({ estimate: z.number().nullable(), lo: z.number(), hi: z.number() }),
+})
+export type AccuracyFigure = z.infer<typeof AccuracyFigure>
+
+/** An audit's estimate of the accuracy of the final labels, as they stood when it was drawn. */
+export const AuditReport = z.object({
+  audit: AuditInfo,
+  classes: z.array(z.string()),
+  /** 'unflagged' audits: the run's flagged samples, not drawn, and how many of them have a review decision. */
+  outside: z.object({ size: z.number().int(), reviewed: z.number().int() }).nullable(),
+  overall: AccuracyFigure,
+  /** Per class, by the final label when drawn. */
+  perClass: z.array(AccuracyFigure.extend({ idx: ClassIdx, name: z.string() })),
+  /** Answered samples whose final label the auditor disagreed with. */
+  disagreements: z.array(z.object({ sampleId: Id, path: z.string(), final: z.string(), auditor: z.string() })),
+  /** Review decisions made after the draw (not measured by this audit). */
+  reviewsSince: z.number().int(),
+})
+export type AuditReport = z.infer<typeof AuditReport>
+
 /** Sort orders of the sample query. */
 export const SampleSort = z.enum(['rank', 'id', 'confidence', 'path'])
 
@@ -490,6 +576,16 @@ function m(input: z.ZodType, output: z.ZodType, job?: JobKind): MethodDef {
 
 const ReviewAction = z.enum(['accept', 'keep', 'relabel', 'exclude'])
 const Reviewer = z.string().trim().min(1).max(100)
+
+/** What an audit plan or draw takes. */
+const AuditPlanInput = z.object({
+  stratum: AuditStratum.default('all'),
+  runId: Id.optional(),
+  /** Half-width of the 95% interval to plan for, e.g. 0.03 (±3 points). */
+  precision: z.number().gt(0).lt(0.5).default(0.03),
+  /** Planning accuracy (0.5: the worst case). */
+  expected: z.number().gt(0).lt(1).default(0.5),
+})
 
 export const contract = {
   // --- app -----------------------------------------------------------------------------------
@@ -684,6 +780,23 @@ export const contract = {
     JobRef,
     'export',
   ),
+
+  // --- audit -------------------------------------------------------------------------------
+  /** The population and the size of an audit for a target precision (draws nothing). */
+  auditPlan: m(AuditPlanInput, AuditPlan),
+  /** Draws an audit (seeded; a random seed when none is given, recorded) and stores it. */
+  startAudit: m(AuditPlanInput.extend({ seed: z.number().int().min(0).optional() }), AuditInfo),
+  /** Audits of the open project, newest first. */
+  listAudits: m(Empty, z.object({ audits: z.array(AuditInfo) })),
+  /** An audit's drawn samples in draw order, blind. */
+  auditItems: m(z.object({ auditId: Id }), z.object({ audit: AuditInfo, items: z.array(AuditItem) })),
+  /** Records the auditor's class for one drawn sample (appended; the latest answer counts). */
+  answerAudit: m(z.object({ auditId: Id, sampleId: Id, classIdx: ClassIdx, auditor: Reviewer }), z.object({ audit: AuditInfo, item: AuditItem })),
+  /**
+   * An audit's estimate (default: the newest audit; `completedOnly`: the newest complete one), or
+   * null when there is none. Shows labels: not for the auditor before the audit is done.
+   */
+  auditReport: m(z.object({ auditId: Id.optional(), completedOnly: z.boolean().default(false) }), z.object({ report: AuditReport.nullable() })),
 
   // --- jobs ----------------------------------------------------------------------------------
   /** Jobs of this session (running first, then the most recent finished ones). */

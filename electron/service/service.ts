@@ -16,6 +16,7 @@ import { ExistsError, RefusedError } from '../engine/util/atomic.ts'
 import { createServiceContext, NoProjectError, OutsideRootsError, type Handlers, type ServiceOptions } from './context.ts'
 import { imageForSample, sampleImageFile, type ImageFile } from './images.ts'
 import type { JobManager } from './job-manager.ts'
+import { auditSection } from './sections/audit.ts'
 import { exportSection } from './sections/export.ts'
 import { insightsSection } from './sections/insights.ts'
 import { jobsSection } from './sections/jobs.ts'
@@ -80,6 +81,7 @@ export function createService(opts: ServiceOptions): Service {
     ...insightsSection(ctx),
     ...validationSection(ctx),
     ...exportSection(ctx),
+    ...auditSection(ctx),
     ...jobsSection(ctx),
   }
 
