@@ -11,6 +11,7 @@ export const router = createRouter({
     { path: '/projects', name: 'projects', component: ProjectsView, meta: { title: 'Projects' } },
     { path: '/pipeline', name: 'pipeline', component: () => import('./views/PipelineView.vue'), meta: { title: 'Pipeline', needsProject: true } },
     { path: '/review', name: 'review', component: () => import('./views/ReviewView.vue'), meta: { title: 'Review', needsProject: true } },
+    { path: '/audit', name: 'audit', component: () => import('./views/AuditView.vue'), meta: { title: 'Audit', needsProject: true } },
     { path: '/insights', name: 'insights', component: () => import('./views/InsightsView.vue'), meta: { title: 'Insights', needsProject: true } },
     { path: '/validate', name: 'validate', component: () => import('./views/ValidateView.vue'), meta: { title: 'Validate', needsProject: true } },
     { path: '/export', name: 'export', component: () => import('./views/ExportView.vue'), meta: { title: 'Export', needsProject: true } },
