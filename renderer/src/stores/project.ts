@@ -1,8 +1,9 @@
 /** The open project, the recent list and the app info; kept current from project events. */
 import { defineStore } from 'pinia'
-import { ref, computed } from 'vue'
+import { ref, computed, watch } from 'vue'
 import { api } from '../api.ts'
 import { useJobsStore } from './jobs.ts'
+import { setClassNames } from '../colors.ts'
 import type { ProjectInfo, RecentProject, OutputOf } from '../../../shared/contract.ts'
 
 export const useProjectStore = defineStore('project', () => {
@@ -16,6 +17,8 @@ export const useProjectStore = defineStore('project', () => {
     for (const c of project.value?.classes ?? []) names[c.idx] = c.name
     return names
   })
+  // Class colours follow the open project's classes on every screen (colors.ts).
+  watch(classNames, (names) => setClassNames(names), { immediate: true })
 
   /** Loads app info, the open project and the recent list; wires project events. */
   async function init(): Promise<void> {

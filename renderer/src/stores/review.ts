@@ -10,6 +10,7 @@ import { api } from '../api.ts'
 import { useToastStore } from './toasts.ts'
 import type { SampleRow, SampleDetail, ReviewProgress, ReviewStatus } from '../../../shared/contract.ts'
 import { finalLabel } from '../../../shared/final-label.ts'
+import { FIT, zoomBy, type ZoomView } from '../zoom.ts'
 
 export type Decision = 'accept' | 'keep' | 'relabel' | 'exclude'
 
@@ -64,6 +65,10 @@ export const useReviewStore = defineStore('review', () => {
   const progress = ref<ReviewProgress | null>(null)
   const reviewer = ref<string>(readReviewer())
   const pending = ref(0)
+  /** The detail image's zoom and pan: kept from sample to sample (keys + / - / 0). */
+  const zoom = ref<ZoomView>({ ...FIT })
+  /** Focus mode: one large image, the grid hidden (key F or Space). */
+  const focusMode = ref(false)
   let generation = 0
   // Decisions go to the engine one after another, in the order they were made, so the review log
   // (and what Z undoes) matches what the reviewer did even when keys come faster than replies.
@@ -97,8 +102,13 @@ export const useReviewStore = defineStore('review', () => {
     }
   }
 
-  /** Loads the list for the current filters: the first page at once, the rest in the background. */
-  async function load(): Promise<void> {
+  /**
+   * Loads the list for the current filters: the first page at once, the rest in the background.
+   * `resume`: the cursor goes to the first sample nobody has reviewed (looked for in each page as it
+   * arrives), where a reviewer coming back to the screen wants to go on; otherwise it stays where
+   * it was (a reload after someone else's decision).
+   */
+  async function load(resume = false): Promise<void> {
     const gen = ++generation
     loading.value = true
     const f = filters.value
@@ -118,7 +128,16 @@ export const useReviewStore = defineStore('review', () => {
       items.value = first.items
       total.value = first.total
       runId.value = first.runId
-      cursor.value = Math.min(cursor.value, Math.max(0, first.items.length - 1))
+      let seeking = resume
+      const seek = (from: number): void => {
+        const i = items.value.findIndex((r, j) => j >= from && r.status === 'unreviewed')
+        if (i >= 0) {
+          cursor.value = i
+          seeking = false
+        }
+      }
+      cursor.value = resume ? 0 : Math.min(cursor.value, Math.max(0, first.items.length - 1))
+      if (seeking) seek(0)
       selection.value = new Set()
       anchor = -1
       void loadDetail()
@@ -129,6 +148,7 @@ export const useReviewStore = defineStore('review', () => {
         if (gen !== generation) return
         if (page.items.length === 0) break
         items.value = items.value.concat(page.items)
+        if (seeking) seek(offset)
         offset += page.items.length
       }
     } catch (e) {
@@ -294,10 +314,15 @@ export const useReviewStore = defineStore('review', () => {
     cursor.value = i
   }
 
+  /** Zooms the detail image by `factor` about its centre; 0 (or no factor) fits it again. */
+  function zoomTo(factor?: number): void {
+    zoom.value = factor ? zoomBy(zoom.value, factor) : { ...FIT }
+  }
+
   function setFilters(f: Partial<ReviewFilters>, replace = false): void {
     filters.value = replace ? { classBy: 'given', ...f } : { ...filters.value, ...f }
     cursor.value = 0
-    void load()
+    void load(true)
   }
 
   return {
@@ -312,6 +337,8 @@ export const useReviewStore = defineStore('review', () => {
     progress,
     reviewer,
     pending,
+    zoom,
+    focusMode,
     current,
     setReviewer,
     load,
@@ -324,5 +351,6 @@ export const useReviewStore = defineStore('review', () => {
     nextUnreviewed,
     click,
     setFilters,
+    zoomTo,
   }
 })
