@@ -442,12 +442,24 @@ export type ValidationDetail = z.infer<typeof ValidationDetail>
 export const ExportFormat = z.enum(['csv', 'json', 'imagefolder'])
 export type ExportFormat = z.infer<typeof ExportFormat>
 
-/** What an export would write. */
+/**
+ * What an export would write, counted from the same rows the file gets (engine prepareExport), so
+ * every figure equals what the file holds for the same options.
+ */
 export const ExportPreview = z.object({
+  /** Samples in the project. */
   total: z.number().int(),
+  /** Rows the file gets. */
   included: z.number().int(),
+  /** Excluded samples left out. */
   excluded: z.number().int(),
+  /** Rows whose review_status is 'unreviewed' (not counting those taken as auto-accepted). */
   unreviewed: z.number().int(),
+  /** Rows whose final label differs from the given one (the file's `changed`). */
+  changed: z.number().int().default(0),
+  /** Rows that take the suggestion without a review (autoAccept): review_status 'auto-accepted'. */
+  autoAccepted: z.number().int().default(0),
+  /** Rows per final label. */
   byClass: z.array(z.object({ idx: ClassIdx, name: z.string(), count: z.number().int() })),
 })
 export type ExportPreview = z.infer<typeof ExportPreview>

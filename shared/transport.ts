@@ -22,6 +22,7 @@ import {
   type JobCompleted,
   type MethodName,
 } from './contract.ts'
+import type { SaveDialogRequest } from './dialog.ts'
 
 /** Moves requests and events between the UI and the engine. Payloads are plain JSON values. */
 export interface Transport {
@@ -31,6 +32,10 @@ export interface Transport {
   subscribe(listener: (event: unknown) => void): () => void
   /** URL of a sample's image for <img src>, or null where the transport cannot serve images. */
   imageUrl?(sampleId: number, size: ImageSize): string
+  /** URL that downloads the file a finished export job wrote (web mode); absent where files are local. */
+  exportDownloadUrl?(jobId: string): string
+  /** A native save dialog (desktop app): the chosen path, or null when cancelled. */
+  chooseSavePath?(req: SaveDialogRequest): Promise<string | null>
 }
 
 /** A method of the client: the input may be omitted when every field is optional. */
@@ -45,6 +50,10 @@ export type Client = { [K in MethodName]: ClientMethod<K> } & {
   onEvent(listener: (event: ClientEvent) => void): () => void
   /** URL for a sample's image (thumbnail or full size). */
   imageUrl(sampleId: number, size?: ImageSize): string
+  /** URL that downloads what a finished CSV or JSON export job wrote (web mode), or null where the file is local. */
+  exportDownloadUrl(jobId: string): string | null
+  /** The desktop app's save dialog: the chosen path, or null when cancelled; absent in web mode. */
+  chooseSavePath?: (req: SaveDialogRequest) => Promise<string | null>
 }
 
 /**
@@ -53,6 +62,8 @@ export type Client = { [K in MethodName]: ClientMethod<K> } & {
  */
 export type QcBridge = { [K in MethodName]: (input?: unknown) => Promise<unknown> } & {
   onEvent(listener: (event: unknown) => void): () => void
+  /** The native save dialog (shared/dialog.ts); the main process validates the request. */
+  chooseSavePath(req: SaveDialogRequest): Promise<string | null>
 }
 
 function formatIssues(e: z.ZodError): string {
@@ -128,6 +139,17 @@ export function createClient(transport: Transport): Client {
       if (ev) listener(ev)
     })
   client.imageUrl = (sampleId: number, size: ImageSize = 'thumb') => transport.imageUrl?.(sampleId, size) ?? ''
+  client.exportDownloadUrl = (jobId: string) => transport.exportDownloadUrl?.(jobId) ?? null
+  if (transport.chooseSavePath) {
+    const choose = transport.chooseSavePath.bind(transport)
+    client.chooseSavePath = async (req: SaveDialogRequest) => {
+      try {
+        return await choose(req)
+      } catch (e) {
+        throw toContractError(e)
+      }
+    }
+  }
   return client as Client
 }
 
@@ -198,6 +220,9 @@ export function createHttpTransport(opts: { token: string; baseUrl?: string; fet
     imageUrl(sampleId, size) {
       return `${base}/img/${sampleId}?size=${size}&${tokenQuery}`
     },
+    exportDownloadUrl(jobId) {
+      return `${base}/export/${encodeURIComponent(jobId)}?${tokenQuery}`
+    },
   }
 }
 
@@ -215,5 +240,6 @@ export function createBridgeTransport(bridge: QcBridge): Transport {
     imageUrl(sampleId, size) {
       return `qc-img://sample/${sampleId}?size=${size}`
     },
+    ...(typeof bridge.chooseSavePath === 'function' ? { chooseSavePath: (req: SaveDialogRequest) => bridge.chooseSavePath(req) } : {}),
   }
 }

@@ -6,6 +6,8 @@
  *   POST /api/<method>         JSON in, JSON out, validated by the contract; header x-qc-token
  *   GET  /api/events           server-sent events (EngineEvent as JSON); ?token= or header
  *   GET  /img/<sampleId>       ?size=thumb|full; only samples registered in the open project
+ *   GET  /export/<jobId>       the CSV or JSON file a finished export job of this server wrote
+ *                              (a download; ?token= or header), nothing else
  *
  * Security: binds 127.0.0.1 unless `allowRemote`; a random token (crypto.randomBytes) is required
  * on every /api and /img request (401); a request whose Origin is not the server's own is refused
@@ -24,7 +26,7 @@ import { createReadStream, existsSync, realpathSync, statSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path'
+import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ContractError, ImageSize, type ErrorCode } from '../../shared/contract.ts'
 import { contentSecurityPolicy } from '../../shared/csp.ts'
@@ -295,6 +297,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const service = opts.service ?? createService({ dataDir: opts.dataDir, mode: 'web', roots: opts.roots ?? [] })
   const csp = contentSecurityPolicy({ mode: 'web' })
   const streams = new Set<ServerResponse>()
+  // Files finished export jobs wrote, by job id: the only files /export/<jobId> serves. The path
+  // passed the service's confinement when the job started; nothing from the request names a path.
+  const exported = new Map<string, { out: string; format: string }>()
+  const offExports = service.subscribe((e) => {
+    if (e.type !== 'job:completed' || e.job.kind !== 'export') return
+    const r = e.result as { out?: unknown; format?: unknown }
+    if (typeof r.out !== 'string' || typeof r.format !== 'string') return
+    exported.set(e.job.id, { out: r.out, format: r.format })
+    if (exported.size > 100) exported.delete(exported.keys().next().value!)
+  })
   let port = 0
   let building = false
 
@@ -387,6 +399,32 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         'content-type': img.mime,
         'content-length': f.size,
         'cache-control': 'private, max-age=300',
+        'x-content-type-options': 'nosniff',
+      },
+      req.method === 'HEAD',
+    )
+  }
+
+  /** Sends the file an export job wrote, as a download. */
+  async function handleExportDownload(req: IncomingMessage, res: ServerResponse, idPart: string): Promise<void> {
+    const done = /^[0-9a-f-]{36}$/.test(idPart) ? exported.get(idPart) : undefined
+    if (!done) return sendError(res, 'not_found', 'no finished export with this id on this server')
+    if (done.format !== 'csv' && done.format !== 'json')
+      return sendError(res, 'bad_request', `an ${done.format} export is a folder; it was written to ${done.out} on the server`)
+    const f = await openRegular(done.out)
+    if ('status' in f) return sendError(res, f.status === 404 ? 'not_found' : 'internal', `the exported file: ${f.message}`)
+    // A plain ASCII name in the header (RFC 6266), the full name percent-encoded beside it.
+    const name = basename(done.out)
+    const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_')
+    pipeFile(
+      res,
+      f.fh,
+      200,
+      {
+        'content-type': done.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8',
+        'content-length': f.size,
+        'content-disposition': `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`,
+        'cache-control': 'no-store',
         'x-content-type-options': 'nosniff',
       },
       req.method === 'HEAD',
@@ -494,6 +532,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 'bad_request', 'use GET for images')
         return handleImage(req, res, url, rawPath.slice('/img/'.length))
       }
+      if (rawPath.startsWith('/export/')) {
+        if (!authorised(req, url, true)) return sendError(res, 'unauthorized', 'missing or wrong token')
+        if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 'bad_request', 'use GET for downloads')
+        return handleExportDownload(req, res, rawPath.slice('/export/'.length))
+      }
       return handleStatic(req, res, rawPath)
     })().catch((e: unknown) => {
       if (!res.headersSent) sendError(res, 'internal', e instanceof Error ? e.message : String(e))
@@ -531,6 +574,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     token,
     service,
     async close() {
+      offExports()
       for (const s of streams) s.end()
       streams.clear()
       await new Promise<void>((ok) => {

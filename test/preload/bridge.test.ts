@@ -23,9 +23,9 @@ function fakeIpc(replies: Record<string, unknown>) {
   return { ipc, invoked, send: (channel: string, payload: unknown) => handlers.get(channel)?.forEach((h) => h({ sender: 'x' }, payload)) }
 }
 
-test('window.qc has one named function per contract method plus onEvent, and nothing else', () => {
+test('window.qc has one named function per contract method plus onEvent and chooseSavePath, and nothing else', () => {
   const api = buildBridge(fakeIpc({}).ipc) as unknown as Record<string, unknown>
-  assert.deepEqual(Object.keys(api).sort(), [...methodNames, 'onEvent'].sort())
+  assert.deepEqual(Object.keys(api).sort(), [...methodNames, 'onEvent', 'chooseSavePath'].sort())
   for (const v of Object.values(api)) assert.equal(typeof v, 'function')
   assert.ok(!('invoke' in api) && !('send' in api) && !('ipcRenderer' in api))
   assert.ok(Object.isFrozen(api))
@@ -51,4 +51,12 @@ test('onEvent passes only the payload (not the IPC event) and unsubscribes', () 
   off()
   f.send('qc:event', { type: 'project:closed', path: '/q' })
   assert.deepEqual(got, [{ type: 'project:closed', path: '/p' }])
+})
+
+test('chooseSavePath asks the main process on its own channel and returns the chosen path or null', async () => {
+  const f = fakeIpc({ 'qc:dialog:save': { ok: true, value: '/data/p-labels.csv' } })
+  const api = buildBridge(f.ipc)
+  assert.equal(await api.chooseSavePath({ kind: 'file', extensions: ['csv'] }), '/data/p-labels.csv')
+  const refused = buildBridge(fakeIpc({ 'qc:dialog:save': { ok: false, error: { code: 'forbidden', message: 'no' } } }).ipc)
+  await assert.rejects(refused.chooseSavePath({ kind: 'folder' }), (e: unknown) => (e as { error: { code: string } }).error.code === 'forbidden')
 })

@@ -24,11 +24,16 @@ export function exportSection(ctx: ServiceContext) {
       const counts = new Map<number, number>()
       for (const r of p.rows) if (r.final !== null) counts.set(r.final, (counts.get(r.final) ?? 0) + 1)
       const total = q.projectCounts(db).samples
+      // Counted from the rows the file gets, by the file's own columns: review_status (auto-accepted
+      // rows are 'auto-accepted' there) and final vs given (the export's `changed`).
+      const autoAccepted = p.rows.filter((r) => r.finalSource === 'refined').length
       return {
         total,
         included: p.rows.length,
         excluded: p.excluded,
-        unreviewed: p.rows.filter((r) => r.status === 'unreviewed').length,
+        unreviewed: p.rows.filter((r) => r.status === 'unreviewed').length - autoAccepted,
+        changed: p.rows.filter((r) => r.final !== null && r.final !== r.given).length,
+        autoAccepted,
         byClass: classes.map((c) => ({ idx: c.idx, name: c.name, count: counts.get(c.idx) ?? 0 })),
       }
     },
