@@ -216,7 +216,11 @@ async function journey(): Promise<void> {
   // probe reproduces the given labels, so the accuracy check below would compare nothing.
   await page.getByLabel('Demo size').selectOption('standard')
   await page.getByRole('button', { name: 'Open the demo project' }).click()
-  await page.getByTestId('project-card').waitFor({ timeout: 180_000 })
+  // The demo ends on Review, at the first flagged sample; the import below is on Projects.
+  await page.waitForURL(/#\/review/, { timeout: 180_000 })
+  await page.locator('.tile.cur').waitFor()
+  await page.getByRole('link', { name: 'Projects' }).click()
+  await page.getByTestId('project-card').waitFor()
   const { project } = await call<{ project: { path: string; samples: number; classes: { idx: number; name: string }[] } | null }>('currentProject')
   assert.ok(project, 'the demo project is open')
   assert.ok(project.samples > 0)
@@ -249,6 +253,7 @@ async function journey(): Promise<void> {
   await page.getByRole('heading', { name: '1 · Backbone and features' }).waitFor()
   const latest = page.getByTestId('latest-run')
   await latest.getByText(`Run #${demoRun.id} (${demoRun.method}, chosen by Auto) finished`).waitFor()
+  await latest.getByText('Advanced: how the method was chosen').click()
   await latest.getByTestId('selection-table').waitFor()
   // The demo registered the built-in backbone and extracted its images: only the new one is computed.
   await page.getByRole('radio', { name: 'builtin' }).waitFor()
@@ -256,17 +261,21 @@ async function journey(): Promise<void> {
   const extracted = page.getByTestId('extract-result')
   await extracted.waitFor({ timeout: 120_000 })
   assert.match(await extracted.innerText(), /(^|\D)1 computed/)
-  // Auto is first and preselected, with no static "recommended" badge; the advanced options stay one click away.
+  // The method and its options sit under Advanced options: Auto first and preselected, with no
+  // static "recommended" badge; the inspector's button just finds wrong labels.
+  await page.getByText('Advanced options').click()
   const methods = page.getByRole('group', { name: 'Method' }).getByRole('radio')
   assert.equal(await methods.first().getAttribute('value'), 'auto')
   assert.ok(await page.getByRole('radio', { name: /^Auto/ }).isChecked())
   assert.equal(await page.getByText('recommended', { exact: true }).count(), 0)
   await page.getByTestId('auto-help').waitFor()
-  await page.getByText('Advanced options').click()
   await page.getByLabel('Lambda mode').waitFor()
   await page.getByText('Advanced options').click()
-  await page.getByRole('button', { name: 'Run Auto' }).click()
+  await page.getByRole('button', { name: 'Find wrong labels', exact: true }).click()
   await page.getByRole('heading', { name: 'Run just finished' }).waitFor({ timeout: 180_000 })
+  // The disclosure opened above may still be open (the card shows the new run in place).
+  const how = latest.locator('details.how')
+  if (!(await how.evaluate((d) => d.hasAttribute('open')))) await how.locator('summary').click()
   const finished = /Run #(\d+) \((\w+), chosen by Auto\) finished/.exec(await latest.innerText())
   assert.ok(finished, 'the finished run says what Auto chose')
   const appRun = await call<RunDetail>('getRun', { runId: Number(finished[1]) })
