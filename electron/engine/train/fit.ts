@@ -4,7 +4,7 @@
  */
 import type { Progress } from '../jobs/progress.ts'
 import { LinearProblem, type LossKind } from './engine.ts'
-import { lbfgs, sgd, type SolveInfo } from './solvers.ts'
+import { lbfgs, sgd, type Preconditioner, type SolveInfo } from './solvers.ts'
 import type { Solver } from './types.ts'
 
 /** One-hot targets of labels y (n x K). */
@@ -83,8 +83,8 @@ export interface FitOptions {
   maxIter?: number
   gradTol?: number
   relTol?: number
-  /** L-BFGS: diagonal preconditioner (see `diagonalPreconditioner`). */
-  precond?: Float64Array
+  /** L-BFGS: diagonal preconditioner (see `diagonalPreconditioner`) or the spectral one of subspace.ts. */
+  precond?: Float64Array | Preconditioner
   /** SGD recipe: epochs (default 200) and the rest of the recipe (see solvers.ts). */
   epochs?: number
   lr?: number

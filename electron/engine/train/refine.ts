@@ -17,7 +17,7 @@ import {
   type Standardization,
 } from './engine.ts'
 import { accuracy, diagonalPreconditioner, fitTargets, oneHot, topTwo, twoHotTopTwo, type FitOptions } from './fit.ts'
-import { shouldReduce, shouldRotate, spectralBasis, standardized } from './reduce.ts'
+import { ROTATE_MAX_DIMS, shouldReduce, shouldRotate, spectralBasis, standardized } from './reduce.ts'
 import {
   AUTO_CANDIDATES,
   FIT_GRAD_TOL,
@@ -29,6 +29,7 @@ import {
   type SelectionResult,
 } from './selection.ts'
 import type { SolveInfo } from './solvers.ts'
+import { liftFromSubspace, principalSubspace, projectOnto, searchGap, spectralPreconditioner, type PrincipalSubspace } from './subspace.ts'
 import type { FeatureMatrix, Method, PllLoss, RefineMethod, RefineOptions, RefineResult } from './types.ts'
 
 /** Fixed lambda used when a caller turns selection off without naming one (the BENCHMARKS prototype's value). */
@@ -152,12 +153,37 @@ interface Work {
   reduced: boolean
   basis?: 'reduced' | 'rotated'
   toModel(m: LinearModel): LinearModel
+  /**
+   * Where no exact basis applies and d > ROTATE_MAX_DIMS (subspace.ts): the leading principal
+   * subspace of x, for the spectral preconditioner, and x projected onto it, where the lambda and
+   * method search runs.
+   */
+  subspace?: PrincipalSubspace
+  search?: FeatureMatrix
 }
+
+/** Whether the principal subspace (search projection and spectral preconditioner) is used for an n x d matrix. */
+export function usesSubspace(n: number, d: number): boolean {
+  return !shouldReduce(n, d) && !shouldRotate(n, d) && d > ROTATE_MAX_DIMS
+}
+
+/** Principal subspaces of matrices seen before (the same caching rule as `bases`). */
+const subspaces = new WeakMap<Float32Array, { sub: PrincipalSubspace; search: FeatureMatrix }>()
 
 /** Bases of matrices seen before (the demo fits three methods on one training set). */
 const bases = new WeakMap<Float32Array, Awaited<ReturnType<typeof spectralBasis>>>()
 
-async function prepareWork(engine: ComputeEngine, x: FeatureMatrix, std: Standardization | undefined): Promise<Work> {
+async function prepareWork(engine: ComputeEngine, x: FeatureMatrix, std: Standardization | undefined, useSubspace: boolean): Promise<Work> {
+  if (useSubspace && usesSubspace(x.n, x.d)) {
+    let s = std ? undefined : subspaces.get(x.data)
+    if (!s) {
+      const xs = std ? standardized(x, std) : x
+      const sub = await principalSubspace(engine, xs)
+      s = { sub, search: await projectOnto(engine, xs, sub) }
+      if (!std) subspaces.set(x.data, s)
+    }
+    return { x, std, reduced: false, toModel: (m) => m, subspace: s.sub, search: s.search }
+  }
   if (!shouldReduce(x.n, x.d) && !shouldRotate(x.n, x.d)) return { x, std, reduced: false, toModel: (m) => m }
   let basis = std ? undefined : bases.get(x.data)
   if (basis === undefined) {
@@ -171,6 +197,40 @@ async function prepareWork(engine: ComputeEngine, x: FeatureMatrix, std: Standar
     reduced: true,
     basis: basis.kind,
     toModel: (m) => ({ d: x.d, k: m.k, bias: m.bias, std, w: r.lift(m.w, m.k) }),
+  }
+}
+
+/**
+ * Where the teacher's fit starts: zero, or with a principal subspace (subspace.ts) the teacher fitted
+ * on the projected features at the same lambda, lifted (W = V W'). The teacher's objective is
+ * strictly convex, so the start changes only the time; the restricted fit costs a fraction of one
+ * full-dimensional iteration per iteration (m instead of d columns).
+ */
+async function teacherStart(
+  engine: ComputeEngine,
+  work: Work,
+  problem: LinearProblem,
+  y: Int32Array,
+  k: number,
+  lambda: number,
+  bias: boolean,
+  fo: FitOptions,
+): Promise<Float64Array> {
+  if (!work.subspace || !work.search || (fo.solver ?? 'lbfgs') !== 'lbfgs' || work.search.n !== y.length) return new Float64Array(problem.size)
+  const small = new LinearProblem(await engine.load(work.search, k), bias)
+  try {
+    const r = await fitTargets(
+      small,
+      oneHot(y, k),
+      'ce',
+      lambda,
+      new Float64Array(small.size),
+      { ...fo, progress: undefined, precond: diagonalPreconditioner(work.search, k, lambda) },
+      'teacher (principal subspace)',
+    )
+    return liftFromSubspace(work.subspace, r.w, k)
+  } finally {
+    await small.dispose()
   }
 }
 
@@ -212,8 +272,8 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
 
   // 0. Fewer rows than dimensions: the exact row-space reduction (same optimum, smaller matrix).
   let ts = Date.now()
-  const work = await prepareWork(engine, x, std)
-  if (work.reduced) timings.reduce = Date.now() - ts
+  const work = await prepareWork(engine, x, std, solver === 'lbfgs' && opts.subspace !== false)
+  if (work.reduced || work.subspace) timings.reduce = Date.now() - ts
   chosen.reduced = work.basis === 'reduced'
   if (work.basis) chosen.basis = work.basis
   const wx = work.x
@@ -239,7 +299,7 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
       seed,
       bias,
       std,
-      prepared: { x: wx, std: work.std, reduced: work.basis === 'reduced' },
+      prepared: work.search ? { x: work.search, reduced: false } : { x: wx, std: work.std, reduced: work.basis === 'reduced' },
       signal: opts.signal,
       progress: opts.progress,
     })
@@ -299,7 +359,21 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
     }
   }
   chosen.sgdStop = sgdStop
-  const precond = solver === 'lbfgs' ? diagonalPreconditioner(fitX, k, lambda, work.std) : undefined
+  const precond =
+    solver !== 'lbfgs'
+      ? undefined
+      : work.subspace
+        ? spectralPreconditioner(work.subspace, fitX.n, k, lambda)
+        : diagonalPreconditioner(fitX, k, lambda, work.std)
+  if (work.subspace && work.search) {
+    const sub = work.subspace
+    details.subspace = {
+      dims: sub.m,
+      of: x.d,
+      energy: sub.values.reduce((a, b) => a + b, 0) / Math.max(1e-300, sub.trace),
+      gap: searchGap(sub, n, lambda),
+    }
+  }
   const fitWith = async (targets: Float32Array, loss: 'ce' | 'gce', w0: Float64Array, extra: Partial<FitOptions>, phase: string) => {
     const keep = stopper?.(phase)
     const r = await fitTargets(problem, targets, loss, lambda, w0, { ...fo, precond, ...extra, onEpoch: keep?.onEpoch }, phase)
@@ -310,7 +384,7 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
   let probs: Float32Array
   try {
     ts = Date.now()
-    const teacher = await fitWith(oneHot(fitY, k), 'ce', new Float64Array(problem.size), {}, 'teacher')
+    const teacher = await fitWith(oneHot(fitY, k), 'ce', await teacherStart(engine, work, problem, fitY, k, lambda, bias, fo), {}, 'teacher')
     const teacherProbs = await problem.probs(teacher.w)
     timings.teacher = Date.now() - ts
     details.teacher = { ...infoOf(teacher.info), trainAgreement: accuracy(teacherProbs, fitY, k) }

@@ -32,10 +32,25 @@ export interface LbfgsOptions {
    * gamma * I (gamma from the latest secant pair, Nocedal & Wright eq. 7.20 in the scaled
    * metric). An estimate of the inverse curvature per parameter evens out badly scaled features.
    */
-  precond?: Float64Array
+  precond?: Float64Array | Preconditioner
   signal?: AbortSignal
   progress?: Progress
   phase?: string
+}
+
+/**
+ * A preconditioner that is not diagonal (e.g. the spectral one of subspace.ts): applies an
+ * approximate inverse Hessian M, symmetric positive definite, to a vector in place.
+ */
+export interface Preconditioner {
+  apply(v: Float64Array): void
+}
+
+/** v <- M v for a diagonal (array) or general preconditioner; identity when there is none. */
+function applyPrecond(M: Float64Array | Preconditioner | undefined, v: Float64Array): void {
+  if (!M) return
+  if (M instanceof Float64Array) for (let j = 0; j < v.length; j++) v[j]! *= M[j]!
+  else M.apply(v)
 }
 
 function dot(a: Float64Array, b: Float64Array): number {
@@ -190,12 +205,12 @@ export async function lbfgs(fg: Objective, w0: Float64Array, opts: LbfgsOptions 
     let gamma = 1
     if (S.length > 0) {
       const l = S.length - 1
-      const y = Y[l]!
-      let yMy = 0
-      for (let j = 0; j < y.length; j++) yMy += y[j]! * y[j]! * (M ? M[j]! : 1)
-      gamma = dot(S[l]!, y) / yMy
+      const my = Float64Array.from(Y[l]!)
+      applyPrecond(M, my)
+      gamma = dot(S[l]!, Y[l]!) / dot(Y[l]!, my)
     }
-    for (let j = 0; j < q.length; j++) q[j]! *= gamma * (M ? M[j]! : 1)
+    applyPrecond(M, q)
+    for (let j = 0; j < q.length; j++) q[j]! *= gamma
     for (let i = 0; i < S.length; i++) {
       const beta = RHO[i]! * dot(Y[i]!, q)
       const s = S[i]!

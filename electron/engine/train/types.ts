@@ -66,10 +66,16 @@ export interface RefineOptions {
    * last epoch (the recipe's "final").
    */
   sgdStop?: 'validation' | 'last'
-  /** Lambda grid for automatic selection (default 3e-2 .. 3e-5, half-decade steps). */
+  /** Lambda grid for automatic selection (default 1 .. 1e-5, half-decade steps: DEFAULT_LAMBDAS of selection.ts). */
   lambdas?: number[]
   /** Rows used by automatic selection (a seeded subsample when there are more; default 10000). */
   selectionRows?: number
+  /**
+   * With more rows than 3/4 of the dimensions and more than 1024 dimensions, search lambda and the
+   * method in the leading principal subspace and precondition the full fits with it (subspace.ts).
+   * Default true; false fits with the diagonal preconditioner only (slower, the same optimum).
+   */
+  subspace?: boolean
   /** L-BFGS iteration cap of each selection fit (default: the same as the final fit's, so selection scores what it deploys). */
   selectionMaxIter?: number
   /** How a grid lambda carries from a fold's fit to the full fit (see selection.ts). */
