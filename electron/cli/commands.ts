@@ -70,6 +70,7 @@ function refineRequest(o: RefineFlags): RefineRequest {
     ...(o.bias ? { bias: true } : {}),
     ...(o.standardize ? { standardize: true } : {}),
     ...(o.crossFit ? { crossFit: true } : {}),
+    ...(o.useReviews ? { useReviews: true } : {}),
   }
 }
 
@@ -444,6 +445,8 @@ const audit = defineCommand<{
     }
     const { formatCsv } = await import('../engine/util/csv.ts')
     const { writeFileAtomic } = await import('../engine/util/atomic.ts')
+    // Checked before the draw: an audit is stored for good, its answers file must not fail after.
+    if (o.out !== undefined && existsSync(o.out)) throw new UsageError(`--out ${o.out} already exists; name a new file`)
     const out = await withProject(o.project, (db) => {
       const plan = uc.planAudit(db, req)
       const a = uc.startAudit(db, { ...req, ...(o.seed !== undefined ? { seed: o.seed } : {}) })

@@ -147,6 +147,7 @@ export interface RefineFlags {
   bias?: boolean
   standardize?: boolean
   crossFit?: boolean
+  useReviews?: boolean
 }
 
 export function refineOptions(cmd: Command): Command {
@@ -167,6 +168,10 @@ export function refineOptions(cmd: Command): Command {
     .option('--bias', 'fit an intercept')
     .option('--standardize', 'standardise the features first')
     .option('--cross-fit', 'out-of-fold refined labels (for few samples per feature dimension)')
+    .option(
+      '--use-reviews',
+      "train on the project's review decisions as clean labels (accept, relabel, keep; excluded samples left out); reviewed samples keep their decision and are not flagged again",
+    )
 }
 
 /** The extraction options of `qc extract` and `qc run` (run shares --ep with refinement). */

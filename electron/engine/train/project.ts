@@ -14,9 +14,20 @@
  * labels (metrics.trusted.givenAccuracy: a model-free check of the noise rate); measuring the
  * refined labels needs samples the model did not train on: the PoC validation holds the trusted
  * subset out for that.
+ *
+ * The review rule (with `useReviews`, issue 8): the project's standing review decisions are clean
+ * labels too: accept -> the class accepted, relabel -> the class chosen, keep -> the given class,
+ * exclude -> the sample is left out of training. A reviewed label outranks a trusted one (it is
+ * the latest human word on the sample) and the given one. Reviewed rows are trained on with that
+ * label and clamped (refined = the decision, probability 1, never flagged again), so every
+ * decision moves the model and with it the other suggestions. They take part in selection like
+ * every labelled row; reviewed rows were chosen because the model flagged them, so they are not a
+ * random sample: agreement on them is not an unbiased accuracy, which is why they are only a
+ * small share of what selection scores and the noise-compression rule still judges the rest.
  */
 import { CancelledError } from '../jobs/progress.ts'
 import { defaultBackbone, loadFeatureMatrix } from '../extract/features.ts'
+import { reviewState } from '../review/review.ts'
 import { listClasses, type Db } from '../store/db.ts'
 import { backboneExists, completeRun, failRun, insertRun, type PredictionRow } from '../store/runs.ts'
 import { selectRows } from './engine.ts'
@@ -26,6 +37,8 @@ import type { FeatureMatrix, RefineOptions, RefineResult } from './types.ts'
 
 export type ProjectRefineOptions = RefineOptions & {
   backboneId?: number
+  /** Train on the standing review decisions as clean, clamped labels (module comment). Default false. */
+  useReviews?: boolean
   /** The training set, when the caller loaded it already (projectTrainingSet of the same backbone). */
   trainingSet?: ProjectTrainingSet
 }
@@ -48,20 +61,39 @@ export interface ProjectTrainingSet {
   given: Int32Array
   /** The trusted label of each training row, -1 where none. */
   trusted: Int32Array
+  /** The class a standing review decision gives each training row, -1 where none (always -1 without `useReviews`). */
+  reviewed: Int32Array
+  /** Training-split samples left out because a reviewer excluded them (with `useReviews`). */
+  excludedByReview: number
   /** Everything else with features (trusted-labelled and unlabelled training samples, the test split). */
   other: { x: FeatureMatrix; sampleIds: Int32Array; given: Int32Array; trusted: Int32Array }
 }
 
 /** Loads the training set of a project (see the module comment for the rule). */
-export function projectTrainingSet(db: Db, backboneId?: number): ProjectTrainingSet {
+export function projectTrainingSet(db: Db, backboneId?: number, opts: { useReviews?: boolean } = {}): ProjectTrainingSet {
   const id = backboneId ?? defaultBackbone(db)
   if (!backboneExists(db, id)) throw new Error(`refine: no backbone with id ${id} in this project`)
   const k = listClasses(db).length
   if (k < 2) throw new Error(`refine: the project has ${k} class(es); at least 2 are needed`)
   const train = loadFeatureMatrix(db, id, { split: 'train' })
+  // The review rule (module comment): -2 = excluded, -1 = no standing decision, else the class.
+  const decided = new Int32Array(train.given.length).fill(-1)
+  if (opts.useReviews) {
+    const state = reviewState(db)
+    for (let i = 0; i < decided.length; i++) {
+      const st = state.get(train.sampleIds[i]!)
+      if (!st || st.status === 'unreviewed') continue
+      if (st.status === 'excluded') decided[i] = -2
+      else if (st.finalIdx !== null && st.finalIdx >= 0 && st.finalIdx < k) decided[i] = st.finalIdx
+    }
+  }
   const labelled: number[] = []
   const otherTrain: number[] = []
-  for (let i = 0; i < train.given.length; i++) (train.given[i]! >= 0 || train.trusted[i]! >= 0 ? labelled : otherTrain).push(i)
+  let excludedByReview = 0
+  for (let i = 0; i < train.given.length; i++) {
+    if (decided[i] === -2) excludedByReview++
+    ;(decided[i]! !== -2 && (train.given[i]! >= 0 || train.trusted[i]! >= 0 || decided[i]! >= 0) ? labelled : otherTrain).push(i)
+  }
   if (labelled.length < 2) throw new Error(`refine: only ${labelled.length} training sample(s) with features and a label`)
   const x = labelled.length === train.x.n ? train.x : selectRows(train.x, labelled)
   const test = loadFeatureMatrix(db, id, { split: 'test' })
@@ -82,10 +114,12 @@ export function projectTrainingSet(db: Db, backboneId?: number): ProjectTraining
     backboneId: id,
     k,
     x,
-    y: Int32Array.from(labelled, (i) => (train.trusted[i]! >= 0 ? train.trusted[i]! : train.given[i]!)),
+    y: Int32Array.from(labelled, (i) => (decided[i]! >= 0 ? decided[i]! : train.trusted[i]! >= 0 ? train.trusted[i]! : train.given[i]!)),
     sampleIds: Int32Array.from(labelled, (i) => train.sampleIds[i]!),
     given: Int32Array.from(labelled, (i) => train.given[i]!),
     trusted: Int32Array.from(labelled, (i) => train.trusted[i]!),
+    reviewed: Int32Array.from(labelled, (i) => decided[i]!),
+    excludedByReview,
     other,
   }
 }
@@ -104,9 +138,9 @@ export async function refineProject(
   if (!backboneExists(db, backboneId)) throw new Error(`refine: no backbone with id ${backboneId} in this project`)
   const runId = insertRun(db, { method: opts.method, backboneId, params: paramsOf(opts, backboneId), seed: opts.seed ?? 0 })
   try {
-    const ts = opts.trainingSet?.backboneId === backboneId ? opts.trainingSet : projectTrainingSet(db, backboneId)
+    const ts = opts.trainingSet?.backboneId === backboneId ? opts.trainingSet : projectTrainingSet(db, backboneId, { useReviews: opts.useReviews })
     const { k, x, y, other } = ts
-    const result = clampTrusted(await refineArrays(x, y, k, opts), ts)
+    const result = clampKnown(await refineArrays(x, y, k, opts), ts)
     const otherProbs = other.x.n > 0 ? await result.predict(other.x) : new Float32Array(0)
     if (opts.signal?.aborted) throw new CancelledError('refine')
 
@@ -120,6 +154,8 @@ export async function refineProject(
       trainClassCounts,
       flagged: flaggedCount,
       trustedInTraining: ts.trusted.reduce((a, t) => a + (t >= 0 ? 1 : 0), 0),
+      reviewedInTraining: ts.reviewed.reduce((a, t) => a + (t >= 0 ? 1 : 0), 0),
+      excludedByReview: ts.excludedByReview,
       flaggedFraction: flaggedCount / result.n,
       givenAgreement: accuracy(result.probs, ts.given, k),
       chosen: result.chosen,
@@ -185,19 +221,29 @@ export async function refineProject(
 }
 
 /**
- * Clamps trusted training rows (see the module comment): refined = trusted label with
- * probability 1, flagged where the given label differs, and those flags ranked first. Every other
- * row keeps the run's output; flags are recomputed against the given label.
+ * Clamps the rows with a clean label (see the module comment). A reviewed row: refined = the
+ * decision with probability 1, never flagged (the reviewer has settled it). A trusted row:
+ * refined = trusted label with probability 1, flagged where the given label differs, and those
+ * flags ranked first. Every other row keeps the run's output; flags are recomputed against the
+ * given label.
  */
-function clampTrusted(r: RefineResult, ts: ProjectTrainingSet): RefineResult {
-  if (!ts.trusted.some((t) => t >= 0)) return r
+export function clampKnown(r: RefineResult, ts: Pick<ProjectTrainingSet, 'trusted' | 'given' | 'reviewed'>): RefineResult {
+  if (!ts.trusted.some((t) => t >= 0) && !ts.reviewed.some((t) => t >= 0)) return r
   const n = r.n
   const refined = Int32Array.from(r.refined)
   const confidence = Float32Array.from(r.confidence)
   const flagged = new Uint8Array(n)
   const certainty = new Float64Array(n)
   for (let i = 0; i < n; i++) {
+    const v = ts.reviewed[i]!
     const t = ts.trusted[i]!
+    if (v >= 0) {
+      refined[i] = v
+      confidence[i] = 1
+      certainty[i] = 0
+      flagged[i] = 0
+      continue
+    }
     if (t >= 0) {
       refined[i] = t
       confidence[i] = 1

@@ -312,6 +312,12 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
     }
     if (cm.pllLoss) pllLoss = cm.pllLoss
     details.selection = selectionDetails(sel)
+    if (work.subspace) {
+      const sub = work.subspace
+      const energy = sub.values.reduce((a, b) => a + b, 0) / Math.max(1e-300, sub.trace)
+      const where = `Scores computed on the leading ${sub.m} principal directions of the ${x.d}-d features (${(100 * energy).toFixed(1)}% of their energy); the final fit uses all ${x.d}.`
+      details.selection = { ...(details.selection as object), searchSpace: { dims: sub.m, of: x.d, energy }, reason: `${sel.reason}. ${where}` }
+    }
   }
   chosen.method = method
   chosen.methodSource = opts.method === 'auto' ? 'validation' : 'fixed'
