@@ -116,6 +116,14 @@ test('qc audit: plan, draw with a seed, an answers file, the report; the same se
     'the same seed draws the same samples in the same order',
   )
 
+  // An answers file that exists is refused before anything is drawn.
+  const clash = qc(['audit', '--project', f.file, '--precision', '0.1', '--out', template])
+  assert.equal(clash.code, 2)
+  assert.match(clash.stderr, /already exists/)
+  const db = new Database(f.file, { readonly: true, fileMustExist: true })
+  assert.equal((db.prepare('SELECT count(*) AS n FROM audits').get() as { n: number }).n, 2, 'two audits drawn, none by the refused command')
+  db.close()
+
   // The auditor fills in the true class of audit 1's samples.
   const idOf = new Map([...f.paths].map(([id, p]) => [p, id]))
   const filled = rows.slice(1).map(([p]) => `${p},${CLASSES[f.truth.get(idOf.get(p!)!)!]},eve`)
