@@ -67,7 +67,7 @@ export const RecentProject = z.object({ path: z.string(), name: z.string(), open
 export type RecentProject = z.infer<typeof RecentProject>
 
 /** Kinds of long-running job. */
-export const JobKind = z.enum(['demo', 'import', 'download', 'extract', 'refine', 'validate', 'export'])
+export const JobKind = z.enum(['demo', 'import', 'download', 'extract', 'refine', 'refresh', 'validate', 'export'])
 export type JobKind = z.infer<typeof JobKind>
 
 /**
@@ -202,6 +202,11 @@ export const RefineParams = z.object({
   /** Out-of-fold refined labels (teacher, SD, PLL): for few samples per feature dimension, where the
    * in-sample optimum reproduces the given labels. Costs `folds` more trainings. */
   crossFit: z.boolean().optional(),
+  /**
+   * Train on the project's standing review decisions as clean labels (accept, relabel, keep; an
+   * excluded sample is left out); reviewed samples keep their decision and are not flagged again.
+   */
+  useReviews: z.boolean().optional(),
 })
 export type RefineParams = z.infer<typeof RefineParams>
 
@@ -682,6 +687,12 @@ export const contract = {
   getRun: m(z.object({ runId: Id }), RunDetail),
   /** Ends an interrupted run (its process is gone) as failed with error 'interrupted'; refused for any other run. */
   discardRun: m(z.object({ runId: Id }), RunSummary),
+  /**
+   * Re-runs the latest finished run (or `fromRunId`) with the same method and lambda and the review
+   * decisions as clean labels, so every decision improves the other suggestions (a job; result:
+   * RefreshResult with how many unreviewed suggestions changed).
+   */
+  refreshSuggestions: m(z.object({ fromRunId: Id.optional() }), JobRef, 'refresh'),
 
   // --- review --------------------------------------------------------------------------------
   /**
@@ -848,6 +859,20 @@ export function isMethodName(name: string): name is MethodName {
   return Object.prototype.hasOwnProperty.call(contract, name)
 }
 
+/** What a refresh after review decisions did: the new run and the suggestions it changed. */
+export const RefreshResult = z.object({
+  run: RunSummary,
+  /** The run whose method and lambda were kept, and against which the changes are counted. */
+  fromRunId: Id,
+  /** Unreviewed samples whose suggestion (refined label or flag) changed. */
+  changed: z.number().int(),
+  newlyFlagged: z.number().int(),
+  unflagged: z.number().int(),
+  /** Samples with a standing review decision (trained on as clean labels, or left out when excluded). */
+  reviewed: z.number().int(),
+})
+export type RefreshResult = z.infer<typeof RefreshResult>
+
 /**
  * Result schema of each job kind, carried by `job:completed`. The typed client checks every
  * completed job's result against its kind's schema before handing it on (shared/transport.ts).
@@ -858,6 +883,7 @@ export const jobResults = {
   download: BackboneInfo,
   extract: ExtractResult,
   refine: RunSummary,
+  refresh: RefreshResult,
   validate: z.object({ validationId: Id }),
   export: ExportResult,
 } as const satisfies Record<JobKind, z.ZodType>

@@ -121,3 +121,31 @@ export function refinedLabelOf(db: Db, runId: number, sampleId: number): number 
 export function flaggedSampleIds(db: Db, runId: number): number[] {
   return (db.prepare('SELECT sample_id AS id FROM predictions WHERE run_id = ? AND flagged = 1').all(runId) as { id: number }[]).map((r) => r.id)
 }
+
+/** What a finished run chose (metrics.chosen) and ran with, for a re-run that keeps the choice; undefined when there is no such run. */
+export function runChoice(
+  db: Db,
+  runId: number,
+): { method: string; backboneId: number | null; seed: number; params: Record<string, unknown>; chosen: Record<string, unknown> } | undefined {
+  const r = db.prepare('SELECT method, backbone_id AS backboneId, seed, params, metrics FROM runs WHERE id = ?').get(runId) as
+    { method: string; backboneId: number | null; seed: number; params: string; metrics: string | null } | undefined
+  if (!r) return undefined
+  const metrics = r.metrics ? (JSON.parse(r.metrics) as { chosen?: Record<string, unknown> }) : {}
+  return {
+    method: r.method,
+    backboneId: r.backboneId,
+    seed: r.seed,
+    params: JSON.parse(r.params) as Record<string, unknown>,
+    chosen: metrics.chosen ?? {},
+  }
+}
+
+/** Each sample's suggestion in a run: refined class and whether it was flagged. */
+export function runSuggestions(db: Db, runId: number): Map<number, { refined: number; flagged: boolean }> {
+  const rows = db.prepare('SELECT sample_id AS id, refined_idx AS refined, flagged FROM predictions WHERE run_id = ?').all(runId) as {
+    id: number
+    refined: number
+    flagged: number
+  }[]
+  return new Map(rows.map((r) => [r.id, { refined: r.refined, flagged: r.flagged === 1 }]))
+}

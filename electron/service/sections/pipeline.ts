@@ -191,6 +191,16 @@ export function pipelineSection(ctx: ServiceContext) {
         return s
       })
     },
+    async refreshSuggestions(input) {
+      const p = need()
+      return startProjectJob(p, 'refresh', input, 'Update suggestions from review decisions', async ({ progress, signal }) => {
+        const { refreshSuggestions } = await import('../../engine/usecases/refresh.ts')
+        const r = await refreshSuggestions(p.db, input, { progress, signal })
+        const run = q.runSummary(p.db, r.runId)
+        if (!run) throw new Error(`run ${r.runId} was not recorded`)
+        return { run, fromRunId: r.fromRunId, changed: r.changed, newlyFlagged: r.newlyFlagged, unflagged: r.unflagged, reviewed: r.reviewed }
+      })
+    },
     async listRuns() {
       return { runs: q.listRuns(need().db) }
     },

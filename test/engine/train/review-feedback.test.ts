@@ -6,9 +6,11 @@ import { importEmbeddings } from '../../../electron/engine/import/embeddings.ts'
 import { recordDecision } from '../../../electron/engine/review/review.ts'
 import { openDb, type Db } from '../../../electron/engine/store/db.ts'
 import { reviewEvents } from '../../../electron/engine/store/reviews.ts'
+import { runSuggestions } from '../../../electron/engine/store/runs.ts'
 import { listSamples } from '../../../electron/engine/store/samples.ts'
 import { refineProject } from '../../../electron/engine/train/project.ts'
 import { refine } from '../../../electron/engine/usecases/refine.ts'
+import { refreshSuggestions } from '../../../electron/engine/usecases/refresh.ts'
 import { writeNpy } from '../../../electron/engine/util/npy.ts'
 import { createRng } from '../../../electron/engine/util/rng.ts'
 import { tempDir } from '../import/fixtures.ts'
@@ -128,6 +130,37 @@ test('the refine use case passes useReviews through and the run records it', asy
       flagged: number
     }
     assert.deepEqual(pred, { refined: wrong, flagged: 0 }, 'the decision stands even where the model would disagree')
+  } finally {
+    db.close()
+  }
+})
+
+test('refreshSuggestions keeps the last run’s method and lambda, trains on the decisions and counts the unreviewed suggestions it changed', async () => {
+  const { db, truth } = await project()
+  try {
+    await assert.rejects(refreshSuggestions(db), /no finished refinement run/)
+    const first = await refine(db, { method: 'auto', seed: 2 })
+    const firstRun = runSuggestions(db, first.runId)
+    const flagged = [...firstRun].filter(([, s]) => s.flagged).map(([id]) => id)
+    for (const id of flagged.slice(0, 60)) recordDecision(db, { sampleId: id, action: 'relabel', classIdx: truth.get(id)!, reviewer: 'ana' })
+    const r = await refreshSuggestions(db)
+    assert.equal(r.fromRunId, first.runId)
+    assert.equal(r.method, first.method)
+    assert.equal(r.chosen.lambda, first.chosen.lambda)
+    assert.equal(r.chosen.lambdaSource, 'fixed', 'no new search: the choice of the last run stands')
+    assert.equal(r.reviewed, 60)
+    // The changed count, recomputed independently from the two runs' predictions.
+    const second = runSuggestions(db, r.runId)
+    const decided = new Set(flagged.slice(0, 60))
+    let changed = 0
+    for (const [id, s] of second) {
+      if (decided.has(id)) continue
+      const b = firstRun.get(id)!
+      if (b.refined !== s.refined || b.flagged !== s.flagged) changed++
+    }
+    assert.equal(r.changed, changed)
+    assert.ok(r.changed > 0, 'sixty corrected look-alike labels change some other suggestions')
+    for (const id of decided) assert.deepEqual(second.get(id), { refined: truth.get(id), flagged: false })
   } finally {
     db.close()
   }
