@@ -177,8 +177,10 @@ test('kill -9 during qc refine: the app lists that run as interrupted, not runni
   await new Promise<void>((resolve, reject) => {
     child.stderr!.on('data', (b: Buffer) => {
       stderr += b.toString()
-      // Killed while refining: once it reports progress.
-      if (/"event":"progress"/.test(stderr) && child.signalCode === null && !child.killed) {
+      // Killed while refining: once the refinement itself reports progress. The use case first
+      // names its 'prepare' stage, before the run row is written (a kill then leaves no run to
+      // recover); every later event comes from inside refineProject, after the row exists.
+      if (/"event":"progress","phase":"(?!prepare")/.test(stderr) && child.signalCode === null && !child.killed) {
         child.kill('SIGKILL')
         resolve()
       }
