@@ -149,7 +149,7 @@ export type ImportInfo = z.infer<typeof ImportInfo>
 export const BackboneInfo = z.object({
   id: Id,
   name: z.string(),
-  kind: z.enum(['builtin', 'catalogue', 'file', 'embeddings']),
+  kind: z.enum(['builtin', 'catalogue', 'file', 'embeddings', 'remote']),
   dim: z.number().int(),
   modelPath: z.string().nullable(),
   inputShape: z.array(z.union([z.number(), z.string()])).nullable(),

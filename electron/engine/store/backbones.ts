@@ -10,7 +10,7 @@ import { now, type Db } from './db.ts'
 export interface StoredBackbone {
   id: number
   name: string
-  kind: 'builtin' | 'catalogue' | 'file' | 'embeddings'
+  kind: 'builtin' | 'catalogue' | 'file' | 'embeddings' | 'remote'
   model_path: string | null
   model_sha256: string | null
   input_name: string | null
@@ -56,12 +56,15 @@ export function unusedBackboneName(db: Db, base: string): string {
   return unique
 }
 
-/** Records an image model (an ONNX file that was inspected); returns its id. */
+/**
+ * Records an image model (an ONNX file that was inspected, or a remote model: `modelPath` its URL,
+ * `sha256` that of its metadata); returns its id.
+ */
 export function insertModelBackbone(
   db: Db,
   b: {
     name: string
-    kind: 'builtin' | 'catalogue' | 'file'
+    kind: 'builtin' | 'catalogue' | 'file' | 'remote'
     modelPath: string
     sha256: string
     inputName: string

@@ -201,6 +201,29 @@ export const MIGRATIONS: string[] = [
   CREATE TRIGGER audit_answers_no_update BEFORE UPDATE ON audit_answers BEGIN SELECT RAISE(ABORT, 'audit_answers is append-only'); END;
   CREATE TRIGGER audit_answers_no_delete BEFORE DELETE ON audit_answers BEGIN SELECT RAISE(ABORT, 'audit_answers is append-only'); END;
   `,
+  // 4: remote backbones (backbone/remote.ts): a model on a KServe v2 inference server. model_path
+  // holds its URL (http(s)://host:port/v2/models/NAME[/versions/V], never a token), model_sha256
+  // the sha256 of its metadata. SQLite cannot widen a CHECK in place, so the table is rebuilt
+  // (migrate() runs migrations with foreign keys off and checks them before committing).
+  `
+  CREATE TABLE backbones_v4 (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL UNIQUE,
+    kind         TEXT NOT NULL CHECK (kind IN ('builtin', 'catalogue', 'file', 'embeddings', 'remote')),
+    model_path   TEXT,                -- null for embeddings; the server URL for remote
+    model_sha256 TEXT,
+    input_name   TEXT,
+    input_shape  TEXT,                -- JSON array, symbolic dims as strings
+    output_name  TEXT,
+    dim          INTEGER NOT NULL,
+    preprocess   TEXT,                -- JSON (see backbone/preprocess.ts)
+    created_at   TEXT NOT NULL
+  );
+  INSERT INTO backbones_v4 (id, name, kind, model_path, model_sha256, input_name, input_shape, output_name, dim, preprocess, created_at)
+    SELECT id, name, kind, model_path, model_sha256, input_name, input_shape, output_name, dim, preprocess, created_at FROM backbones;
+  DROP TABLE backbones;
+  ALTER TABLE backbones_v4 RENAME TO backbones;
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length
@@ -385,12 +408,22 @@ function migrate(db: Db, file: string): void {
     const n = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n
     if (n > 0) throw new Error(`${file}: not a seed-qc project (unknown SQLite database)`)
   }
-  for (let v = current; v < SCHEMA_VERSION; v++) {
-    const sql = MIGRATIONS[v]!
-    db.transaction(() => {
-      db.exec(sql)
-      db.pragma(`user_version = ${v + 1}`)
-    })()
+  // Foreign keys off while migrating (SQLite's procedure for rebuilding a table: a DROP TABLE with
+  // them on would delete the child rows' parent); every migration is checked before it commits.
+  const fk = db.pragma('foreign_keys', { simple: true }) as number
+  if (current < SCHEMA_VERSION) db.pragma('foreign_keys = OFF')
+  try {
+    for (let v = current; v < SCHEMA_VERSION; v++) {
+      const sql = MIGRATIONS[v]!
+      db.transaction(() => {
+        db.exec(sql)
+        const broken = db.pragma('foreign_key_check') as unknown[]
+        if (broken.length > 0) throw new Error(`${file}: migration to schema v${v + 1} broke ${broken.length} foreign key(s)`)
+        db.pragma(`user_version = ${v + 1}`)
+      })()
+    }
+  } finally {
+    if (fk) db.pragma('foreign_keys = ON')
   }
   if (current === 0) {
     db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('created_at', ?)").run(new Date().toISOString())

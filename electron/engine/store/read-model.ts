@@ -412,7 +412,7 @@ export function projectCounts(db: Db): {
 export interface BackboneSummary {
   id: number
   name: string
-  kind: 'builtin' | 'catalogue' | 'file' | 'embeddings'
+  kind: 'builtin' | 'catalogue' | 'file' | 'embeddings' | 'remote'
   dim: number
   modelPath: string | null
   inputShape: (number | string)[] | null
