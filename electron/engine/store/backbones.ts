@@ -21,6 +21,10 @@ export interface StoredBackbone {
   /** JSON (see backbone/preprocess.ts). */
   preprocess: string | null
   created_at: string
+  /** v5: how output_name was chosen ('penultimate', 'output', or the tensor name the user gave); null before v5. */
+  feature_layer: string | null
+  /** v5: 'none' | 'gap' | 'cls'; null before v5 (pooled by the output's rank). */
+  feature_pool: string | null
 }
 
 /** Every backbone, by id. */
@@ -72,15 +76,31 @@ export function insertModelBackbone(
     outputName: string
     dim: number
     preprocess: unknown
+    /** How outputName was chosen (see StoredBackbone.feature_layer); default null. */
+    featureLayer?: string | null
+    featurePool?: 'none' | 'gap' | 'cls' | null
   },
 ): number {
   return Number(
     db
       .prepare(
-        `INSERT INTO backbones (name, kind, model_path, model_sha256, input_name, input_shape, output_name, dim, preprocess, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO backbones (name, kind, model_path, model_sha256, input_name, input_shape, output_name, dim, preprocess, created_at, feature_layer, feature_pool)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(b.name, b.kind, b.modelPath, b.sha256, b.inputName, JSON.stringify(b.inputShape), b.outputName, b.dim, JSON.stringify(b.preprocess), now())
+      .run(
+        b.name,
+        b.kind,
+        b.modelPath,
+        b.sha256,
+        b.inputName,
+        JSON.stringify(b.inputShape),
+        b.outputName,
+        b.dim,
+        JSON.stringify(b.preprocess),
+        now(),
+        b.featureLayer ?? null,
+        b.featurePool ?? null,
+      )
       .lastInsertRowid,
   )
 }

@@ -224,6 +224,15 @@ export const MIGRATIONS: string[] = [
   DROP TABLE backbones;
   ALTER TABLE backbones_v4 RENAME TO backbones;
   `,
+  // 5: the feature layer of an image model (backbone/features.ts). feature_layer: how the tensor in
+  // output_name was chosen ('penultimate': the input of the classifier head, 'output': the model's
+  // own output, anything else: a tensor the user named); feature_pool: how it becomes a vector
+  // ('none' for N x D, 'gap' global average pooling of N x C x H x W, 'cls' the first token of
+  // N x T x D). NULL in rows from before: the model's first output, pooled by its rank.
+  `
+  ALTER TABLE backbones ADD COLUMN feature_layer TEXT;
+  ALTER TABLE backbones ADD COLUMN feature_pool TEXT;
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length
