@@ -83,13 +83,15 @@ function resnet18(): string | null {
 async function bare(bb: LoadedBackbone, batches: Float32Array[], batch: number, images: number): Promise<number> {
   const spec = bb.spec
   const dims = spec.layout === 'nchw' ? [batch, spec.channels, spec.height, spec.width] : [batch, spec.height, spec.width, spec.channels]
-  const inputName = bb.session.inputNames[0]!
+  const session = bb.session
+  if (!session) throw new Error(`backbone '${bb.name}' is remote: no local session to time`)
+  const inputName = session.inputNames[0]!
   // One warm-up run (allocator, kernels) outside the timing.
-  await bb.session.run({ [inputName]: new ort.Tensor('float32', batches[0]!, dims) })
+  await session.run({ [inputName]: new ort.Tensor('float32', batches[0]!, dims) })
   const t0 = performance.now()
   let done = 0
   for (let i = 0; done < images; i++) {
-    await bb.session.run({ [inputName]: new ort.Tensor('float32', batches[i % batches.length]!, dims) })
+    await session.run({ [inputName]: new ort.Tensor('float32', batches[i % batches.length]!, dims) })
     done += batch
   }
   return done / ((performance.now() - t0) / 1000)

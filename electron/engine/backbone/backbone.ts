@@ -17,8 +17,9 @@ import type { Progress } from '../jobs/progress.ts'
 import { BUILTIN_NAME, builtinModelFile, builtinPreprocess, ensureBuiltinModel } from './builtin.ts'
 import { catalogue, downloadCatalogueModel } from './catalogue.ts'
 import { DEFAULT_INPUT_SIZE, imagenetSpec, inputSize, parsePreprocess, type Layout, type PreprocessSpec } from './preprocess.ts'
+import type { RemoteOptions } from './remote.ts'
 
-export type BackboneKind = 'builtin' | 'catalogue' | 'file'
+export type BackboneKind = 'builtin' | 'catalogue' | 'file' | 'remote'
 export type ExecutionProviderName = 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu'
 
 /** What inspecting an ONNX file found out. */
@@ -62,15 +63,21 @@ function fail(file: string, why: string): never {
 }
 
 /**
+ * What inspection reads of a session: its metadata and one trial run. A remote model
+ * (backbone/remote.ts) provides the same over the KServe v2 protocol, so one set of rules applies.
+ */
+export type InspectableSession = Pick<ort.InferenceSession, 'inputNames' | 'inputMetadata' | 'outputMetadata' | 'run'>
+
+/**
  * Reads an ONNX file's inputs and outputs and checks that it maps an image to a vector: exactly
  * one input, a 4-D float32 tensor with 1 or 3 channels (NCHW or NHWC, inferred from where the
  * 1 or 3 is); the first output of rank 2 (N x D) or rank 4 (pooled to N x D). One trial run on a
  * blank image settles dynamic output sizes and proves the graph runs on this runtime.
  */
-export async function inspectModel(file: string, opts: { session?: ort.InferenceSession } = {}): Promise<ModelInfo> {
-  if (!existsSync(file)) throw new Error(`${file}: model file not found`)
+export async function inspectModel(file: string, opts: { session?: InspectableSession } = {}): Promise<ModelInfo> {
   let session = opts.session
   if (!session) {
+    if (!existsSync(file)) throw new Error(`${file}: model file not found`)
     try {
       session = await ort.InferenceSession.create(file, { graphOptimizationLevel: 'all' })
     } catch (e) {
@@ -80,11 +87,11 @@ export async function inspectModel(file: string, opts: { session?: ort.Inference
   try {
     return await inspectSession(file, session)
   } finally {
-    if (!opts.session) await session.release()
+    if (!opts.session) await (session as ort.InferenceSession).release()
   }
 }
 
-async function inspectSession(file: string, session: ort.InferenceSession): Promise<ModelInfo> {
+async function inspectSession(file: string, session: InspectableSession): Promise<ModelInfo> {
   const inputs = session.inputMetadata
   if (inputs.length !== 1) {
     fail(file, `it takes ${inputs.length} inputs (${session.inputNames.join(', ')}); an image backbone takes exactly one image tensor`)
@@ -320,10 +327,13 @@ export interface LoadedBackbone {
   spec: PreprocessSpec
   /** Floats per image in the input tensor. */
   inputSize: number
-  session: ort.InferenceSession
+  /** The onnxruntime session; null for a remote backbone. */
+  session: ort.InferenceSession | null
   executionProvider: string
   /** Fixed batch size of the model, or null when any batch size works. */
   fixedBatch: number | null
+  /** Batches the caller may have in `embed` at once (a remote backbone's request pool; 1 when absent). */
+  concurrency?: number
   /**
    * Runs `count` images laid out back to back in `batch` (count x inputSize) and returns their
    * features, count x dim row-major (4-D outputs averaged over their spatial axes).
@@ -335,6 +345,8 @@ export interface LoadedBackbone {
 export interface LoadOptions extends SessionOptions {
   /** Skip re-hashing the model file (tests, or a caller that just registered it). */
   trustFile?: boolean
+  /** Token, pool size and retries for a remote backbone (backbone/remote.ts). */
+  remote?: RemoteOptions
 }
 
 /**
@@ -351,6 +363,10 @@ export async function loadBackbone(db: Db, nameOrId: string | number, opts: Load
           .join(', ') || 'none'
       })`,
     )
+  if (row.kind === 'remote') {
+    const { loadRemoteBackbone } = await import('./remote.ts')
+    return loadRemoteBackbone(row, opts.remote, opts.log)
+  }
   if (row.kind === 'embeddings' || !row.modelPath || !row.preprocess || !row.inputName || !row.outputName) {
     throw new Error(`backbone '${row.name}' holds imported embeddings; it has no model to run`)
   }
@@ -478,6 +494,8 @@ export interface EnsureOptions {
   preprocess?: PreprocessSpec
   progress?: Progress
   signal?: AbortSignal
+  /** Token and retries for a remote backbone's metadata and trial requests. */
+  remote?: RemoteOptions
 }
 
 /**
@@ -485,9 +503,14 @@ export interface EnsureOptions {
  * 'builtin' (the shipped filter bank, written to resources/backbones on first use); a catalogue
  * id (downloaded into the models folder when missing); a path to an .onnx file ("my own model",
  * registered under its file name, or name-sha prefix when that name is taken by other content);
- * or the name or numeric id of a backbone already registered in the project.
+ * or the name or numeric id of a backbone already registered in the project; or the URL of a model
+ * on a KServe v2 inference server (backbone/remote.ts).
  */
 export async function ensureBackbone(db: Db, what: string, opts: EnsureOptions = {}): Promise<BackboneRow> {
+  if (/^https?:\/\//i.test(what)) {
+    const { ensureRemoteBackbone } = await import('./remote.ts')
+    return ensureRemoteBackbone(db, what, opts.remote)
+  }
   if (what === BUILTIN_NAME) {
     const existing = getBackbone(db, BUILTIN_NAME)
     if (existing) return existing

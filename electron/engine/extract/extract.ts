@@ -6,8 +6,11 @@
  * the pace rather than their sum.
  *
  * Crash safety: each batch's features go into the database in one transaction as soon as the batch
- * is computed; a killed process (kill -9) loses at most the batch in flight, and a rerun picks up
+ * is computed; a killed process (kill -9) loses at most the batches in flight, and a rerun picks up
  * exactly the hashes that have no row yet. Identical files (same hash) are computed once.
+ *
+ * In flight: one batch for a local model; a remote one (backbone/remote.ts) says how many requests
+ * its pool takes, and that many batches go out at once, each stored as it comes back.
  */
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
@@ -16,6 +19,7 @@ import type { Db } from '../store/db.ts'
 import { featureWriter, imageSamplesForExtraction } from '../store/features.ts'
 import { CancelledError, type Progress } from '../jobs/progress.ts'
 import { getBackbone, loadBackbone, type LoadedBackbone, type Logger } from '../backbone/backbone.ts'
+import type { RemoteOptions } from '../backbone/remote.ts'
 import { decodeImagePixels, pixelsToTensor, type DecodeOptions } from '../backbone/preprocess.ts'
 
 export interface ExtractOptions {
@@ -34,6 +38,8 @@ export interface ExtractOptions {
   log?: Logger
   /** An already loaded backbone to use instead of loading one (benchmarks, repeated calls). */
   loaded?: LoadedBackbone
+  /** Token, pool size and retries when the backbone is remote. */
+  remote?: RemoteOptions
 }
 
 export interface ExtractFailure {
@@ -133,7 +139,8 @@ export async function extractFeatures(db: Db, opts: ExtractOptions): Promise<Ext
     }
     report()
     if (jobs.length === 0) return result()
-    if (!bb) bb = await loadBackbone(db, backboneId, { executionProvider: opts.executionProvider, log })
+    if (!bb)
+      bb = await loadBackbone(db, backboneId, { executionProvider: opts.executionProvider, log, ...(opts.remote ? { remote: opts.remote } : {}) })
     const model = bb
     executionProvider = model.executionProvider
     name = model.name
@@ -189,27 +196,45 @@ export async function extractFeatures(db: Db, opts: ExtractOptions): Promise<Ext
 
     const slices: Job[][] = []
     for (let s = 0; s < jobs.length; s += batchSize) slices.push(jobs.slice(s, s + batchSize))
+    const inFlight = Math.max(1, Math.floor(model.concurrency ?? 1))
+    const running = new Set<Promise<void>>()
+    let failure: { error: unknown } | undefined
+    // Runs and stores one batch; never rejects (the first failure is kept and stops the loop).
+    const launch = (cur: Prepared, slice: Job[]): void => {
+      const task = (async () => {
+        try {
+          if (cur.jobs.length > 0) {
+            const feats = await model.embed(cur.batch, cur.jobs.length)
+            store(
+              cur.jobs.map((j) => j.hash),
+              feats,
+            )
+            computed += cur.jobs.length
+          }
+          doneSamples += slice.reduce((a, j) => a + j.paths.length, 0)
+          report()
+        } catch (e) {
+          failure ??= { error: e }
+        }
+      })()
+      running.add(task)
+      void task.then(() => running.delete(task))
+    }
     let next: Promise<Prepared> | undefined = prepare(slices[0]!)
-    for (let b = 0; b < slices.length; b++) {
+    for (let b = 0; b < slices.length && !failure; b++) {
       const cur = await next!
       // Start decoding the next batch before this one goes into inference.
       next = b + 1 < slices.length && !opts.signal?.aborted ? prepare(slices[b + 1]!) : undefined
-      if (cur.jobs.length > 0) {
-        const feats = await model.embed(cur.batch, cur.jobs.length)
-        store(
-          cur.jobs.map((j) => j.hash),
-          feats,
-        )
-        computed += cur.jobs.length
-      }
-      doneSamples += slices[b]!.reduce((a, j) => a + j.paths.length, 0)
-      report()
-      if (opts.signal?.aborted) {
-        // Let an in-flight decode settle so its errors are not unhandled; its work is dropped.
-        await next?.catch(() => undefined)
-        throw new ExtractCancelledError(result())
-      }
+      while (running.size >= inFlight) await Promise.race(running)
+      if (failure || opts.signal?.aborted) break
+      launch(cur, slices[b]!)
     }
+    // Every batch in flight is stored (or failed) before returning; an in-flight decode settles so
+    // its errors are not unhandled, and its work is dropped.
+    await Promise.all(running)
+    await next?.catch(() => undefined)
+    if (failure) throw failure.error
+    if (opts.signal?.aborted) throw new ExtractCancelledError(result())
     return result()
   } finally {
     if (bb && !opts.loaded) await bb.release()
