@@ -138,7 +138,24 @@ const demo = defineCommand<{ out?: string; perClass?: number; seed: number }>({
   },
 })
 
-const run = defineCommand<SourceFlags & RefineFlags & { out: string; split?: 'train' | 'test'; batch?: number }>({
+/** Flags of a remote backbone (see extractOptions). */
+interface RemoteFlags {
+  backboneToken?: string
+  backboneRequests?: number
+}
+
+/** The remote backbone options the flags give, if any (the token also comes from QC_BACKBONE_TOKEN). */
+function remoteOptions(o: RemoteFlags): { remote?: { token?: string; concurrency?: number } } {
+  if (o.backboneToken === undefined && o.backboneRequests === undefined) return {}
+  return {
+    remote: {
+      ...(o.backboneToken !== undefined ? { token: o.backboneToken } : {}),
+      ...(o.backboneRequests !== undefined ? { concurrency: o.backboneRequests } : {}),
+    },
+  }
+}
+
+const run = defineCommand<SourceFlags & RefineFlags & RemoteFlags & { out: string; split?: 'train' | 'test'; batch?: number }>({
   name: 'run',
   summary: 'import, extract, refine and write OUT/project.qcdb and OUT/refined.csv in one go',
   options: (cmd) => {
@@ -165,6 +182,7 @@ const run = defineCommand<SourceFlags & RefineFlags & { out: string; split?: 'tr
             ...(o.backbone !== undefined ? { backbone: o.backbone } : {}),
             ...(o.batch !== undefined ? { batchSize: o.batch } : {}),
             ...(o.ep !== undefined ? { executionProvider: o.ep } : {}),
+            ...remoteOptions(o),
           },
           refine: refineRequest(o),
         },
@@ -208,7 +226,7 @@ const importCommand = defineCommand<SourceFlags & { project: string; split?: 'tr
   },
 })
 
-const extract = defineCommand<{ project: string; backbone?: string; ep?: string; batch?: number }>({
+const extract = defineCommand<RemoteFlags & { project: string; backbone?: string; ep?: string; batch?: number }>({
   name: 'extract',
   summary: 'compute image features with a backbone (resumable: Ctrl-C keeps what is done)',
   options: (cmd) => extractOptions(projectOption(cmd)),
@@ -218,6 +236,7 @@ const extract = defineCommand<{ project: string; backbone?: string; ep?: string;
       ...(o.backbone !== undefined ? { backbone: o.backbone } : {}),
       ...(o.batch !== undefined ? { batchSize: o.batch } : {}),
       ...(o.ep !== undefined ? { executionProvider: o.ep } : {}),
+      ...remoteOptions(o),
     }
     const e = await withProject(o.project, (db) => extractProjectFeatures(db, req, { ...ctx, notice: (m) => ctx.log(`  note: ${m}`) }))
     printExtract(ctx.log, e)

@@ -176,7 +176,15 @@ export function refineOptions(cmd: Command): Command {
 
 /** The extraction options of `qc extract` and `qc run` (run shares --ep with refinement). */
 export function extractOptions(cmd: Command, withEp = true): Command {
-  cmd.option('--backbone <b>', "'builtin' (default), a catalogue id, an .onnx file, or a backbone registered in the project")
+  cmd.option(
+    '--backbone <b>',
+    "'builtin' (default), a catalogue id, an .onnx file, a backbone registered in the project, or a model on a KServe v2 / Triton server: http://HOST:PORT/v2/models/NAME[/versions/V]",
+  )
+  cmd.option(
+    '--backbone-token <token>',
+    'token for a remote backbone, sent as Authorization: Bearer (QC_BACKBONE_TOKEN does the same without showing it in the process list)',
+  )
+  cmd.addOption(new Option('--backbone-requests <n>', 'requests in flight to a remote backbone (default 4)').argParser(integer(1, 64)))
   if (withEp) cmd.option('--ep <provider>', 'execution provider: cpu, cuda, dml, coreml')
   return cmd.addOption(new Option('--batch <n>', 'images per inference call').argParser(integer(1, 4096)))
 }

@@ -5,14 +5,20 @@
  * or one registered in the project), by default the built-in one. Extraction is resumable: a
  * stopped run keeps what it stored, and the next one computes only the rest.
  */
+import type { RemoteOptions } from '../backbone/remote.ts'
 import type { ExtractResult } from '../extract/extract.ts'
 import type { Db } from '../store/db.ts'
 import { backboneFeatureCounts } from '../store/project-info.ts'
 import type { UseCaseContext } from './refine.ts'
 
 export interface ExtractRequest {
-  /** Backbone to use: 'builtin' (default), a catalogue id, an .onnx file, or a registered name or id. */
+  /**
+   * Backbone to use: 'builtin' (default), a catalogue id, an .onnx file, a registered name or id,
+   * or the URL of a model on a KServe v2 server (http(s)://HOST:PORT/v2/models/NAME[/versions/V]).
+   */
   backbone?: string
+  /** Token, requests in flight and retries for a remote backbone (the token is never stored). */
+  remote?: RemoteOptions
   /** Images per inference call (engine default 32). */
   batchSize?: number
   /** 'cpu' (default), 'cuda', 'dml', 'coreml'; an unavailable one falls back to cpu with a notice. */
@@ -64,13 +70,15 @@ export async function extractProjectFeatures(db: Db, req: ExtractRequest = {}, c
   const { ensureBackbone } = await import('../backbone/backbone.ts')
   const { extractFeatures } = await import('../extract/extract.ts')
   const { progress, signal } = ctx
-  const row = await ensureBackbone(db, req.backbone ?? 'builtin', { progress, signal })
+  const remote = req.remote ? { remote: req.remote } : {}
+  const row = await ensureBackbone(db, req.backbone ?? 'builtin', { progress, signal, ...remote })
   const summary = await extractFeatures(db, {
     backbone: row.id,
     ...(req.batchSize !== undefined ? { batchSize: req.batchSize } : {}),
     ...(req.executionProvider !== undefined ? { executionProvider: req.executionProvider } : {}),
     progress,
     signal,
+    ...remote,
     log: (m) => {
       notices.push(m)
       ctx.notice?.(m)

@@ -1,75 +1,14 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import sharp from 'sharp'
+import { readFileSync, rmSync } from 'node:fs'
 import * as ort from 'onnxruntime-node'
-import { buildModel, DataType, floatTensor } from '../../../electron/engine/onnx/proto.ts'
-import { blobToVec, openDb, type Db } from '../../../electron/engine/store/db.ts'
+import { blobToVec, type Db } from '../../../electron/engine/store/db.ts'
 import { ensureBackbone, getBackbone, loadBackbone } from '../../../electron/engine/backbone/backbone.ts'
 import { parseRemoteUrl } from '../../../electron/engine/backbone/remote.ts'
 import { preprocessImage } from '../../../electron/engine/backbone/preprocess.ts'
 import { extractFeatures } from '../../../electron/engine/extract/extract.ts'
-import { importIntoProject } from '../../../electron/engine/usecases/import.ts'
 import { startKServe, type KServeServer } from './kserve-server.ts'
-
-/** Deterministic pseudo-random numbers in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  let a = seed
-  return Float32Array.from({ length: n }, () => {
-    a = (a * 1103515245 + 12345) % 2147483648
-    return (a / 2147483648) * 2 - 1
-  })
-}
-
-/** A small colour image model: N x 3 x 16 x 16 -> Conv 3x3 (4 filters) -> N x 4 x 14 x 14 (pooled by the client). */
-function writeConvModel(file: string): void {
-  const graph = {
-    name: 'conv3',
-    nodes: [{ op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['y'] }],
-    initializers: [floatTensor('w', values(4 * 3 * 3 * 3, 5), [4, 3, 3, 3]), floatTensor('b', Float32Array.of(0.1, -0.2, 0.3, 0))],
-    inputs: [{ name: 'x', type: DataType.FLOAT, shape: ['N', 3, 16, 16] }],
-    outputs: [{ name: 'y', type: DataType.FLOAT, shape: ['N', 4, 14, 14] }],
-  }
-  writeFileSync(file, buildModel({ graph }))
-}
-
-interface Fixture {
-  dir: string
-  model: string
-  db: Db
-  files: string[]
-}
-
-/** A project of `n` generated PNGs in two classes, and the model file. */
-async function fixture(n: number): Promise<Fixture> {
-  const dir = mkdtempSync(join(tmpdir(), 'qc-remote-'))
-  const root = join(dir, 'images')
-  const files: string[] = []
-  for (let i = 0; i < n; i++) {
-    const cls = i % 2 ? 'ok' : 'scratch'
-    mkdirSync(join(root, cls), { recursive: true })
-    const w = 20 + (i % 4) * 5
-    const h = 18 + (i % 3) * 6
-    const px = Buffer.alloc(w * h * 3)
-    for (let p = 0; p < w * h; p++) {
-      px[p * 3] = ((p % w) * (i + 3) * 11) & 255
-      px[p * 3 + 1] = (Math.floor(p / w) * (i + 5) * 7) & 255
-      px[p * 3 + 2] = (p * (i + 1)) & 255
-    }
-    const file = join(root, cls, `img-${i}.png`)
-    await sharp(px, { raw: { width: w, height: h, channels: 3 } })
-      .png()
-      .toFile(file)
-    files.push(file)
-  }
-  const model = join(dir, 'conv3.onnx')
-  writeConvModel(model)
-  const db = openDb(join(dir, 'p.qcdb'))
-  await importIntoProject(db, { source: { kind: 'folder', root } })
-  return { dir, model, db, files }
-}
+import { fixture, type Fixture } from './remote-fixture.ts'
 
 function stored(db: Db, backboneId: number): Map<string, Float32Array> {
   const rows = db.prepare('SELECT hash, vec FROM features WHERE backbone_id = ?').all(backboneId) as { hash: string; vec: Buffer }[]
