@@ -30,7 +30,7 @@ import {
 } from './selection.ts'
 import type { SolveInfo } from './solvers.ts'
 import { liftFromSubspace, principalSubspace, projectOnto, searchGap, spectralPreconditioner, type PrincipalSubspace } from './subspace.ts'
-import type { FeatureMatrix, Method, PllLoss, RefineMethod, RefineOptions, RefineResult } from './types.ts'
+import type { FeatureMatrix, Method, PllLoss, RefineMethod, RefineOptions, RefineResult, RefineWeights } from './types.ts'
 
 /** Fixed lambda used when a caller turns selection off without naming one (the BENCHMARKS prototype's value). */
 export const DEFAULT_FIXED_LAMBDA = 5e-4
@@ -388,21 +388,26 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
   const problem = new LinearProblem(await engine.load(fitX, k), bias, work.std)
   let model: LinearModel
   let probs: Float32Array
+  let weights: RefineWeights | undefined
   try {
     ts = Date.now()
-    const teacher = await fitWith(oneHot(fitY, k), 'ce', await teacherStart(engine, work, problem, fitY, k, lambda, bias, fo), {}, 'teacher')
+    // A warm start (RefineOptions.warmStart) applies to L-BFGS fits on all rows only.
+    const warm = solver === 'lbfgs' && fitX === wx && opts.warmStart?.teacher.length === problem.size ? opts.warmStart : undefined
+    const t0w = warm ? Float64Array.from(warm.teacher) : await teacherStart(engine, work, problem, fitY, k, lambda, bias, fo)
+    const teacher = await fitWith(oneHot(fitY, k), 'ce', t0w, {}, 'teacher')
     const teacherProbs = await problem.probs(teacher.w)
     timings.teacher = Date.now() - ts
     details.teacher = { ...infoOf(teacher.info), trainAgreement: accuracy(teacherProbs, fitY, k) }
     model = problem.model(teacher.w)
     probs = teacherProbs
+    let finalW = teacher.w
     if (method === 'sd') {
       // 3a. Round i trains on round i-1's softmax outputs on the training set (Sec. 3). The
       // objective is strictly convex for lambda > 0, so L-BFGS warm-starts from the previous
       // round (same optimum, less time); the SGD recipe starts from scratch as the paper does.
       ts = Date.now()
       const perRound: Record<string, unknown>[] = []
-      let w = teacher.w
+      let w = warm?.final.length === problem.size ? Float64Array.from(warm.final) : teacher.w
       for (let r = 1; r <= rounds; r++) {
         const w0 = solver === 'lbfgs' ? w : new Float64Array(problem.size)
         const s = await fitWith(probs, 'ce', w0, { seed: (fo.seed ?? 0) + r }, `sd round ${r}`)
@@ -411,6 +416,7 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
         perRound.push({ round: r, ...infoOf(s.info), trainAgreement: accuracy(probs, fitY, k) })
       }
       model = problem.model(w)
+      finalW = w
       timings.sd = Date.now() - ts
       details.sd = perRound
     } else if (method === 'pll') {
@@ -419,14 +425,22 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
       // L-BFGS, from scratch for SGD).
       ts = Date.now()
       const t2 = twoHotTopTwo(teacherProbs, k)
-      const w0 = pllLoss === 'gce' || solver === 'lbfgs' ? teacher.w : new Float64Array(problem.size)
+      const w0 =
+        warm?.final.length === problem.size
+          ? Float64Array.from(warm.final)
+          : pllLoss === 'gce' || solver === 'lbfgs'
+            ? teacher.w
+            : new Float64Array(problem.size)
       const s = await fitWith(t2, pllLoss, w0, { seed: (fo.seed ?? 0) + 1 }, 'pll')
       probs = await problem.probs(s.w)
       model = problem.model(s.w)
+      finalW = s.w
       timings.pll = Date.now() - ts
       details.pll = { ...infoOf(s.info), trainAgreement: accuracy(probs, fitY, k) }
     }
     details.evaluations = problem.evaluations
+    if (solver === 'lbfgs' && fitX === wx) weights = { teacher: teacher.w, final: finalW }
+    if (warm) details.warmStart = true
   } finally {
     await problem.dispose()
   }
@@ -447,6 +461,7 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
     details,
     timings,
     predict: (xo) => predictModel(engine, finalModel, xo),
+    ...(weights ? { weights } : {}),
   }
 }
 
@@ -541,10 +556,21 @@ async function runCl(engine: ComputeEngine, work: Work, y: Int32Array, k: number
   const parts = kFold(n, folds, opts.seed ?? 0)
   for (let f = 0; f < parts.length; f++) {
     const { train, heldOut } = parts[f]!
-    const problem = new LinearProblem(await engine.load(selectRows(x, train), k), c.bias, c.std)
+    const xt = selectRows(x, train)
+    const problem = new LinearProblem(await engine.load(xt, k), c.bias, c.std)
     try {
       const yt = Int32Array.from(train, (i) => y[i]!)
-      const s = await fitTargets(problem, oneHot(yt, k), 'ce', c.lambda, new Float64Array(problem.size), c.fo, `cl fold ${f + 1}/${folds}`)
+      // The same diagonal preconditioner as the other methods' fits (same optimum, fewer iterations).
+      const precond = (c.fo.solver ?? 'lbfgs') === 'lbfgs' && !work.subspace ? diagonalPreconditioner(xt, k, c.lambda, c.std) : undefined
+      const s = await fitTargets(
+        problem,
+        oneHot(yt, k),
+        'ce',
+        c.lambda,
+        new Float64Array(problem.size),
+        { ...c.fo, precond },
+        `cl fold ${f + 1}/${folds}`,
+      )
       const m = problem.model(s.w)
       models.push(work.toModel(m))
       const p = await predictModel(engine, m, selectRows(x, heldOut))

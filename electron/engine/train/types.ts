@@ -80,8 +80,24 @@ export interface RefineOptions {
   selectionMaxIter?: number
   /** How a grid lambda carries from a fold's fit to the full fit (see selection.ts). */
   selectionLambdaScaling?: 'n' | 'none'
+  /**
+   * L-BFGS only: where the fits start, from an earlier result's `weights` on the same feature
+   * matrix (same array, so the same work basis) with the same method: the teacher from
+   * `teacher` (its objective is strictly convex: only the time changes), SD round 1 and the PLL
+   * student from `final` instead of the new teacher. The PLL-GCE objective is not convex, so its
+   * optimum may depend on the start. Ignored where the sizes do not match or with SGD. Used by
+   * re-fits after a few labels changed (validate/review-sim.ts).
+   */
+  warmStart?: RefineWeights
   signal?: AbortSignal
   progress?: Progress
+}
+
+/** Fitted weights of a refinement, in the basis its fits ran in (see `RefineOptions.warmStart`). */
+export interface RefineWeights {
+  teacher: Float64Array
+  /** The final model's weights (the teacher's for method 'teacher'). */
+  final: Float64Array
 }
 
 export interface RefineResult {
@@ -110,4 +126,6 @@ export interface RefineResult {
   timings: Record<string, number>
   /** Class probabilities for other samples (e.g. the trusted/test split), n x K row-major. */
   predict(x: FeatureMatrix): Promise<Float32Array>
+  /** Teacher, SD and PLL fitted with L-BFGS on all rows: the weights, for a warm start of a later re-fit. */
+  weights?: RefineWeights
 }
