@@ -502,7 +502,15 @@ const backbones = defineCommand<{ project?: string }>({
   },
 })
 
-const serve = defineCommand<{ port: number; host: string; allowRemote?: boolean; data?: string; root: string[]; build: boolean }>({
+const serve = defineCommand<{
+  port: number
+  host: string
+  allowRemote?: boolean
+  data?: string
+  root: string[]
+  allowBackboneServer: string[]
+  build: boolean
+}>({
   name: 'serve',
   summary: 'web mode: the app in a browser, on http://127.0.0.1 with a token in the URL',
   options: (cmd) =>
@@ -517,6 +525,12 @@ const serve = defineCommand<{ port: number; host: string; allowRemote?: boolean;
         (v: string, prev: string[]) => [...prev, v],
         [] as string[],
       )
+      .option(
+        '--allow-backbone-server <origin>',
+        'an inference server (http://HOST:PORT) that remote backbones may use (repeatable); without it web mode sends no requests to other servers',
+        (v: string, prev: string[]) => [...prev, v],
+        [] as string[],
+      )
       .option('--no-build', 'do not build the web app when dist/web is missing'),
   async run(o, ctx) {
     const { isLoopback, startServer } = await import('../server/server.ts')
@@ -527,6 +541,13 @@ const serve = defineCommand<{ port: number; host: string; allowRemote?: boolean;
       if (!statSync(abs, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--root ${r}: no such folder`)
       return abs
     })
+    const backboneServers = o.allowBackboneServer.map((s) => {
+      const u = URL.canParse(s) ? new URL(s) : undefined
+      if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.pathname !== '/' || u.search || u.username) {
+        throw new UsageError(`--allow-backbone-server ${s}: give a server as http://HOST:PORT`)
+      }
+      return u.origin
+    })
     const dataDir = ensureDir(o.data ?? join(homedir(), '.seed-qc'))
     const srv = await startServer({
       host: o.host,
@@ -534,11 +555,13 @@ const serve = defineCommand<{ port: number; host: string; allowRemote?: boolean;
       dataDir,
       roots,
       allowRemote: o.allowRemote === true,
+      backboneServers,
       ...(o.build ? {} : { autoBuild: false }),
     })
     // Printed even with --json: the URL (with its token) is how the app is opened.
     console.log(`seed-qc web mode: open ${srv.url}`)
     console.log(`files: only under ${[dataDir, ...roots].join(', ')}${roots.length ? '' : ' (add dataset folders with --root DIR)'}`)
+    if (backboneServers.length) console.log(`remote backbones: only on ${backboneServers.join(', ')}`)
     await new Promise<void>((done) => ctx.signal.addEventListener('abort', () => done(), { once: true }))
     await srv.close()
     return undefined

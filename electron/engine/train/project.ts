@@ -140,7 +140,7 @@ export async function refineProject(
   try {
     const ts = opts.trainingSet?.backboneId === backboneId ? opts.trainingSet : projectTrainingSet(db, backboneId, { useReviews: opts.useReviews })
     const { k, x, y, other } = ts
-    const result = clampKnown(await refineArrays(x, y, k, opts), ts)
+    const result = clampKnown(await refineArrays(x, y, k, { subspaceKey: `${db.name}#${backboneId}`, ...opts }), ts)
     const otherProbs = other.x.n > 0 ? await result.predict(other.x) : new Float32Array(0)
     if (opts.signal?.aborted) throw new CancelledError('refine')
 

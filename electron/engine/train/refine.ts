@@ -173,12 +173,35 @@ const subspaces = new WeakMap<Float32Array, { sub: PrincipalSubspace; search: Fe
 /** Bases of matrices seen before (the demo fits three methods on one training set). */
 const bases = new WeakMap<Float32Array, Awaited<ReturnType<typeof spectralBasis>>>()
 
-async function prepareWork(engine: ComputeEngine, x: FeatureMatrix, std: Standardization | undefined, useSubspace: boolean): Promise<Work> {
+/**
+ * Principal subspaces by the caller's key for the feature space (RefineOptions.subspaceKey), kept
+ * for the last few keys: a refresh after review decisions reloads the same project's features
+ * (a new array, sometimes with a few rows fewer) and needs no new subspace. Reusing one is safe:
+ * the subspace only preconditions and warm-starts the final fit (same optimum) and sets where the
+ * search runs.
+ */
+const keyedSubspaces = new Map<string, PrincipalSubspace>()
+const KEYED_SUBSPACES_KEPT = 4
+
+async function prepareWork(
+  engine: ComputeEngine,
+  x: FeatureMatrix,
+  std: Standardization | undefined,
+  useSubspace: boolean,
+  key?: string,
+): Promise<Work> {
   if (useSubspace && usesSubspace(x.n, x.d)) {
     let s = std ? undefined : subspaces.get(x.data)
     if (!s) {
       const xs = std ? standardized(x, std) : x
-      const sub = await principalSubspace(engine, xs)
+      const fullKey = key === undefined ? undefined : `${key}|${std ? 'std' : 'raw'}`
+      const known = fullKey === undefined ? undefined : keyedSubspaces.get(fullKey)
+      const sub = known && known.d === x.d ? known : await principalSubspace(engine, xs)
+      if (fullKey !== undefined) {
+        keyedSubspaces.delete(fullKey)
+        keyedSubspaces.set(fullKey, sub)
+        while (keyedSubspaces.size > KEYED_SUBSPACES_KEPT) keyedSubspaces.delete(keyedSubspaces.keys().next().value!)
+      }
       s = { sub, search: await projectOnto(engine, xs, sub) }
       if (!std) subspaces.set(x.data, s)
     }
@@ -272,7 +295,7 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
 
   // 0. Fewer rows than dimensions: the exact row-space reduction (same optimum, smaller matrix).
   let ts = Date.now()
-  const work = await prepareWork(engine, x, std, solver === 'lbfgs' && opts.subspace !== false)
+  const work = await prepareWork(engine, x, std, solver === 'lbfgs' && opts.subspace !== false, opts.subspaceKey)
   if (work.reduced || work.subspace) timings.reduce = Date.now() - ts
   chosen.reduced = work.basis === 'reduced'
   if (work.basis) chosen.basis = work.basis

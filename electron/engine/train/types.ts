@@ -76,6 +76,11 @@ export interface RefineOptions {
    * Default true; false fits with the diagonal preconditioner only (slower, the same optimum).
    */
   subspace?: boolean
+  /**
+   * Names the feature space across calls (a project file and backbone): the principal subspace
+   * computed for it is reused by later calls with the same dimension (refine.ts).
+   */
+  subspaceKey?: string
   /** L-BFGS iteration cap of each selection fit (default: the same as the final fit's, so selection scores what it deploys). */
   selectionMaxIter?: number
   /** How a grid lambda carries from a fold's fit to the full fit (see selection.ts). */
