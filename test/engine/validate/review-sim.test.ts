@@ -1,0 +1,164 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { CancelledError, type ProgressEvent } from '../../../electron/engine/jobs/progress.ts'
+import { refineArrays } from '../../../electron/engine/train/refine.ts'
+import type { RefineResult } from '../../../electron/engine/train/types.ts'
+import { injectNoise } from '../../../electron/engine/validate/noise.ts'
+import { balancedBatch, reviewQueue, simulateReview, valueAt, type ReviewSimResult } from '../../../electron/engine/validate/review-sim.ts'
+import { gaussianClusters } from './helpers.ts'
+
+// 10 overlapping Gaussian classes (6-d), 3000 rows, symmetric noise 0.5: the teacher's suggestions
+// are about 89% right, so there is room for feedback to help. Fixed start (teacher, lambda 1e-3):
+// selection is tested elsewhere and costs folds.
+const K = 10
+const START = { method: 'teacher', lambda: 1e-3 } as const
+const BATCH = 100
+const BUDGET = 600
+
+function problem(clusterSeed: number, noiseSeed: number, d = 6) {
+  const { x, y } = gaussianClusters(3000, K, d, clusterSeed)
+  const noisy = injectNoise(y, K, { type: 'symmetric', rate: 0.5, seed: noiseSeed })
+  return { x, truth: y, noisy }
+}
+
+const curve = (r: ReviewSimResult, s: string) => r.curves.find((c) => c.strategy === s)!
+
+/** Walks a run's ranking in batches by hand: per batch, reviewed samples whose suggestion / given label was wrong. */
+function walkByHand(run: RefineResult, given: Int32Array, truth: Int32Array, suggestion: Int32Array) {
+  const order = [...run.rank.keys()].filter((i) => run.flagged[i] === 1).sort((a, b) => run.rank[a]! - run.rank[b]!)
+  const fixed: number[] = []
+  const wrongGiven: number[] = []
+  for (let b = 0; b < BUDGET / BATCH && b * BATCH < order.length; b++) {
+    const part = order.slice(b * BATCH, (b + 1) * BATCH)
+    fixed.push(part.filter((i) => suggestion[i] !== truth[i]).length)
+    wrongGiven.push(part.filter((i) => given[i] !== truth[i]).length)
+  }
+  return { fixed, wrongGiven }
+}
+
+const { x, truth, noisy } = problem(1, 1)
+const sim = simulateReview(x, noisy, truth, K, { batch: BATCH, budget: BUDGET, seed: 1, refineOptions: START })
+
+test('with feedback more labels are correct than without after the same number of reviews (small synthetic case)', async () => {
+  const r = await sim
+  const fb = curve(r, 'feedback')
+  const st = curve(r, 'static')
+  assert.deepEqual(fb.reviews, [0, 100, 200, 300, 400, 500, 600])
+  assert.deepEqual(st.reviews, fb.reviews)
+  assert.ok(valueAt(fb, BUDGET) > valueAt(st, BUDGET), `feedback ${valueAt(fb, BUDGET)} vs without ${valueAt(st, BUDGET)}`)
+  assert.equal(fb.refits, BUDGET / BATCH)
+  // A second draw (other clusters, other noise) to show it is not one lucky draw.
+  const p = problem(3, 1, 5)
+  const r2 = await simulateReview(p.x, p.noisy, p.truth, K, { batch: BATCH, budget: BUDGET, seed: 1, refineOptions: START })
+  assert.ok(valueAt(curve(r2, 'feedback'), BUDGET) > valueAt(curve(r2, 'static'), BUDGET))
+})
+
+test('every curve starts at the same point: the start run suggestions (or the given labels)', async () => {
+  const r = await sim
+  let given = 0
+  for (let i = 0; i < truth.length; i++) if (noisy[i] === truth[i]) given++
+  assert.equal(r.givenCorrect, given / truth.length)
+  for (const c of r.curves) {
+    assert.equal(c.reviews[0], 0)
+    assert.equal(c.correct[0], r.startCorrect)
+    assert.equal(c.correctKept[0], r.givenCorrect)
+  }
+  assert.deepEqual(
+    r.curves.map((c) => c.strategy),
+    ['feedback', 'static', 'cl'],
+  )
+})
+
+test('without feedback each review fixes at most one label: the increments are the reviewed samples that went from wrong to right', async () => {
+  const r = await sim
+  const st = curve(r, 'static')
+  // Independent: the same start run by hand, its ranking walked in order.
+  const start = await refineArrays(x, noisy, K, { ...START, seed: 1 })
+  assert.equal(r.startCorrect, [...start.refined].filter((c, i) => c === truth[i]).length / truth.length)
+  const byHand = walkByHand(start, noisy, truth, start.refined)
+  const n = truth.length
+  for (let j = 1; j < st.reviews.length; j++) {
+    const step = Math.round((st.correct[j]! - st.correct[j - 1]!) * n)
+    const stepKept = Math.round((st.correctKept[j]! - st.correctKept[j - 1]!) * n)
+    assert.equal(step, byHand.fixed[j - 1], `batch ${j}`)
+    assert.equal(stepKept, byHand.wrongGiven[j - 1], `batch ${j} (given labels kept)`)
+    assert.ok(step <= st.reviews[j]! - st.reviews[j - 1]!)
+  }
+  assert.deepEqual(st.fixedByReview.slice(1), byHand.fixed)
+})
+
+test("the confident-learning curve walks CL's own ranking", async () => {
+  const r = await sim
+  const cl = curve(r, 'cl')
+  const start = await refineArrays(x, noisy, K, { ...START, seed: 1 })
+  const clRun = await refineArrays(x, noisy, K, { method: 'cl', lambda: START.lambda, seed: 1 })
+  assert.equal(
+    r.flagged.cl,
+    clRun.flagged.reduce((a, b) => a + b, 0),
+  )
+  // Unreviewed samples keep the start run's suggestion; the reviewed ones are CL's top flags.
+  const byHand = walkByHand(clRun, noisy, truth, start.refined)
+  assert.deepEqual(cl.fixedByReview.slice(1), byHand.fixed)
+  assert.deepEqual(cl.wrongGiven.slice(1), byHand.wrongGiven)
+  // And not the start run's ranking (the two rankings differ on this problem).
+  assert.notDeepEqual(cl.wrongGiven, curve(r, 'static').wrongGiven)
+})
+
+test('the simulation is deterministic under a seed', async () => {
+  const a = await sim
+  const b = await simulateReview(x, noisy, truth, K, { batch: BATCH, budget: BUDGET, seed: 1, refineOptions: START })
+  const strip = (r: ReviewSimResult) => ({ ...r, startSeconds: 0, curves: r.curves.map((c) => ({ ...c, seconds: 0 })) })
+  assert.deepEqual(strip(a), strip(b))
+})
+
+test('feedback batches are full, and with the given labels kept a review changes at most its own label', async () => {
+  const r = await sim
+  const fb = curve(r, 'feedback')
+  // Every batch is full (enough flags) and counts add up: a batch cannot fix more than it holds.
+  for (let j = 1; j < fb.reviews.length; j++) {
+    assert.equal(fb.reviews[j]! - fb.reviews[j - 1]!, BATCH)
+    assert.ok(fb.fixedByReview[j]! <= BATCH && fb.wrongGiven[j]! <= BATCH)
+  }
+  // With the given labels kept, only reviews change labels: never more than one per review.
+  for (let j = 1; j < fb.reviews.length; j++) {
+    assert.equal(Math.round((fb.correctKept[j]! - fb.correctKept[j - 1]!) * truth.length), fb.wrongGiven[j])
+  }
+})
+
+test('balancedBatch takes the queue round-robin over the suggested class, in rank order within a round', () => {
+  const suggested = Int32Array.from([0, 0, 0, 1, 1, 2])
+  // queue in rank order: 0 (class 0), 3 (1), 1 (0), 2 (0), 5 (2), 4 (1)
+  const queue = [0, 3, 1, 2, 5, 4]
+  assert.deepEqual(balancedBatch(queue, suggested, 3, 4), [0, 3, 5, 1])
+  assert.deepEqual(balancedBatch(queue, suggested, 3, 10), [0, 3, 5, 1, 4, 2])
+  assert.deepEqual(
+    reviewQueue({ flagged: Uint8Array.from([1, 0, 1, 1]), rank: Int32Array.from([3, 0, 1, 2]) }, Uint8Array.from([0, 0, 0, 1])),
+    [2, 0],
+  )
+})
+
+test('a curve stops when nothing is left flagged; progress reaches its total; a cancelled simulation says so', async () => {
+  const small = problem(1, 1)
+  const events: ProgressEvent[] = []
+  const r = await simulateReview(small.x, small.noisy, small.truth, K, {
+    batch: 1000,
+    budget: 10_000,
+    seed: 1,
+    refineOptions: START,
+    strategies: ['static'],
+    progress: (e) => events.push(e),
+  })
+  const st = curve(r, 'static')
+  assert.equal(st.exhausted, true)
+  assert.equal(st.reviews[st.reviews.length - 1], r.flagged.start)
+  assert.equal(r.curves.length, 1)
+  const last = events[events.length - 1]!
+  assert.equal(last.done, last.total)
+  const ac = new AbortController()
+  ac.abort()
+  await assert.rejects(
+    simulateReview(small.x, small.noisy, small.truth, K, { batch: 10, budget: 20, refineOptions: START, signal: ac.signal }),
+    CancelledError,
+  )
+  await assert.rejects(simulateReview(small.x, small.noisy, small.truth, K, { batch: 0, budget: 20 }), /batch must be a positive integer/)
+})
