@@ -665,6 +665,14 @@ export const contract = {
   downloadBackbone: m(z.object({ name: z.string().min(1) }), JobRef, 'download'),
   /** Registers your own .onnx file as a backbone (refused with the reason when it is not an image model). */
   addBackboneFile: m(z.object({ path: z.string().min(1), name: z.string().trim().min(1).optional() }), BackboneInfo),
+  /**
+   * Registers a model on a KServe v2 inference server (Triton), named by its URL
+   * `http(s)://HOST:PORT/v2/models/NAME[/versions/V]`, inspected over the protocol and refused with
+   * the reason like a local model. The token, if the server needs one, comes from the engine's
+   * environment (QC_BACKBONE_TOKEN), never through the contract. Web mode: only servers the
+   * operator allowed (`qc serve --allow-backbone-server`), 'forbidden' otherwise.
+   */
+  addRemoteBackbone: m(z.object({ url: z.string().trim().min(1).max(2000) }), BackboneInfo),
   /** Execution providers the installed onnxruntime offers ('cpu' always). */
   executionProviders: m(Empty, z.object({ available: z.array(z.string()), default: z.string() })),
 

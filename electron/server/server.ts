@@ -47,6 +47,8 @@ export interface ServerOptions {
   roots?: string[]
   /** Allow binding a non-loopback interface (prints a warning). */
   allowRemote?: boolean
+  /** Inference servers a remote backbone may use (`qc serve --allow-backbone-server`; default none). Ignored when `service` is given. */
+  backboneServers?: string[]
   /** Built renderer folder. Default: <repo>/dist/web. */
   webRoot?: string
   /**
@@ -294,7 +296,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
   const token = opts.token ?? randomBytes(32).toString('hex')
   const webRoot = resolve(opts.webRoot ?? defaultWebRoot())
-  const service = opts.service ?? createService({ dataDir: opts.dataDir, mode: 'web', roots: opts.roots ?? [] })
+  const service =
+    opts.service ??
+    createService({
+      dataDir: opts.dataDir,
+      mode: 'web',
+      roots: opts.roots ?? [],
+      ...(opts.backboneServers ? { backboneServers: opts.backboneServers } : {}),
+    })
   const csp = contentSecurityPolicy({ mode: 'web' })
   const streams = new Set<ServerResponse>()
   // Files finished export jobs wrote, by job id: the only files /export/<jobId> serves. The path

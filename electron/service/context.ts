@@ -36,6 +36,12 @@ export interface ServiceOptions {
    * where the user picks folders in a native dialog).
    */
   roots?: string[]
+  /**
+   * Inference servers (origins, `http://host:port`) a remote backbone may use when the service is
+   * confined (web mode: `qc serve --allow-backbone-server`); see remote-backbones.ts. Unconfined,
+   * any server may be used.
+   */
+  backboneServers?: string[]
 }
 
 export interface ServiceContext {
@@ -48,6 +54,8 @@ export interface ServiceContext {
   readonly recent: RecentProjects
   /** The folders paths must lie under (the data folder and the roots), or null when unconfined. */
   readonly confinement: Confinement | null
+  /** Servers a remote backbone may use when confined (ServiceOptions.backboneServers). */
+  readonly backboneServers: readonly string[]
   /** The open project, or null. */
   current(): OpenProject | null
   /** The open project; throws the contract's no_project error when none is open. */
@@ -160,6 +168,7 @@ export function createServiceContext(opts: ServiceOptions): ServiceContext {
     thumbDir: join(dataDir, 'cache', 'thumbs'),
     recent,
     confinement,
+    backboneServers: opts.backboneServers ?? [],
     current: () => current,
     need() {
       if (!current) throw new NoProjectError()

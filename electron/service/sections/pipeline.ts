@@ -10,6 +10,7 @@ import { ConflictError, NotFoundError } from '../../engine/errors.ts'
 import { failRun } from '../../engine/store/runs.ts'
 import * as q from '../../engine/store/read-model.ts'
 import type { Handlers, ServiceContext } from '../context.ts'
+import { allowedRemoteUrl } from '../remote-backbones.ts'
 
 /** The import use case, loaded on demand (image decoding loads native code). */
 async function importUseCase(...args: Parameters<typeof import('../../engine/usecases/import.ts').importIntoProject>) {
@@ -28,7 +29,7 @@ function toImportResult(s: {
 }
 
 export function pipelineSection(ctx: ServiceContext) {
-  const { dataDir, features, need, requireAbsolute, startProjectJob, pickBackbone, backboneInfo, confinement } = ctx
+  const { dataDir, features, need, requireAbsolute, startProjectJob, pickBackbone, backboneInfo, confinement, backboneServers } = ctx
   // Web mode: links and CSV rows leading outside the allowed folders are skipped, not read.
   const confined = confinement ? { confinement } : {}
   async function useBuiltinBackbone(): Promise<q.BackboneSummary> {
@@ -129,6 +130,12 @@ export function pipelineSection(ctx: ServiceContext) {
       const row = await registerBackbone(db, { name: input.name ?? basename(file, extname(file)), kind: 'file', modelPath: file })
       return backboneInfo(db, row.id)
     },
+    async addRemoteBackbone(input) {
+      const { db } = need()
+      const url = await allowedRemoteUrl(input.url, confinement !== null, backboneServers)
+      const { ensureBackbone } = await import('../../engine/backbone/backbone.ts')
+      return backboneInfo(db, (await ensureBackbone(db, url)).id)
+    },
     async executionProviders() {
       const { availableExecutionProviders } = await import('../../engine/backbone/backbone.ts')
       return { available: availableExecutionProviders(), default: 'cpu' }
@@ -139,7 +146,11 @@ export function pipelineSection(ctx: ServiceContext) {
       const p = need()
       let backboneId = input.backboneId
       if (backboneId === undefined) backboneId = (await useBuiltinBackbone()).id
-      else backboneInfo(p.db, backboneId)
+      else {
+        const b = backboneInfo(p.db, backboneId)
+        // A remote backbone registered elsewhere (the CLI) is held to the same rule as a new one.
+        if (b.kind === 'remote' && b.modelPath) await allowedRemoteUrl(b.modelPath, confinement !== null, backboneServers)
+      }
       const bb = backboneId
       return startProjectJob(p, 'extract', { ...input, backboneId: bb }, 'Extract features', async ({ progress, signal }) => {
         const { extractProjectFeatures } = await import('../../engine/usecases/extract.ts')
