@@ -155,7 +155,12 @@ function remoteOptions(o: RemoteFlags): { remote?: { token?: string; concurrency
   }
 }
 
-const run = defineCommand<SourceFlags & RefineFlags & RemoteFlags & { out: string; split?: 'train' | 'test'; batch?: number }>({
+/** The feature tensor of an image model (see extractOptions). */
+interface FeatureFlags {
+  featureLayer?: string
+}
+
+const run = defineCommand<SourceFlags & RefineFlags & RemoteFlags & FeatureFlags & { out: string; split?: 'train' | 'test'; batch?: number }>({
   name: 'run',
   summary: 'import, extract, refine and write OUT/project.qcdb and OUT/refined.csv in one go',
   options: (cmd) => {
@@ -180,6 +185,7 @@ const run = defineCommand<SourceFlags & RefineFlags & RemoteFlags & { out: strin
           extract: {
             // With --features, --backbone names the embeddings' feature space (import and extract agree).
             ...(o.backbone !== undefined ? { backbone: o.backbone } : {}),
+            ...(o.featureLayer !== undefined ? { featureLayer: o.featureLayer } : {}),
             ...(o.batch !== undefined ? { batchSize: o.batch } : {}),
             ...(o.ep !== undefined ? { executionProvider: o.ep } : {}),
             ...remoteOptions(o),
@@ -226,7 +232,7 @@ const importCommand = defineCommand<SourceFlags & { project: string; split?: 'tr
   },
 })
 
-const extract = defineCommand<RemoteFlags & { project: string; backbone?: string; ep?: string; batch?: number }>({
+const extract = defineCommand<RemoteFlags & FeatureFlags & { project: string; backbone?: string; ep?: string; batch?: number }>({
   name: 'extract',
   summary: 'compute image features with a backbone (resumable: Ctrl-C keeps what is done)',
   options: (cmd) => extractOptions(projectOption(cmd)),
@@ -234,6 +240,7 @@ const extract = defineCommand<RemoteFlags & { project: string; backbone?: string
     const { extractProjectFeatures } = await usecases.extract()
     const req = {
       ...(o.backbone !== undefined ? { backbone: o.backbone } : {}),
+      ...(o.featureLayer !== undefined ? { featureLayer: o.featureLayer } : {}),
       ...(o.batch !== undefined ? { batchSize: o.batch } : {}),
       ...(o.ep !== undefined ? { executionProvider: o.ep } : {}),
       ...remoteOptions(o),

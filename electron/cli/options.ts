@@ -185,6 +185,10 @@ export function extractOptions(cmd: Command, withEp = true): Command {
     'token for a remote backbone, sent as Authorization: Bearer (QC_BACKBONE_TOKEN does the same without showing it in the process list)',
   )
   cmd.addOption(new Option('--backbone-requests <n>', 'requests in flight to a remote backbone (default 4)').argParser(integer(1, 64)))
+  cmd.option(
+    '--feature-layer <name>',
+    "the model tensor to take features from: 'penultimate' (the input of the classifier head; the default where the model has one), 'output', or a tensor's name",
+  )
   if (withEp) cmd.option('--ep <provider>', 'execution provider: cpu, cuda, dml, coreml')
   return cmd.addOption(new Option('--batch <n>', 'images per inference call').argParser(integer(1, 4096)))
 }

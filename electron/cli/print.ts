@@ -85,9 +85,23 @@ export function printInfo(log: Log, info: ProjectOverview): void {
 }
 
 export function printBackbones(log: Log, b: BackboneChoices): void {
-  log(`built-in: ${b.builtin} (training-free filter bank, offline)`)
-  for (const c of b.catalogue) log(`catalogue: ${c.id} — ${c.name}`)
-  for (const r of b.registered) log(`registered: ${r.id} ${r.name} [${r.kind}]`)
+  log(`built-in: ${b.builtin} (training-free filter bank, offline); features: its output, ${b.builtinDim}-d`)
+  for (const c of b.catalogue) {
+    const tensor = c.featureLayer === 'penultimate' ? 'the penultimate layer (input of the classifier)' : `'${c.featureLayer}'`
+    log(`catalogue: ${c.id} — ${c.name}`)
+    log(`  features: ${tensor}, ${c.dim}-d; ${c.licence}`)
+    log(
+      c.sha256
+        ? `  sha256 ${c.sha256} (verified against the ${c.checksumSource})${c.bytes !== null ? `, ${c.bytes} bytes` : ''}`
+        : `  checksum: NOT VERIFIED — no published sha256 known; the download is checked for size only`,
+    )
+  }
+  for (const r of b.registered) {
+    const f = r.featureTensor
+      ? `; features: '${r.featureTensor}'${r.featureLayer === 'penultimate' ? ' (penultimate)' : ''}, ${r.dim}-d`
+      : `; ${r.dim}-d`
+    log(`registered: ${r.id} ${r.name} [${r.kind}]${f}`)
+  }
 }
 
 const range = (i: { lo: number; hi: number }): string => `${(100 * i.lo).toFixed(1)}–${(100 * i.hi).toFixed(1)}%`

@@ -18,6 +18,7 @@ import { BUILTIN_NAME, builtinModelFile, builtinPreprocess, ensureBuiltinModel }
 import { catalogue, downloadCatalogueModel } from './catalogue.ts'
 import { DEFAULT_INPUT_SIZE, imagenetSpec, inputSize, parsePreprocess, type Layout, type PreprocessSpec } from './preprocess.ts'
 import type { RemoteOptions } from './remote.ts'
+import { channelAxis, modelWithOutput, poolingFor, prepareFeatureModel, type FeatureLayerRequest, type FeaturePool } from './feature-layer.ts'
 
 export type BackboneKind = 'builtin' | 'catalogue' | 'file' | 'remote'
 export type ExecutionProviderName = 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu'
@@ -39,6 +40,10 @@ export interface ModelInfo {
   /** 4-D outputs are averaged over their spatial axes (global average pooling). */
   pooled: boolean
   dim: number
+  /** How `outputName` was chosen (backbone/feature-layer.ts): 'penultimate', 'output' or the tensor's name. */
+  featureLayer: FeatureLayerRequest
+  /** How the output becomes a vector: as it is, global average pooling, or the first (class) token. */
+  pool: FeaturePool
 }
 
 export interface BackboneRow {
@@ -53,6 +58,10 @@ export interface BackboneRow {
   dim: number
   preprocess: PreprocessSpec | null
   createdAt: string
+  /** How outputName was chosen ('penultimate', 'output' or a tensor name); null for rows from before schema v5 and embeddings. */
+  featureLayer: string | null
+  /** 'none' | 'gap' | 'cls'; null: by the output's rank (rank 2 as is, rank 4 pooled). */
+  featurePool: FeaturePool | null
 }
 
 /** Sink for the one-line notices a backbone load can produce (EP fallback). */
@@ -74,24 +83,45 @@ export type InspectableSession = Pick<ort.InferenceSession, 'inputNames' | 'inpu
  * 1 or 3 is); the first output of rank 2 (N x D) or rank 4 (pooled to N x D). One trial run on a
  * blank image settles dynamic output sizes and proves the graph runs on this runtime.
  */
-export async function inspectModel(file: string, opts: { session?: InspectableSession } = {}): Promise<ModelInfo> {
+export async function inspectModel(
+  file: string,
+  opts: { session?: InspectableSession; featureLayer?: FeatureLayerRequest } = {},
+): Promise<ModelInfo> {
   let session = opts.session
+  // The feature tensor (backbone/feature-layer.ts): a file's graph is read and, where the tensor is
+  // not an output yet, edited in memory; a session handed in is inspected on its first output.
+  let feature: { candidates: string[]; layer: FeatureLayerRequest } = { candidates: [], layer: 'output' }
   if (!session) {
     if (!existsSync(file)) throw new Error(`${file}: model file not found`)
+    let bytes: Uint8Array | null = null
     try {
-      session = await ort.InferenceSession.create(file, { graphOptimizationLevel: 'all' })
+      const fm = prepareFeatureModel(file, opts.featureLayer)
+      feature = fm
+      bytes = fm.bytes
+    } catch (e) {
+      // A file that is not readable as ONNX is left to onnxruntime, whose message says why, unless a layer was asked for.
+      if (opts.featureLayer !== undefined || /no classifier head|has no tensor|external data|no outputs/.test((e as Error).message)) throw e
+    }
+    try {
+      session = await (bytes
+        ? ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' })
+        : ort.InferenceSession.create(file, { graphOptimizationLevel: 'all' }))
     } catch (e) {
       throw new Error(`${file}: onnxruntime cannot load this model (${(e as Error).message.split('\n')[0]})`)
     }
   }
   try {
-    return await inspectSession(file, session)
+    return await inspectSession(file, session, feature)
   } finally {
     if (!opts.session) await (session as ort.InferenceSession).release()
   }
 }
 
-async function inspectSession(file: string, session: InspectableSession): Promise<ModelInfo> {
+async function inspectSession(
+  file: string,
+  session: InspectableSession,
+  feature: { candidates: string[]; layer: FeatureLayerRequest },
+): Promise<ModelInfo> {
   const inputs = session.inputMetadata
   if (inputs.length !== 1) {
     fail(file, `it takes ${inputs.length} inputs (${session.inputNames.join(', ')}); an image backbone takes exactly one image tensor`)
@@ -123,12 +153,16 @@ async function inspectSession(file: string, session: InspectableSession): Promis
   const width = size(spatial[1])
   const fixedBatch = typeof shape[0] === 'number' && shape[0] > 0 ? shape[0] : null
 
-  const out = session.outputMetadata[0]
+  const wanted = feature.candidates.length > 0 ? feature.candidates : [session.outputMetadata[0]?.name ?? '']
+  const candidates = wanted.map((n) => session.outputMetadata.find((m) => m.name === n))
+  const out = candidates[0]
   if (!out) fail(file, 'it has no outputs')
+  // A named tensor may be a transformer's token sequence (N x T x D: its class token is taken).
+  const named = feature.layer !== 'output' && feature.layer !== 'penultimate'
   if (!out.isTensor) fail(file, `output '${out.name}' is not a tensor`)
   if (out.type !== 'float32') fail(file, `output '${out.name}' is ${out.type}; features must be float32`)
   const oshape = [...out.shape]
-  if (oshape.length !== 2 && oshape.length !== 4) {
+  if (oshape.length > 0 && oshape.length !== 2 && oshape.length !== 4 && !(named && oshape.length === 3) && candidates.length === 1) {
     fail(
       file,
       `output '${out.name}' has rank ${oshape.length} ([${oshape.join(', ')}]); a feature vector needs rank 2 (N x D) or rank 4 (N x C x H x W, globally average-pooled)`,
@@ -139,16 +173,35 @@ async function inspectSession(file: string, session: InspectableSession): Promis
   const b = fixedBatch ?? 1
   const dims = layout === 'nchw' ? [b, channels, height, width] : [b, height, width, channels]
   let result: ort.InferenceSession.ReturnType
+  const fetch = wanted.filter((_, i) => candidates[i])
   try {
-    result = await session.run({ [inp.name]: new ort.Tensor('float32', new Float32Array(b * channels * height * width), dims) }, [out.name])
+    result = await session.run({ [inp.name]: new ort.Tensor('float32', new Float32Array(b * channels * height * width), dims) }, fetch)
   } catch (e) {
     throw new Error(`${file}: the model failed a trial run on a ${dims.join('x')} input (${(e as Error).message.split('\n')[0]})`)
   }
-  const t = result[out.name] as ort.Tensor
-  const od = t.dims
-  if (od[0] !== b) fail(file, `output '${out.name}' has ${od[0]} rows for a batch of ${b}; the first axis must be the batch`)
-  const dim = od.length === 2 ? od[1]! : layout === 'nchw' ? od[1]! : od[3]!
-  if (!(dim > 0)) fail(file, `output '${out.name}' has an empty feature axis`)
+  // The first candidate whose rank makes a vector (penultimate: the tensor before flattening if it
+  // is N x C x H x W or N x D, else the classifier's own input).
+  let chosen: { name: string; od: readonly number[]; pool: FeaturePool; dim: number } | undefined
+  for (const name of fetch) {
+    const od = (result[name] as ort.Tensor).dims
+    const p = poolingFor(od, layout)
+    if (p && (p.pool !== 'cls' || named)) {
+      chosen = { name, od, ...p }
+      break
+    }
+  }
+  if (!chosen) {
+    const od = (result[out.name] as ort.Tensor).dims
+    fail(
+      file,
+      `output '${out.name}' has rank ${od.length} ([${od.join(', ')}]); a feature vector needs rank 2 (N x D) or rank 4 (N x C x H x W, globally average-pooled)`,
+    )
+  }
+  const { od, dim } = chosen
+  if (od[0] !== b) fail(file, `output '${chosen.name}' has ${od[0]} rows for a batch of ${b}; the first axis must be the batch`)
+  if (!(dim > 0)) fail(file, `output '${chosen.name}' has an empty feature axis`)
+  const meta = session.outputMetadata.find((m) => m.name === chosen.name)
+  if (meta && meta.isTensor && meta.type !== 'float32') fail(file, `output '${chosen.name}' is ${meta.type}; features must be float32`)
   return {
     inputName: inp.name,
     inputShape: shape,
@@ -157,10 +210,12 @@ async function inspectSession(file: string, session: InspectableSession): Promis
     width,
     height,
     fixedBatch,
-    outputName: out.name,
-    outputShape: oshape,
-    pooled: od.length === 4,
+    outputName: chosen.name,
+    outputShape: meta?.isTensor ? [...meta.shape] : [...od],
+    pooled: chosen.pool === 'gap',
     dim,
+    featureLayer: feature.layer,
+    pool: chosen.pool,
   }
 }
 
@@ -194,6 +249,8 @@ function rowFromDb(r: StoredBackbone): BackboneRow {
     dim: r.dim,
     preprocess: r.preprocess ? parsePreprocess(r.preprocess, `backbone '${r.name}'`) : null,
     createdAt: r.created_at,
+    featureLayer: r.feature_layer ?? null,
+    featurePool: r.feature_pool === 'none' || r.feature_pool === 'gap' || r.feature_pool === 'cls' ? r.feature_pool : null,
   }
 }
 
@@ -215,6 +272,10 @@ export interface RegisterOptions {
   modelPath: string
   /** Preprocessing; default: from the model's input (ImageNet statistics for colour models). */
   preprocess?: PreprocessSpec
+  /** The feature tensor (backbone/feature-layer.ts); default: the penultimate layer where the model has a classifier head, else its output. */
+  featureLayer?: FeatureLayerRequest
+  /** The feature dimension the caller expects (a catalogue entry's); a model giving another is refused. */
+  expectDim?: number
 }
 
 /**
@@ -228,12 +289,22 @@ export async function registerBackbone(db: Db, opts: RegisterOptions): Promise<B
   const sha = await sha256File(modelPath)
   const existing = getBackbone(db, opts.name)
   if (existing) {
-    if (existing.modelSha256 === sha) return existing
+    if (existing.modelSha256 === sha && sameFeatureLayer(existing, opts.featureLayer)) return existing
+    if (existing.modelSha256 === sha) {
+      throw new Error(
+        `backbone '${opts.name}' is already registered with feature layer '${existing.featureLayer ?? existing.outputName}'; register '${opts.featureLayer}' under another name`,
+      )
+    }
     throw new Error(
       `backbone '${opts.name}' is already registered with a different model file (sha256 ${existing.modelSha256?.slice(0, 12) ?? 'none'}…, this one ${sha.slice(0, 12)}…); register it under another name`,
     )
   }
-  const info = await inspectModel(modelPath)
+  const info = await inspectModel(modelPath, opts.featureLayer !== undefined ? { featureLayer: opts.featureLayer } : {})
+  if (opts.expectDim !== undefined && info.dim !== opts.expectDim) {
+    throw new Error(
+      `backbone '${opts.name}': feature tensor '${info.outputName}' gives ${info.dim} values per image, expected ${opts.expectDim} (a different model file?)`,
+    )
+  }
   const spec = opts.preprocess
     ? parsePreprocess(opts.preprocess, `backbone '${opts.name}'`)
     : opts.kind === 'builtin'
@@ -259,8 +330,16 @@ export async function registerBackbone(db: Db, opts: RegisterOptions): Promise<B
     outputName: info.outputName,
     dim: info.dim,
     preprocess: spec,
+    featureLayer: info.featureLayer,
+    featurePool: info.pool,
   })
   return getBackbone(db, id)!
+}
+
+/** Whether a registered backbone already gives the requested feature layer (unset: whatever it gives). */
+export function sameFeatureLayer(row: BackboneRow, request: FeatureLayerRequest | undefined): boolean {
+  if (request === undefined) return true
+  return row.featureLayer === request || row.outputName === request || (request === 'output' && row.featureLayer === null)
 }
 
 /** Execution providers this onnxruntime-node build lists (always includes 'cpu'). */
@@ -391,7 +470,10 @@ export async function loadBackbone(db: Db, nameOrId: string | number, opts: Load
       )
     }
   }
-  const { session, executionProvider } = await createSession(modelPath, opts)
+  // A feature tensor inside the graph (schema v5 rows) is made an output in memory; the file stays as it is.
+  const edited = row.featureLayer !== null ? modelWithOutput(modelPath, row.outputName) : null
+  const { session, executionProvider } = await createSession(edited ?? modelPath, opts)
+  const pool = row.featurePool ?? undefined
   const spec = row.preprocess
   const inputName = row.inputName
   const outputName = row.outputName
@@ -421,7 +503,7 @@ export async function loadBackbone(db: Db, nameOrId: string | number, opts: Load
         data = padded
       }
       const t = await runOnce(data, fixedBatch ?? n)
-      poolInto(t, spec.layout, n, dim, out, start * dim, row!.name)
+      poolInto(t, spec.layout, n, dim, out, start * dim, row!.name, pool)
     }
     return out
   }
@@ -445,9 +527,27 @@ export async function loadBackbone(db: Db, nameOrId: string | number, opts: Load
  * rank 4 is globally average-pooled over its spatial axes (axes 2,3 for NCHW, 1,2 for NHWC; the
  * output is assumed to follow the input's layout, as convolutional backbones do).
  */
-export function poolInto(t: ort.Tensor, layout: Layout, n: number, dim: number, out: Float32Array, offset: number, name = 'model'): void {
+export function poolInto(
+  t: ort.Tensor,
+  layout: Layout,
+  n: number,
+  dim: number,
+  out: Float32Array,
+  offset: number,
+  name = 'model',
+  pool?: FeaturePool,
+): void {
   const src = t.data as Float32Array
   const d = t.dims
+  if (d.length === 3 && pool === 'cls') {
+    // N x T x D: the first token (a transformer's class token).
+    const [, tokens, width] = d as [number, number, number]
+    if (width !== dim) throw new Error(`backbone '${name}': output has ${width} values per token, registered dim is ${dim}`)
+    for (let i = 0; i < n; i++) out.set(src.subarray(i * tokens * width, i * tokens * width + dim), offset + i * dim)
+    return
+  }
+  // A 4-D feature tensor's channel axis may differ from the input layout (a converted NHWC model's pooled N x C x 1 x 1).
+  if (d.length === 4 && pool === 'gap') layout = channelAxis(d, layout, dim) === 1 ? 'nchw' : 'nhwc'
   if (d.length === 2) {
     if (d[1] !== dim) throw new Error(`backbone '${name}': output has ${d[1]} values per image, registered dim is ${dim}`)
     out.set(src.subarray(0, n * dim), offset)
@@ -494,6 +594,11 @@ export interface EnsureOptions {
   preprocess?: PreprocessSpec
   progress?: Progress
   signal?: AbortSignal
+  /**
+   * The feature tensor (backbone/feature-layer.ts): 'penultimate', 'output' or a tensor name. Default:
+   * a catalogue entry's own, else the penultimate layer where the model has a classifier head.
+   */
+  featureLayer?: FeatureLayerRequest
   /** Token and retries for a remote backbone's metadata and trial requests. */
   remote?: RemoteOptions
 }
@@ -514,23 +619,63 @@ export async function ensureBackbone(db: Db, what: string, opts: EnsureOptions =
   if (what === BUILTIN_NAME) {
     const existing = getBackbone(db, BUILTIN_NAME)
     if (existing) return existing
-    return registerBackbone(db, { name: BUILTIN_NAME, kind: 'builtin', modelPath: ensureBuiltinModel(), preprocess: builtinPreprocess() })
+    return registerBackbone(db, {
+      name: BUILTIN_NAME,
+      kind: 'builtin',
+      modelPath: ensureBuiltinModel(),
+      preprocess: builtinPreprocess(),
+      featureLayer: 'output',
+    })
   }
+  const layer = opts.featureLayer
   const registered = getBackbone(db, what)
-  if (registered) return registered
+  if (registered && sameFeatureLayer(registered, layer)) return registered
   const entry = catalogue.find((c) => c.id === what)
-  if (entry) {
-    const file = await downloadCatalogueModel(entry.id, opts.modelsDir ?? modelsDir(), { progress: opts.progress, signal: opts.signal })
-    return registerBackbone(db, { name: entry.id, kind: 'catalogue', modelPath: file, preprocess: entry.preprocess })
+  if (entry || registered) {
+    // Another feature layer of a registered or catalogue model: its own backbone, named 'model@layer'.
+    const sha = registered?.modelSha256
+    const same = sha ? listBackbones(db).find((b) => b.modelSha256 === sha && sameFeatureLayer(b, layer)) : undefined
+    if (same) return same
+    const named = layer !== undefined && (registered || layer !== entry?.featureLayer) ? `${what}@${layer}` : what
+    const byName = getBackbone(db, named)
+    if (byName) return byName
+    if (entry) {
+      const file = await downloadCatalogueModel(entry.id, opts.modelsDir ?? modelsDir(), { progress: opts.progress, signal: opts.signal })
+      return registerBackbone(db, {
+        name: named,
+        kind: 'catalogue',
+        modelPath: file,
+        preprocess: entry.preprocess,
+        featureLayer: layer ?? entry.featureLayer,
+        ...(layer === undefined || layer === entry.featureLayer ? { expectDim: entry.dim } : {}),
+      })
+    }
+    if (registered && registered.modelPath && registered.kind !== 'embeddings' && registered.kind !== 'remote') {
+      return registerBackbone(db, {
+        name: named,
+        kind: registered.kind,
+        modelPath: registered.modelPath,
+        ...(registered.preprocess ? { preprocess: registered.preprocess } : {}),
+        ...(layer !== undefined ? { featureLayer: layer } : {}),
+      })
+    }
+    throw new Error(`backbone '${what}' has no model file whose feature layer could be chosen`)
   }
   const file = resolve(what)
   if (existsSync(file) && statSync(file).isFile()) {
     const sha = await sha256File(file)
-    const same = listBackbones(db).find((b) => b.modelSha256 === sha)
+    const same = listBackbones(db).find((b) => b.modelSha256 === sha && sameFeatureLayer(b, layer))
     if (same) return same
     let name = basename(file, extname(file))
+    if (layer !== undefined && listBackbones(db).some((b) => b.modelSha256 === sha)) name = `${name}@${layer}`
     if (getBackbone(db, name)) name = `${name}-${sha.slice(0, 8)}`
-    return registerBackbone(db, { name, kind: 'file', modelPath: file, preprocess: opts.preprocess })
+    return registerBackbone(db, {
+      name,
+      kind: 'file',
+      modelPath: file,
+      preprocess: opts.preprocess,
+      ...(layer !== undefined ? { featureLayer: layer } : {}),
+    })
   }
   throw new Error(
     `unknown backbone '${what}': not 'builtin', not a catalogue id (${catalogue.map((c) => c.id).join(', ')}), not an .onnx file, and not registered in this project`,

@@ -1,17 +1,23 @@
 /**
- * A short catalogue of well-known pretrained ONNX image backbones that a user with internet can
+ * A catalogue of pretrained ONNX image backbones for linear probing that a user with internet can
  * download, and the downloader: streamed (fetch), progress events, size and checksum checks,
  * written to a temporary name and renamed into place only when complete and verified.
  *
- * Checksums: where `sha256` is set it is the git-LFS object id recorded for that file in the ONNX
- * model zoo repository (github.com/onnx/models, at the commit in the URL), which is the sha256 of
- * the file's bytes. Where it is null we do not know the checksum: the check is size-only (the
- * exact size when `bytes` is set, otherwise the server's Content-Length), and the listing says so.
+ * Every entry names its feature tensor: the pooled features that feed the network's classifier
+ * (what the paper probes), not its 1000 ImageNet logits. The graph is edited in memory to output
+ * that tensor (backbone/feature-layer.ts); registration checks that it gives `dim` values.
  *
- * These ImageNet classifiers keep their 1000-way classification layer: their output is the
- * 1000 class logits, used as the feature vector. That is weaker than the penultimate layer for
- * linear probing but still a pretrained representation; for the penultimate features, export
- * the model yourself without its head and use "my own .onnx file".
+ * Where the figures come from (the publishers' own listings):
+ * - ONNX model zoo (github.com/onnx/models, commit ZOO below): sha256 and size from the git-LFS
+ *   pointer of each file at that commit; the feature tensor and its shape from the zoo's own
+ *   ONNX_HUB_MANIFEST.json ("extra_ports.features") at the same commit, except MobileNet v2-12,
+ *   which the manifest lists without one: its tensor is the one our penultimate rule finds.
+ * - DINOv2 ViT-S/14 (huggingface.co/Xenova/dinov2-small, commit DINO below): sha256 from the Hub's
+ *   file page (Git LFS details) at that commit; the Hub shows the size only rounded (88.5 MB), so
+ *   the size check is against the server's Content-Length and the sha256 is what verifies it.
+ *
+ * `sha256: null` means no published checksum is known to us; the app and `qc backbones` say so,
+ * and such a download is checked for size only.
  */
 import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { createHash } from 'node:crypto'
@@ -32,74 +38,116 @@ export interface CatalogueEntry {
   bytes: number | null
   /** sha256 of the file when known, else null (size-only check). */
   sha256: string | null
+  /** Where the checksum was read (shown beside it), or why there is none. */
+  checksumSource: string
   preprocess: PreprocessSpec
-  /** Feature dimension the model produces. */
+  /** The feature tensor: a tensor name in the graph, or 'penultimate' (found by the rule in feature-layer.ts). */
+  featureLayer: string
+  /** Feature dimension that tensor gives (checked at registration). */
   dim: number
   licence: string
   notes: string
 }
 
-const ZOO = 'https://github.com/onnx/models/raw'
-// Commits at which the zoo's LFS pointers (sha256, size) below were read.
-const ZOO_A = '2a67a85e670e61bf9819e9df6dae3771974552ff'
-const ZOO_B = '4c46cd00fbdb7cd30b6c1c17ab54f2e1f4f7b177'
+const ZOO_COMMIT = 'b1eeaa1ac722dcc1cd1a8284bde34393dab61c3d'
+const ZOO = `https://github.com/onnx/models/raw/${ZOO_COMMIT}/validated/vision/classification`
+const ZOO_SOURCE = `git-LFS pointer in github.com/onnx/models at ${ZOO_COMMIT.slice(0, 8)}`
+const DINO_COMMIT = '560a572cedd01ab59cf1a614c2d9673397b65ef2'
 
 export const catalogue: CatalogueEntry[] = [
   {
+    id: 'dinov2-small',
+    name: 'DINOv2 ViT-S/14 (self-supervised, LVD-142M; ONNX export by Xenova)',
+    url: `https://huggingface.co/Xenova/dinov2-small/resolve/${DINO_COMMIT}/onnx/model.onnx`,
+    file: 'dinov2-small.onnx',
+    bytes: null,
+    sha256: '83141175ec78b4ff9a2bb58a4c7c264ba0054d1c2e122e5a8114b79a8d4179ea',
+    checksumSource: `Hugging Face file page (Git LFS details) of Xenova/dinov2-small at ${DINO_COMMIT.slice(0, 8)}`,
+    preprocess: imagenetSpec(224),
+    featureLayer: 'last_hidden_state',
+    dim: 384,
+    licence: 'Apache-2.0 (DINOv2 weights, Meta AI)',
+    notes:
+      'Self-supervised features that linear-probe well on unseen domains; the class token of the last layer (layer-normed), 384-d. Resize 256 + centre crop 224, ImageNet mean/std. ~88.5 MB, ~4.6 GFLOP per image.',
+  },
+  {
+    id: 'resnet34-v2',
+    name: 'ResNet-34 v2 (ImageNet, ONNX model zoo)',
+    url: `${ZOO}/resnet/model/resnet34-v2-7.onnx`,
+    file: 'resnet34-v2-7.onnx',
+    bytes: 87288587,
+    sha256: '3d3815e25f4b1ea967e2a526a3b27ef2a03af1725bdc199a63a271c26862d914',
+    checksumSource: ZOO_SOURCE,
+    preprocess: imagenetSpec(224),
+    featureLayer: 'resnetv23_pool1_fwd',
+    dim: 512,
+    licence: 'Apache-2.0 (ONNX model zoo)',
+    notes: "The paper's backbone: the 512-d pooled features of a ResNet-34. ~3.6 GFLOP per image.",
+  },
+  {
     id: 'resnet18-v2',
     name: 'ResNet-18 v2 (ImageNet, ONNX model zoo)',
-    url: `${ZOO}/${ZOO_A}/validated/vision/classification/resnet/model/resnet18-v2-7.onnx`,
+    url: `${ZOO}/resnet/model/resnet18-v2-7.onnx`,
     file: 'resnet18-v2-7.onnx',
     bytes: 46806737,
     sha256: '3b4d048057854022232aa20bf68262e31718ab7119a17f920b8a2dc1433f824b',
+    checksumSource: ZOO_SOURCE,
     preprocess: imagenetSpec(224),
-    dim: 1000,
+    featureLayer: 'resnetv22_pool1_fwd',
+    dim: 512,
     licence: 'Apache-2.0 (ONNX model zoo)',
-    notes: 'Closest to the paper (ResNet-34); 1000 logits as features. ~1.8 GFLOP per image.',
+    notes: '512-d pooled features, half the cost of ResNet-34. ~1.8 GFLOP per image.',
   },
   {
     id: 'densenet121',
     name: 'DenseNet-121 (ImageNet, ONNX model zoo)',
-    url: `${ZOO}/${ZOO_B}/validated/vision/classification/densenet-121/model/densenet-12.onnx`,
-    file: 'densenet-12.onnx',
-    bytes: 32726877,
-    sha256: '0294e7e88e5b3360de9b0fdc321baf9e6ef18b7f058c4536caae3b9f18ed9ed5',
+    url: `${ZOO}/densenet-121/model/densenet-9.onnx`,
+    file: 'densenet-9.onnx',
+    bytes: 32719461,
+    sha256: '875fb597a9f0f79cca8a9db610a355920b13959fbe7dc35b759dd35f4d25e291',
+    checksumSource: ZOO_SOURCE,
     preprocess: imagenetSpec(224),
-    dim: 1000,
+    featureLayer: 'pool5_1',
+    dim: 1024,
     licence: 'Apache-2.0 (ONNX model zoo)',
-    notes: 'Output is N x 1000 x 1 x 1 (pooled to 1000). ~2.9 GFLOP per image.',
+    notes: '1024-d pooled features (wider than the 1000 logits). Fixed batch of 1. ~2.9 GFLOP per image.',
   },
   {
     id: 'shufflenet-v2',
     name: 'ShuffleNet v2 (ImageNet, ONNX model zoo)',
-    url: `${ZOO}/${ZOO_B}/validated/vision/classification/shufflenet/model/shufflenet-v2-12.onnx`,
+    url: `${ZOO}/shufflenet/model/shufflenet-v2-12.onnx`,
     file: 'shufflenet-v2-12.onnx',
     bytes: 9218556,
     sha256: 'ea69821b4dd374ae2f33f9710dd1229ac263d0ee5b5a46ca3521f6483e1ba035',
+    checksumSource: ZOO_SOURCE,
     preprocess: imagenetSpec(224),
-    dim: 1000,
+    featureLayer: '611',
+    dim: 1024,
     licence: 'Apache-2.0 (ONNX model zoo)',
-    notes: 'Small and fast (~0.15 GFLOP per image); the pick for a laptop CPU.',
+    notes: 'Small and fast (~0.15 GFLOP per image); the pick for a laptop CPU. Fixed batch of 1.',
   },
   {
     id: 'mobilenet-v2',
     name: 'MobileNet v2 1.0 (ImageNet, ONNX model zoo)',
-    url: `${ZOO}/main/validated/vision/classification/mobilenet/model/mobilenetv2-12.onnx`,
+    url: `${ZOO}/mobilenet/model/mobilenetv2-12.onnx`,
     file: 'mobilenetv2-12.onnx',
-    bytes: null,
-    sha256: null,
+    bytes: 13964571,
+    sha256: 'c0c3f76d93fa3fd6580652a45618618a220fced18babf65774ed169de0432ad5',
+    checksumSource: ZOO_SOURCE,
     preprocess: imagenetSpec(224),
-    dim: 1000,
+    featureLayer: 'penultimate',
+    dim: 1280,
     licence: 'Apache-2.0 (ONNX model zoo)',
-    notes: 'Checksum not known to us: the download is checked for size only (against Content-Length).',
+    notes: '1280-d pooled features; the zoo names no feature tensor for this file, so the penultimate rule finds it. ~0.3 GFLOP per image.',
   },
   {
     id: 'efficientnet-lite4',
     name: 'EfficientNet-Lite4 (ImageNet, ONNX model zoo)',
-    url: `${ZOO}/main/validated/vision/classification/efficientnet-lite4/model/efficientnet-lite4-11.onnx`,
+    url: `${ZOO}/efficientnet-lite4/model/efficientnet-lite4-11.onnx`,
     file: 'efficientnet-lite4-11.onnx',
-    bytes: null,
-    sha256: null,
+    bytes: 51946641,
+    sha256: 'd111689907c06eea7c82e4833ddef758da6453b9d4cf60b7e99ca05c7cbd9c12',
+    checksumSource: ZOO_SOURCE,
     preprocess: {
       width: 224,
       height: 224,
@@ -112,9 +160,10 @@ export const catalogue: CatalogueEntry[] = [
       std: [128, 128, 128],
       layout: 'nhwc',
     },
-    dim: 1000,
+    featureLayer: 'efficientnet-lite4/model/head/AvgPool:0',
+    dim: 1280,
     licence: 'Apache-2.0 (ONNX model zoo)',
-    notes: 'NHWC input, (pixel - 127) / 128, fixed batch of 1. Checksum not known to us: size-only check (against Content-Length).',
+    notes: '1280-d pooled features. NHWC input, (pixel - 127) / 128, fixed batch of 1.',
   },
 ]
 
@@ -136,7 +185,9 @@ export interface DownloadOptions {
  * Downloads a catalogue model into `destDir` (as `entry.file`) and returns its path; an existing
  * file that passes the checks is reused. The bytes stream to `<file>.part`, are checked (size,
  * sha256 where known) and only then renamed into place, so a partial or corrupt download never
- * looks like a model.
+ * looks like a model. An interrupted download removes its `.part`; one left by a killed process is
+ * overwritten by the next attempt, which starts from the first byte (no ranged resume: a restart
+ * is verified by the same checksum, a resumed file would need the old bytes trusted).
  */
 export async function downloadCatalogueModel(id: string, destDir: string, opts: DownloadOptions = {}): Promise<string> {
   const entry = opts.entry ?? catalogueEntry(id)
@@ -192,6 +243,10 @@ export async function downloadCatalogueModel(id: string, destDir: string, opts: 
     out.destroy()
     rmSync(part, { force: true })
     if (opts.signal?.aborted && !(e instanceof CancelledError)) throw new CancelledError(`download of ${entry.id}`)
-    throw e
+    if (e instanceof CancelledError || /^download of /.test((e as Error).message)) throw e
+    // The connection dropped mid-body (undici: 'terminated'): nothing is kept, a rerun starts over.
+    const cause = (e as Error & { cause?: { code?: string; message?: string } }).cause
+    const why = cause?.code ?? cause?.message ?? (e as Error).message
+    throw new Error(`download of ${entry.id} from ${host} was interrupted after ${got} bytes (${why}); nothing was kept, run it again to start over`)
   }
 }

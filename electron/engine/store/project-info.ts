@@ -29,6 +29,10 @@ export interface BackboneFeatureCount {
   dim: number
   /** Feature vectors stored for this backbone (one per distinct image content). */
   features: number
+  /** The model tensor the features come from (null for embeddings). */
+  featureTensor: string | null
+  /** How it was chosen: 'penultimate', 'output' or a tensor name; null before schema v5. */
+  featureLayer: string | null
 }
 
 export interface RunListing {
@@ -66,7 +70,7 @@ export function classCounts(db: Db): ClassCount[] {
 export function backboneFeatureCounts(db: Db): BackboneFeatureCount[] {
   return db
     .prepare(
-      'SELECT b.id, b.name, b.kind, b.dim, (SELECT count(*) FROM features f WHERE f.backbone_id = b.id) AS features FROM backbones b ORDER BY b.id',
+      'SELECT b.id, b.name, b.kind, b.dim, (SELECT count(*) FROM features f WHERE f.backbone_id = b.id) AS features, b.output_name AS featureTensor, b.feature_layer AS featureLayer FROM backbones b ORDER BY b.id',
     )
     .all() as BackboneFeatureCount[]
 }

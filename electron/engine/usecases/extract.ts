@@ -19,6 +19,8 @@ export interface ExtractRequest {
   backbone?: string
   /** Token, requests in flight and retries for a remote backbone (the token is never stored). */
   remote?: RemoteOptions
+  /** The model tensor to take features from: 'penultimate', 'output' or a name (backbone/feature-layer.ts). */
+  featureLayer?: string
   /** Images per inference call (engine default 32). */
   batchSize?: number
   /** 'cpu' (default), 'cuda', 'dml', 'coreml'; an unavailable one falls back to cpu with a notice. */
@@ -71,7 +73,12 @@ export async function extractProjectFeatures(db: Db, req: ExtractRequest = {}, c
   const { extractFeatures } = await import('../extract/extract.ts')
   const { progress, signal } = ctx
   const remote = req.remote ? { remote: req.remote } : {}
-  const row = await ensureBackbone(db, req.backbone ?? 'builtin', { progress, signal, ...remote })
+  const row = await ensureBackbone(db, req.backbone ?? 'builtin', {
+    progress,
+    signal,
+    ...remote,
+    ...(req.featureLayer !== undefined ? { featureLayer: req.featureLayer } : {}),
+  })
   const summary = await extractFeatures(db, {
     backbone: row.id,
     ...(req.batchSize !== undefined ? { batchSize: req.batchSize } : {}),

@@ -3,7 +3,7 @@
  * classes with their given-label counts, backbones with their feature counts, runs, and the files
  * the imports skipped (with the reason).
  */
-import { BUILTIN_NAME } from '../backbone/builtin.ts'
+import { BUILTIN_NAME, builtinDim } from '../backbone/builtin.ts'
 import { catalogue, type CatalogueEntry } from '../backbone/catalogue.ts'
 import type { Db } from '../store/db.ts'
 import {
@@ -47,6 +47,8 @@ export function projectInfo(db: Db, project: string): ProjectOverview {
 export interface BackboneChoices {
   /** The shipped, training-free filter bank (works offline). */
   builtin: string
+  /** Its feature dimension (its output is the feature vector). */
+  builtinDim: number
   /** Models that can be downloaded by id. */
   catalogue: readonly CatalogueEntry[]
   /** Backbones registered in the project (empty without one). */
@@ -55,5 +57,5 @@ export interface BackboneChoices {
 
 /** Every backbone a user can name: the built-in one, the catalogue, and those in `db` when given. */
 export function backboneChoices(db?: Db): BackboneChoices {
-  return { builtin: BUILTIN_NAME, catalogue, registered: db ? backboneFeatureCounts(db) : [] }
+  return { builtin: BUILTIN_NAME, builtinDim: builtinDim(), catalogue, registered: db ? backboneFeatureCounts(db) : [] }
 }
