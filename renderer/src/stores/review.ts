@@ -2,13 +2,15 @@
  * Review state: the filtered list of samples (flagged first, most certain first), the cursor,
  * the selection, the detail of the sample under the cursor, and the decisions. Every decision is
  * applied on screen at once and sent at once (optimistic); when the call fails the row goes back
- * to what it was and the error is shown.
+ * to what it was and the error is shown. The feedback loop (issue 8): decisions saved since the
+ * suggestions were last updated are counted, the setting "update every N decisions" is kept in
+ * localStorage, and `followRun` switches the list to an updated run keeping the sample in view.
  */
 import { defineStore } from 'pinia'
 import { ref, computed, watch, shallowRef } from 'vue'
 import { api } from '../api.ts'
 import { useToastStore } from './toasts.ts'
-import type { SampleRow, SampleDetail, ReviewProgress, ReviewStatus } from '../../../shared/contract.ts'
+import type { SampleRow, SampleDetail, ReviewProgress, ReviewStatus, RefreshResult } from '../../../shared/contract.ts'
 import { finalLabel } from '../../../shared/final-label.ts'
 import { FIT, zoomBy, type ZoomView } from '../zoom.ts'
 
@@ -26,6 +28,9 @@ export interface ReviewFilters {
 }
 
 const REVIEWER_KEY = 'qc.reviewer'
+const FEEDBACK_KEY = 'qc.feedbackEvery'
+/** The default of "update the suggestions every N decisions" (0 = only on the button). */
+export const FEEDBACK_EVERY_DEFAULT = 25
 const PAGE = 1000
 
 function statusOf(action: Decision): ReviewStatus {
@@ -69,6 +74,17 @@ export const useReviewStore = defineStore('review', () => {
   const zoom = ref<ZoomView>({ ...FIT })
   /** Focus mode: one large image, the grid hidden (key F or Space). */
   const focusMode = ref(false)
+  /** Update the suggestions after this many decisions (0: only on the button); kept in localStorage. */
+  const feedbackEvery = ref<number>(readFeedbackEvery())
+  /** Decisions saved since the suggestions were last updated (or since the page opened). */
+  const sinceRefresh = ref(0)
+  /** What the latest update of the suggestions did (shown until the next one). */
+  const lastRefresh = ref<RefreshResult | null>(null)
+  /**
+   * A sample kept in the list after an update took it out of the filtered queue (it was in view):
+   * shown, and listed, until the cursor leaves it.
+   */
+  const pinnedId = ref<number | null>(null)
   let generation = 0
   // Decisions go to the engine one after another, in the order they were made, so the review log
   // (and what Z undoes) matches what the reviewer did even when keys come faster than replies.
@@ -93,6 +109,24 @@ export const useReviewStore = defineStore('review', () => {
       return ''
     }
   }
+  function readFeedbackEvery(): number {
+    try {
+      const v = localStorage.getItem(FEEDBACK_KEY)
+      const n = v === null ? NaN : Number(v)
+      return Number.isInteger(n) && n >= 0 ? n : FEEDBACK_EVERY_DEFAULT
+    } catch {
+      return FEEDBACK_EVERY_DEFAULT
+    }
+  }
+  function setFeedbackEvery(n: number): void {
+    feedbackEvery.value = Number.isFinite(n) ? Math.max(0, Math.min(10000, Math.round(n))) : FEEDBACK_EVERY_DEFAULT
+    try {
+      localStorage.setItem(FEEDBACK_KEY, String(feedbackEvery.value))
+    } catch {
+      // kept for this page only
+    }
+  }
+
   function setReviewer(name: string): void {
     reviewer.value = name.trim()
     try {
@@ -106,11 +140,15 @@ export const useReviewStore = defineStore('review', () => {
    * Loads the list for the current filters: the first page at once, the rest in the background.
    * `resume`: the cursor goes to the first sample nobody has reviewed (looked for in each page as it
    * arrives), where a reviewer coming back to the screen wants to go on; otherwise it stays where
-   * it was (a reload after someone else's decision).
+   * it was (a reload after someone else's decision). `keep`: the list changed under the reviewer
+   * (an update of the suggestions): the cursor stays on that sample, and when the new list does not
+   * hold it, it is kept in view (pinned at its place) until the cursor leaves it; the selection
+   * keeps the samples still listed.
    */
-  async function load(resume = false): Promise<void> {
+  async function load(resume = false, keep?: { id: number; at: number }): Promise<void> {
     const gen = ++generation
     loading.value = true
+    const keptSelection = keep ? selection.value : null
     const f = filters.value
     const query = {
       runId: f.runId,
@@ -125,7 +163,19 @@ export const useReviewStore = defineStore('review', () => {
     try {
       const first = await api.querySamples({ ...query, offset: 0, limit: PAGE })
       if (gen !== generation) return
-      items.value = first.items
+      let pinned: SampleRow | null = null
+      if (keep && !first.items.some((r) => r.id === keep.id)) {
+        // Not on the first page: the row as the new run sees it, shown where the reviewer was.
+        const one = await api.querySamples({ runId: first.runId ?? undefined, ids: [keep.id], offset: 0, limit: 1 })
+        if (gen !== generation) return
+        pinned = one.items[0] ?? null
+      }
+      pinnedId.value = null
+      if (pinned) {
+        const at = Math.min(keep!.at, first.items.length)
+        items.value = [...first.items.slice(0, at), pinned, ...first.items.slice(at)]
+        pinnedId.value = pinned.id
+      } else items.value = first.items
       total.value = first.total
       runId.value = first.runId
       let seeking = resume
@@ -136,9 +186,10 @@ export const useReviewStore = defineStore('review', () => {
           seeking = false
         }
       }
-      cursor.value = resume ? 0 : Math.min(cursor.value, Math.max(0, first.items.length - 1))
+      const kept = keep ? items.value.findIndex((r) => r.id === keep.id) : -1
+      cursor.value = kept >= 0 ? kept : resume ? 0 : Math.min(cursor.value, Math.max(0, items.value.length - 1))
       if (seeking) seek(0)
-      selection.value = new Set()
+      selection.value = keptSelection ? new Set([...keptSelection].filter((id) => items.value.some((r) => r.id === id))) : new Set()
       anchor = -1
       void loadDetail()
       void loadProgress()
@@ -147,7 +198,15 @@ export const useReviewStore = defineStore('review', () => {
         const page = await api.querySamples({ ...query, offset, limit: PAGE })
         if (gen !== generation) return
         if (page.items.length === 0) break
-        items.value = items.value.concat(page.items)
+        // The pinned sample is listed after all (a later page): its own place replaces the pin.
+        const pin = pinnedId.value
+        if (pin !== null && page.items.some((r) => r.id === pin)) {
+          const onPin = current.value?.id === pin
+          pinnedId.value = null
+          items.value = items.value.filter((r) => r.id !== pin)
+          items.value = items.value.concat(page.items)
+          if (onPin) cursor.value = items.value.findIndex((r) => r.id === pin)
+        } else items.value = items.value.concat(page.items)
         if (seeking) seek(offset)
         offset += page.items.length
       }
@@ -188,6 +247,17 @@ export const useReviewStore = defineStore('review', () => {
     })
   }
   watch(cursor, () => void loadDetail(60))
+  // The pinned sample goes once the reviewer moves on (the list is then the filtered queue again).
+  watch(cursor, (i) => {
+    const pin = pinnedId.value
+    if (pin === null) return
+    const at = items.value.findIndex((r) => r.id === pin)
+    if (at === i) return
+    pinnedId.value = null
+    if (at < 0) return
+    items.value = items.value.filter((r) => r.id !== pin)
+    if (at < i) cursor.value = i - 1
+  })
 
   function replaceRow(row: SampleRow): void {
     const i = indexById.value.get(row.id)
@@ -216,6 +286,7 @@ export const useReviewStore = defineStore('review', () => {
       const run = runId.value ?? undefined
       const r = await enqueue(() => api.review({ sampleId: row.id, action, classIdx, runId: run, reviewer: who }))
       replaceRow(r.sample)
+      sinceRefresh.value++
       void loadProgress()
       if (detail.value?.id === row.id) void loadDetail()
       return true
@@ -262,6 +333,7 @@ export const useReviewStore = defineStore('review', () => {
       const r = await enqueue(() => api.bulkAccept({ sampleIds: ids, runId: run, reviewer: who }))
       toasts.ok(`Accepted ${r.accepted} suggestion${r.accepted === 1 ? '' : 's'}${r.skipped ? `, ${r.skipped} skipped` : ''}`)
       selection.value = new Set()
+      sinceRefresh.value += r.accepted
       void loadProgress()
     } catch (e) {
       for (const r of before) replaceRow(r)
@@ -319,6 +391,20 @@ export const useReviewStore = defineStore('review', () => {
     zoom.value = factor ? zoomBy(zoom.value, factor) : { ...FIT }
   }
 
+  /**
+   * Switches the list to an updated run (the suggestions refreshed from the decisions): the sample
+   * in view stays selected (kept in view when it left the filtered queue), every decision stays (the
+   * rows come from the engine with their review state). Decisions still on their way are written
+   * first, so the new list shows them.
+   */
+  async function followRun(newRunId: number): Promise<void> {
+    const row = current.value
+    const keep = row ? { id: row.id, at: cursor.value } : undefined
+    if (filters.value.runId !== undefined) filters.value = { ...filters.value, runId: newRunId }
+    await enqueue(() => Promise.resolve())
+    await load(false, keep)
+  }
+
   function setFilters(f: Partial<ReviewFilters>, replace = false): void {
     filters.value = replace ? { classBy: 'given', ...f } : { ...filters.value, ...f }
     cursor.value = 0
@@ -339,8 +425,14 @@ export const useReviewStore = defineStore('review', () => {
     pending,
     zoom,
     focusMode,
+    feedbackEvery,
+    sinceRefresh,
+    lastRefresh,
+    pinnedId,
     current,
     setReviewer,
+    setFeedbackEvery,
+    followRun,
     load,
     loadProgress,
     loadDetail,
