@@ -67,7 +67,7 @@ export const RecentProject = z.object({ path: z.string(), name: z.string(), open
 export type RecentProject = z.infer<typeof RecentProject>
 
 /** Kinds of long-running job. */
-export const JobKind = z.enum(['demo', 'import', 'download', 'extract', 'refine', 'refresh', 'validate', 'export'])
+export const JobKind = z.enum(['demo', 'import', 'download', 'extract', 'refine', 'refresh', 'validate', 'export', 'map'])
 export type JobKind = z.infer<typeof JobKind>
 
 /**
@@ -572,6 +572,30 @@ export type AuditReport = z.infer<typeof AuditReport>
 /** Sort orders of the sample query. */
 export const SampleSort = z.enum(['rank', 'id', 'confidence', 'path'])
 
+/** How the embedding map is drawn: UMAP (neighbourhoods kept; computed once, stored) or PCA (on the spot). */
+export const MapMethod = z.enum(['umap', 'pca'])
+export type MapMethod = z.infer<typeof MapMethod>
+
+/** A stored UMAP map: what it shows and how it was made (engine/insights/embedding-map.ts). */
+export const MapInfo = z.object({
+  backboneId: Id,
+  /** Samples with this backbone's features. */
+  total: z.number().int(),
+  /** Points laid out by UMAP (a seeded subsample of at most 2500). */
+  fitted: z.number().int(),
+  /** Further points placed beside their nearest fitted neighbours. */
+  placed: z.number().int(),
+  /** Samples left out of the picture (beyond the shown maximum). */
+  leftOut: z.number().int(),
+  seed: z.number().int(),
+  computedAt: z.string(),
+  /** Seconds the computation took. */
+  seconds: z.number(),
+  /** True when the stored map was used (nothing recomputed). */
+  cached: z.boolean(),
+})
+export type MapInfo = z.infer<typeof MapInfo>
+
 // ---------------------------------------------------------------------------------------------
 // The contract: method name -> { input, output, job? }. `job` names the kind of job the method
 // starts; its output is then a JobRef and the job's result has schema `jobResults[kind]`.
@@ -750,14 +774,44 @@ export const contract = {
     z.object({ runId: Id.optional() }),
     z.object({ runId: z.number().int().nullable(), classes: z.array(z.string()), matrix: z.array(z.array(z.number().int())) }),
   ),
-  /** 2-D PCA projection of the features (computed in the engine), with given and refined labels per point. */
+  /**
+   * The 2-D map of the features with given and refined labels per point, and whether the run
+   * (default: latest) flagged it. `method` 'umap' (the Insights map): the map stored for this
+   * backbone and feature count, or `status` 'not-computed' with no points (start `computeMap`);
+   * 'pca': a PCA projection computed on the spot. `status` 'no-features': no backbone has features
+   * yet (nothing to draw; extract features first).
+   */
   embeddingMap: m(
-    z.object({ runId: Id.optional(), backboneId: Id.optional(), maxPoints: z.number().int().min(10).max(50000).default(5000) }),
+    z.object({
+      runId: Id.optional(),
+      backboneId: Id.optional(),
+      maxPoints: z.number().int().min(10).max(50000).default(5000),
+      method: MapMethod.default('pca'),
+    }),
     z.object({
       backboneId: z.number().int().nullable(),
+      method: MapMethod,
+      status: z.enum(['ready', 'not-computed', 'no-features']),
+      /** The run whose flags the points carry, or null (no finished run). */
+      runId: z.number().int().nullable(),
+      /** PCA only: each component's share of the variance. */
       explainedVariance: z.array(z.number()),
-      points: z.array(z.object({ id: Id, x: z.number(), y: z.number(), given: ClassIdx.nullable(), refined: ClassIdx.nullable() })),
+      /** UMAP only, when ready: how the picture was drawn. */
+      info: MapInfo.nullable(),
+      points: z.array(
+        z.object({ id: Id, x: z.number(), y: z.number(), given: ClassIdx.nullable(), refined: ClassIdx.nullable(), flagged: z.boolean() }),
+      ),
     }),
+  ),
+  /**
+   * Computes the UMAP map of a backbone's features (default: the run's, else the one with the most
+   * features) and stores it beside the project (a job, cancellable; result: MapInfo). A stored
+   * map for the same backbone, feature count and options is returned at once (`cached`).
+   */
+  computeMap: m(
+    z.object({ runId: Id.optional(), backboneId: Id.optional(), maxPoints: z.number().int().min(10).max(50000).default(5000) }),
+    JobRef,
+    'map',
   ),
   /** Noise estimate: fraction of samples whose refined label differs from the given one, overall and per class. */
   noiseEstimate: m(
@@ -767,6 +821,10 @@ export const contract = {
       estimate: z.number().nullable(),
       /** Given-label error rate against trusted labels, when trusted labels exist. */
       trustedErrorRate: z.number().nullable(),
+      /** Samples with both a given and a trusted label (what trustedErrorRate is measured on). */
+      trustedCount: z.number().int(),
+      /** Wilson 95% interval of trustedErrorRate, or null without trusted labels. */
+      trustedInterval: z.object({ lo: z.number(), hi: z.number() }).nullable(),
       perClass: z.array(z.object({ idx: ClassIdx, name: z.string(), given: z.number().int(), flagged: z.number().int(), rate: z.number() })),
     }),
   ),
@@ -894,6 +952,7 @@ export const jobResults = {
   refresh: RefreshResult,
   validate: z.object({ validationId: Id }),
   export: ExportResult,
+  map: MapInfo,
 } as const satisfies Record<JobKind, z.ZodType>
 /** Result type of a job kind. */
 export type JobResultOf<K extends JobKind> = z.infer<(typeof jobResults)[K]>

@@ -343,6 +343,9 @@ export function noiseEstimate(
 ): {
   estimate: number | null
   trustedErrorRate: number | null
+  /** Samples with both a given and a trusted label, and how many of those disagree. */
+  trustedCount: number
+  trustedWrong: number
   perClass: { idx: number; name: string; given: number; flagged: number; rate: number }[]
 } {
   const t = db
@@ -351,7 +354,8 @@ export function noiseEstimate(
     )
     .get() as { n: number; wrong: number | null }
   const trustedErrorRate = t.n > 0 ? (t.wrong ?? 0) / t.n : null
-  if (runId === null) return { estimate: null, trustedErrorRate, perClass: [] }
+  const trusted = { trustedErrorRate, trustedCount: t.n, trustedWrong: t.wrong ?? 0 }
+  if (runId === null) return { estimate: null, ...trusted, perClass: [] }
   const perClass = (
     db
       .prepare(
@@ -363,7 +367,7 @@ export function noiseEstimate(
   ).map((c) => ({ ...c, rate: c.given > 0 ? c.flagged / c.given : 0 }))
   const n = perClass.reduce((a, c) => a + c.given, 0)
   const f = perClass.reduce((a, c) => a + c.flagged, 0)
-  return { estimate: n > 0 ? f / n : null, trustedErrorRate, perClass }
+  return { estimate: n > 0 ? f / n : null, ...trusted, perClass }
 }
 
 /** Review counters (decisions are global to a sample; `flagged` refers to the run). */
