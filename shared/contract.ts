@@ -154,8 +154,19 @@ export const BackboneInfo = z.object({
   modelPath: z.string().nullable(),
   inputShape: z.array(z.union([z.number(), z.string()])).nullable(),
   features: z.number().int(),
+  /** The model tensor the features come from (null for imported embeddings). */
+  featureTensor: z.string().nullable().optional(),
+  /** How that tensor was chosen: 'penultimate' (the classifier's input), 'output', or the name a user gave; null when not recorded. */
+  featureLayer: z.string().nullable().optional(),
 })
 export type BackboneInfo = z.infer<typeof BackboneInfo>
+
+/**
+ * The model tensor to take features from: 'penultimate' (the input of the classifier head),
+ * 'output' (the model's own output), or a tensor's name. Unset: the penultimate layer where the
+ * model has a classifier head, else its output (a catalogue entry: its own).
+ */
+export const FeatureLayer = z.string().trim().min(1).max(256)
 
 /** An entry of the pretrained backbone catalogue (needs internet to download). */
 export const CatalogueEntry = z.object({
@@ -168,6 +179,10 @@ export const CatalogueEntry = z.object({
   license: z.string().nullable(),
   /** Already downloaded into the app's data folder. */
   downloaded: z.boolean(),
+  /** The feature tensor the entry uses ('penultimate': found by the rule), whose dimension is `dim`. */
+  featureLayer: z.string().optional(),
+  /** Where the sha256 was read (the publisher's listing); null: no verified checksum, the download is checked for size only. */
+  checksumSource: z.string().nullable().optional(),
 })
 export type CatalogueEntry = z.infer<typeof CatalogueEntry>
 
@@ -354,6 +369,8 @@ export const VALIDATION_LIMITS = {
   /** SD is reported after rounds 1..sdRounds. */
   maxSdRounds: 10,
   defaultSdRounds: 3,
+  /** Most reviews a review simulation may plan (and the largest batch). */
+  maxReviewBudget: 100_000,
 } as const
 
 /** Noise of a validation sweep: 'none' measures the labels as given; the others are injected (engine/validate/noise.ts). */
@@ -376,6 +393,17 @@ export const ValidationConfig = z
     /** L2 strength for every cell; default 'auto' (k-fold selection per cell, slower). */
     lambda: z.union([z.number().positive(), z.literal('auto')]).optional(),
     pllLoss: z.enum(['gce', 'ce', 'auto']).optional(),
+    /**
+     * Also simulate an inspector per noise draw (engine/validate/review-sim.ts): reviews of the
+     * top flags in batches of `batch` up to `budget`, answered with the true label; curves with
+     * feedback, without, and with confident learning's ranking. Each batch with feedback costs a re-fit.
+     */
+    review: z
+      .object({
+        batch: z.number().int().min(1).max(VALIDATION_LIMITS.maxReviewBudget),
+        budget: z.number().int().min(1).max(VALIDATION_LIMITS.maxReviewBudget),
+      })
+      .optional(),
   })
   .refine((c) => c.rates.length > 0 || c.noiseTypes.every((t) => t === 'none'), { path: ['rates'], message: 'rates is empty' })
 export type ValidationConfig = z.infer<typeof ValidationConfig>
@@ -416,6 +444,28 @@ export const ValidationSummaryRow = z.object({
 })
 export type ValidationSummaryRow = z.infer<typeof ValidationSummaryRow>
 
+/**
+ * A review simulation summarised over seeds for one (noise type, rate, strategy): labels correct
+ * after each number of reviews (fractions), from `summarizeReviews` in engine/validate/validate.ts.
+ * 'feedback': re-fit after each batch; 'static': the first ranking in order; 'cl': confident
+ * learning's ranking. `correct`: unreviewed samples take the suggestion; `correctKept`: they keep
+ * their given label.
+ */
+export const ValidationReviewRow = z.object({
+  noiseType: ValidationNoise,
+  rate: z.number(),
+  strategy: z.enum(['feedback', 'static', 'cl']),
+  /** Seeds that finished. */
+  n: z.number().int(),
+  reviews: z.array(z.number().int()),
+  correct: z.object({ mean: z.array(z.number()), std: z.array(z.number()) }),
+  correctKept: z.object({ mean: z.array(z.number()), std: z.array(z.number()) }),
+  /** Mean wall seconds of the strategy's own fits, and of the start run. */
+  seconds: z.number(),
+  startSeconds: z.number(),
+})
+export type ValidationReviewRow = z.infer<typeof ValidationReviewRow>
+
 /** A validation sweep recorded in the project. */
 export const ValidationInfo = z.object({
   id: Id,
@@ -440,6 +490,8 @@ export const ValidationDetail = ValidationInfo.extend({
   best: z.array(z.object({ noiseType: ValidationNoise, rate: z.number(), method: z.string(), trustedAccuracy: z.number() })),
   /** Per injected noise type and rate: can the true class still be told from the noisy labels (engine/validate/noise.ts)? */
   noiseModels: z.array(z.object({ noiseType: ValidationNoise, rate: z.number(), identifiable: z.boolean() })),
+  /** The review simulation's curves (config.review), summarised over seeds; absent without one. */
+  review: z.array(ValidationReviewRow).optional(),
 })
 export type ValidationDetail = z.infer<typeof ValidationDetail>
 
@@ -686,9 +738,12 @@ export const contract = {
   /** The catalogue of well-known pretrained ONNX backbones. */
   listCatalogue: m(Empty, z.object({ entries: z.array(CatalogueEntry) })),
   /** Downloads a catalogue backbone (size and checksum checked) and registers it (a job; result: BackboneInfo). */
-  downloadBackbone: m(z.object({ name: z.string().min(1) }), JobRef, 'download'),
+  downloadBackbone: m(z.object({ name: z.string().min(1), featureLayer: FeatureLayer.optional() }), JobRef, 'download'),
   /** Registers your own .onnx file as a backbone (refused with the reason when it is not an image model). */
-  addBackboneFile: m(z.object({ path: z.string().min(1), name: z.string().trim().min(1).optional() }), BackboneInfo),
+  addBackboneFile: m(
+    z.object({ path: z.string().min(1), name: z.string().trim().min(1).optional(), featureLayer: FeatureLayer.optional() }),
+    BackboneInfo,
+  ),
   /**
    * Registers a model on a KServe v2 inference server (Triton), named by its URL
    * `http(s)://HOST:PORT/v2/models/NAME[/versions/V]`, inspected over the protocol and refused with

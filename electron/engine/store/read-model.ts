@@ -421,6 +421,10 @@ export interface BackboneSummary {
   modelPath: string | null
   inputShape: (number | string)[] | null
   features: number
+  /** The model tensor the features come from (null for embeddings). */
+  featureTensor: string | null
+  /** 'penultimate', 'output' or a tensor name; null before schema v5. */
+  featureLayer: string | null
 }
 
 const FEATURES_OF = '(SELECT count(*) FROM samples s JOIN features f ON f.hash = s.hash AND f.backbone_id = b.id)'
@@ -429,7 +433,7 @@ const FEATURES_OF = '(SELECT count(*) FROM samples s JOIN features f ON f.hash =
 export function backboneSummaries(db: Db): BackboneSummary[] {
   const rows = db
     .prepare(
-      `SELECT b.id, b.name, b.kind, b.dim, b.model_path AS modelPath, b.input_shape AS inputShape, ${FEATURES_OF} AS features FROM backbones b ORDER BY b.id`,
+      `SELECT b.id, b.name, b.kind, b.dim, b.model_path AS modelPath, b.input_shape AS inputShape, ${FEATURES_OF} AS features, b.output_name AS featureTensor, b.feature_layer AS featureLayer FROM backbones b ORDER BY b.id`,
     )
     .all() as (Omit<BackboneSummary, 'inputShape'> & { inputShape: string | null })[]
   return rows.map((r) => ({ ...r, inputShape: r.inputShape ? (JSON.parse(r.inputShape) as (number | string)[]) : null }))

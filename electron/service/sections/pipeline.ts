@@ -108,6 +108,8 @@ export function pipelineSection(ctx: ServiceContext) {
           dim: e.dim,
           license: e.licence,
           downloaded: existsSync(join(dir, e.file)),
+          featureLayer: e.featureLayer,
+          checksumSource: e.sha256 ? e.checksumSource : null,
         })),
       }
     },
@@ -116,10 +118,14 @@ export function pipelineSection(ctx: ServiceContext) {
       const { catalogueEntry } = await import('../../engine/backbone/catalogue.ts')
       const entry = catalogueEntry(input.name)
       return startProjectJob(p, 'download', input, `Download ${entry.name}`, async ({ progress, signal }) => {
-        const { downloadCatalogueModel } = await import('../../engine/backbone/catalogue.ts')
-        const { registerBackbone } = await import('../../engine/backbone/backbone.ts')
-        const file = await downloadCatalogueModel(entry.id, join(dataDir, 'models'), { progress, signal })
-        const row = await registerBackbone(p.db, { name: entry.id, kind: 'catalogue', modelPath: file, preprocess: entry.preprocess })
+        // The same path as the CLI: download (size and sha256 checked), then register with the entry's feature tensor.
+        const { ensureBackbone } = await import('../../engine/backbone/backbone.ts')
+        const row = await ensureBackbone(p.db, entry.id, {
+          modelsDir: join(dataDir, 'models'),
+          progress,
+          signal,
+          ...(input.featureLayer !== undefined ? { featureLayer: input.featureLayer } : {}),
+        })
         return backboneInfo(p.db, row.id)
       })
     },
@@ -127,7 +133,12 @@ export function pipelineSection(ctx: ServiceContext) {
       const { db } = need()
       const file = requireAbsolute(input.path, 'model file')
       const { registerBackbone } = await import('../../engine/backbone/backbone.ts')
-      const row = await registerBackbone(db, { name: input.name ?? basename(file, extname(file)), kind: 'file', modelPath: file })
+      const row = await registerBackbone(db, {
+        name: input.name ?? basename(file, extname(file)),
+        kind: 'file',
+        modelPath: file,
+        ...(input.featureLayer !== undefined ? { featureLayer: input.featureLayer } : {}),
+      })
       return backboneInfo(db, row.id)
     },
     async addRemoteBackbone(input) {
