@@ -158,7 +158,11 @@ export async function computeEmbeddingMap(f: MapFeatures, opts: MapOptions = {})
   const epochUnits = nEpochs
   const placeUnits = placeRows.length
   const total = knnUnits + epochUnits + placeUnits
-  const report = (done: number): void => progress({ phase: 'map', done: Math.min(done, total), total })
+  // One stage, so front ends show one bar with the job's ETA (the work units are not items a person counts).
+  const report = (done: number): void => {
+    const d = Math.min(done, total)
+    progress({ phase: 'map', done: d, total, overall: { fraction: d / total, stage: 'map', step: 1, steps: 1 } })
+  }
   report(0)
 
   // 1. Exact k nearest neighbours among the fitted rows.

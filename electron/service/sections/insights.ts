@@ -90,10 +90,16 @@ export function insightsSection(ctx: ServiceContext) {
       if (backboneId === null) throw new ConflictError('no features in this project yet: extract features (or import embeddings) first')
       const key = mapCacheKey(backboneId, q.featureCount(p.db, backboneId), { maxPoints: input.maxPoints })
       const name = ctx.backboneInfo(p.db, backboneId).name
-      return ctx.startProjectJob(p, 'map', { backboneId, maxPoints: input.maxPoints }, `Map of the ${name} features`, async ({ progress, signal }) => {
-        const { map, cached } = await cachedEmbeddingMap({ projectPath: p.path, key, load: () => features.get(p.db, backboneId), progress, signal })
-        return mapInfo(backboneId, map, cached)
-      })
+      return ctx.startProjectJob(
+        p,
+        'map',
+        { backboneId, maxPoints: input.maxPoints },
+        `Map of the ${name} features`,
+        async ({ progress, signal }) => {
+          const { map, cached } = await cachedEmbeddingMap({ projectPath: p.path, key, load: () => features.get(p.db, backboneId), progress, signal })
+          return mapInfo(backboneId, map, cached)
+        },
+      )
     },
     async noiseEstimate(input) {
       const { db } = need()
