@@ -24,10 +24,15 @@
  * every labelled row; reviewed rows were chosen because the model flagged them, so they are not a
  * random sample: agreement on them is not an unbiased accuracy, which is why they are only a
  * small share of what selection scores and the noise-compression rule still judges the rest.
+ * Answers of an audit of the whole dataset (a random draw) are the unbiased kind: with
+ * `useReviews` they are trained on with the answered label (not clamped: an audit measures, it
+ * never sets a final label) and marked as selection's clean rows, which choose the method by
+ * held-out accuracy from 200 answers on (selection.ts).
  */
 import { CancelledError } from '../jobs/progress.ts'
 import { defaultBackbone, loadFeatureMatrix } from '../extract/features.ts'
 import { reviewState } from '../review/review.ts'
+import { latestAuditAnswers, listAudits } from '../store/audits.ts'
 import { listClasses, type Db } from '../store/db.ts'
 import { backboneExists, completeRun, failRun, insertRun, type PredictionRow } from '../store/runs.ts'
 import { selectRows } from './engine.ts'
@@ -65,6 +70,11 @@ export interface ProjectTrainingSet {
   reviewed: Int32Array
   /** Training-split samples left out because a reviewer excluded them (with `useReviews`). */
   excludedByReview: number
+  /**
+   * 1 where the row's label is an answer of an audit of the whole dataset (a random draw, checked
+   * by a person) and no review decision disagrees (with `useReviews`): selection's clean rows.
+   */
+  clean: Uint8Array
   /** Everything else with features (trusted-labelled and unlabelled training samples, the test split). */
   other: { x: FeatureMatrix; sampleIds: Int32Array; given: Int32Array; trusted: Int32Array }
 }
@@ -87,12 +97,22 @@ export function projectTrainingSet(db: Db, backboneId?: number, opts: { useRevie
       else if (st.finalIdx !== null && st.finalIdx >= 0 && st.finalIdx < k) decided[i] = st.finalIdx
     }
   }
+  // Audit answers (with `useReviews`): audits of the whole dataset only, a uniform random draw;
+  // an audit of the unflagged part is not uniform over the training set. Latest answer wins.
+  const answered = new Map<number, number>()
+  if (opts.useReviews) {
+    for (const a of [...listAudits(db)].reverse()) {
+      if (a.stratum !== 'all') continue
+      for (const [sid, ans] of latestAuditAnswers(db, a.id)) if (ans.classIdx >= 0 && ans.classIdx < k) answered.set(sid, ans.classIdx)
+    }
+  }
+  const answerOf = (i: number) => answered.get(train.sampleIds[i]!) ?? -1
   const labelled: number[] = []
   const otherTrain: number[] = []
   let excludedByReview = 0
   for (let i = 0; i < train.given.length; i++) {
     if (decided[i] === -2) excludedByReview++
-    ;(decided[i]! !== -2 && (train.given[i]! >= 0 || train.trusted[i]! >= 0 || decided[i]! >= 0) ? labelled : otherTrain).push(i)
+    ;(decided[i]! !== -2 && (train.given[i]! >= 0 || train.trusted[i]! >= 0 || decided[i]! >= 0 || answerOf(i) >= 0) ? labelled : otherTrain).push(i)
   }
   if (labelled.length < 2) throw new Error(`refine: only ${labelled.length} training sample(s) with features and a label`)
   const x = labelled.length === train.x.n ? train.x : selectRows(train.x, labelled)
@@ -114,12 +134,15 @@ export function projectTrainingSet(db: Db, backboneId?: number, opts: { useRevie
     backboneId: id,
     k,
     x,
-    y: Int32Array.from(labelled, (i) => (decided[i]! >= 0 ? decided[i]! : train.trusted[i]! >= 0 ? train.trusted[i]! : train.given[i]!)),
+    y: Int32Array.from(labelled, (i) =>
+      decided[i]! >= 0 ? decided[i]! : answerOf(i) >= 0 ? answerOf(i) : train.trusted[i]! >= 0 ? train.trusted[i]! : train.given[i]!,
+    ),
     sampleIds: Int32Array.from(labelled, (i) => train.sampleIds[i]!),
     given: Int32Array.from(labelled, (i) => train.given[i]!),
     trusted: Int32Array.from(labelled, (i) => train.trusted[i]!),
     reviewed: Int32Array.from(labelled, (i) => decided[i]!),
     excludedByReview,
+    clean: Uint8Array.from(labelled, (i) => (answerOf(i) >= 0 && (decided[i]! < 0 || decided[i] === answerOf(i)) ? 1 : 0)),
     other,
   }
 }
@@ -140,7 +163,11 @@ export async function refineProject(
   try {
     const ts = opts.trainingSet?.backboneId === backboneId ? opts.trainingSet : projectTrainingSet(db, backboneId, { useReviews: opts.useReviews })
     const { k, x, y, other } = ts
-    const result = clampKnown(await refineArrays(x, y, k, { subspaceKey: `${db.name}#${backboneId}`, ...opts }), ts)
+    const cleanRows = ts.clean.some((c) => c === 1) ? ts.clean : undefined
+    const result = clampKnown(
+      await refineArrays(x, y, k, { subspaceKey: `${db.name}#${backboneId}`, ...(cleanRows ? { cleanRows } : {}), ...opts }),
+      ts,
+    )
     const otherProbs = other.x.n > 0 ? await result.predict(other.x) : new Float32Array(0)
     if (opts.signal?.aborted) throw new CancelledError('refine')
 
@@ -155,6 +182,7 @@ export async function refineProject(
       flagged: flaggedCount,
       trustedInTraining: ts.trusted.reduce((a, t) => a + (t >= 0 ? 1 : 0), 0),
       reviewedInTraining: ts.reviewed.reduce((a, t) => a + (t >= 0 ? 1 : 0), 0),
+      auditedInTraining: ts.clean.reduce((a, t) => a + t, 0),
       excludedByReview: ts.excludedByReview,
       flaggedFraction: flaggedCount / result.n,
       givenAgreement: accuracy(result.probs, ts.given, k),

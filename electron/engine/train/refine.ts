@@ -126,6 +126,7 @@ function selectionDetails(sel: SelectionResult): Record<string, unknown> {
     winner: sel.winner,
     top: sel.top,
     noise: sel.noise,
+    clean: sel.clean,
     warnings: sel.warnings,
     grid: sel.grid,
     visited: sel.visited,
@@ -323,6 +324,7 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
       bias,
       std,
       prepared: work.search ? { x: work.search, reduced: false } : { x: wx, std: work.std, reduced: work.basis === 'reduced' },
+      ...(opts.cleanRows ? { clean: opts.cleanRows } : {}),
       signal: opts.signal,
       progress: opts.progress,
     })

@@ -81,6 +81,12 @@ export interface RefineOptions {
    * computed for it is reused by later calls with the same dimension (refine.ts).
    */
   subspaceKey?: string
+  /**
+   * Rows whose label in y is clean and was drawn at random (answers of an audit of the whole
+   * dataset): from 200 of them selection chooses the method by held-out accuracy on them
+   * (selection.ts, "Clean rows"). Never mark reviewed flagged samples: they are not random.
+   */
+  cleanRows?: Uint8Array
   /** L-BFGS iteration cap of each selection fit (default: the same as the final fit's, so selection scores what it deploys). */
   selectionMaxIter?: number
   /** How a grid lambda carries from a fold's fit to the full fit (see selection.ts). */

@@ -11,6 +11,7 @@ import { listSamples } from '../../../electron/engine/store/samples.ts'
 import { refineProject } from '../../../electron/engine/train/project.ts'
 import { refine } from '../../../electron/engine/usecases/refine.ts'
 import { refreshSuggestions } from '../../../electron/engine/usecases/refresh.ts'
+import { answerAudit, auditItems, startAudit } from '../../../electron/engine/usecases/audit.ts'
 import { writeNpy } from '../../../electron/engine/util/npy.ts'
 import { createRng } from '../../../electron/engine/util/rng.ts'
 import { tempDir } from '../import/fixtures.ts'
@@ -161,6 +162,46 @@ test('refreshSuggestions keeps the last run’s method and lambda, trains on the
     assert.equal(r.changed, changed)
     assert.ok(r.changed > 0, 'sixty corrected look-alike labels change some other suggestions')
     for (const id of decided) assert.deepEqual(second.get(id), { refined: truth.get(id), flagged: false })
+  } finally {
+    db.close()
+  }
+})
+
+test('answers of an audit of the whole dataset are selection’s clean rows: from 200 on the method is chosen by held-out accuracy on them', async () => {
+  const { db, truth } = await project()
+  try {
+    const plain = await refine(db, { method: 'auto', seed: 3, useReviews: true })
+    assert.equal(plain.selection?.reason.includes('audited samples'), false)
+    const audit = startAudit(db, { stratum: 'all', precision: 0.05 })
+    const items = auditItems(db, audit.id)
+    assert.ok(items.length >= 200, `the audit drew ${items.length}`)
+    answerAudit(
+      db,
+      audit.id,
+      items.map((it) => ({ sampleId: it.sampleId, classIdx: truth.get(it.sampleId)!, auditor: 'cy' })),
+    )
+    const run = await refineProject(db, { method: 'auto', seed: 3, useReviews: true })
+    assert.equal(run.metrics.auditedInTraining, items.length)
+    const sel = run.result.details.selection as {
+      reason: string
+      winner: { candidate: string }
+      clean: { rows: number; used: boolean; scores: { candidate: string; accuracy: number; behind: number; pairedSe: number }[] }
+    }
+    assert.equal(sel.clean.used, true)
+    assert.ok(sel.clean.rows > 0.6 * items.length, `${sel.clean.rows} clean rows among the selection rows`)
+    assert.match(sel.reason, /held-out accuracy on \d+ audited samples/)
+    // The rule: the simplest candidate within one paired SE of the most accurate.
+    const firstWithin = sel.clean.scores.find((c) => c.behind <= c.pairedSe)!
+    assert.equal(sel.winner.candidate, firstWithin.candidate)
+    // The scores are accuracies against the audited (true) labels: each at most 1, and the most
+    // accurate well above the share of right given labels among the audited samples.
+    let givenRight = 0
+    const given = new Map(listSamples(db).map((s) => [s.id, s.givenIdx]))
+    for (const it of items) if (given.get(it.sampleId) === truth.get(it.sampleId)) givenRight++
+    const best = Math.max(...sel.clean.scores.map((c) => c.accuracy))
+    assert.ok(best <= 1 && best > givenRight / items.length, `best held-out accuracy ${best}, given labels ${givenRight / items.length}`)
+    // An audit never sets a final label: audited rows are not clamped, their refined label is the model's.
+    assert.equal(run.metrics.reviewedInTraining, 0)
   } finally {
     db.close()
   }
