@@ -100,8 +100,7 @@ export function insertModelBackbone(
         now(),
         b.featureLayer ?? null,
         b.featurePool ?? null,
-      )
-      .lastInsertRowid,
+      ).lastInsertRowid,
   )
 }
 

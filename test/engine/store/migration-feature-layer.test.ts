@@ -15,7 +15,9 @@ test('schema v5: a v4 project keeps its backbones (feature layer unknown, NULL) 
   old.pragma('user_version = 4')
   old.prepare("INSERT INTO meta (key, value) VALUES ('created_at', 'x')").run()
   old
-    .prepare("INSERT INTO backbones (id, name, kind, model_path, model_sha256, output_name, dim, created_at) VALUES (3, 'conv', 'file', '/m.onnx', 'ab', 'y', 4, 't')")
+    .prepare(
+      "INSERT INTO backbones (id, name, kind, model_path, model_sha256, output_name, dim, created_at) VALUES (3, 'conv', 'file', '/m.onnx', 'ab', 'y', 4, 't')",
+    )
     .run()
   old.close()
 
