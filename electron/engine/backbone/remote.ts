@@ -54,11 +54,6 @@ export interface RemoteOptions {
   timeoutMs?: number
 }
 
-/** True when a backbone is named by an http(s) URL (a remote model). */
-export function isRemoteBackbone(what: string): boolean {
-  return /^https?:\/\//i.test(what)
-}
-
 /** Parses `http(s)://HOST:PORT[/prefix]/v2/models/NAME[/versions/V]`; throws with the expected form otherwise. */
 export function parseRemoteUrl(text: string): RemoteModelRef {
   const form = 'expected http(s)://HOST:PORT/v2/models/NAME or …/v2/models/NAME/versions/V'
