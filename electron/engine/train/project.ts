@@ -75,8 +75,12 @@ export interface ProjectTrainingSet {
    * by a person) and no review decision disagrees (with `useReviews`): selection's clean rows.
    */
   clean: Uint8Array
-  /** Everything else with features (trusted-labelled and unlabelled training samples, the test split). */
-  other: { x: FeatureMatrix; sampleIds: Int32Array; given: Int32Array; trusted: Int32Array }
+  /**
+   * Everything else with features (unlabelled and review-excluded training samples, the test
+   * split); `decided` is 1 where a standing review decision settles the sample (with `useReviews`):
+   * such a sample is never flagged again, trained on or not.
+   */
+  other: { x: FeatureMatrix; sampleIds: Int32Array; given: Int32Array; trusted: Int32Array; decided: Uint8Array }
 }
 
 /** Loads the training set of a project (see the module comment for the rule). */
@@ -119,17 +123,31 @@ export function projectTrainingSet(db: Db, backboneId?: number, opts: { useRevie
   const test = loadFeatureMatrix(db, id, { split: 'test' })
   const d = train.x.d
   const m = otherTrain.length + test.x.n
-  const other = { x: { data: new Float32Array(m * d), n: m, d }, sampleIds: new Int32Array(m), given: new Int32Array(m), trusted: new Int32Array(m) }
+  const other = {
+    x: { data: new Float32Array(m * d), n: m, d },
+    sampleIds: new Int32Array(m),
+    given: new Int32Array(m),
+    trusted: new Int32Array(m),
+    decided: new Uint8Array(m),
+  }
   otherTrain.forEach((i, r) => {
     other.x.data.set(train.x.data.subarray(i * d, (i + 1) * d), r * d)
     other.sampleIds[r] = train.sampleIds[i]!
     other.given[r] = train.given[i]!
     other.trusted[r] = train.trusted[i]!
+    other.decided[r] = decided[i]! !== -1 ? 1 : 0
   })
   other.x.data.set(test.x.data, otherTrain.length * d)
   other.sampleIds.set(test.sampleIds, otherTrain.length)
   other.given.set(test.given, otherTrain.length)
   other.trusted.set(test.trusted, otherTrain.length)
+  if (opts.useReviews) {
+    const state = reviewState(db, { sampleIds: [...test.sampleIds] })
+    test.sampleIds.forEach((id, r) => {
+      const st = state.get(id)
+      if (st && st.status !== 'unreviewed') other.decided[otherTrain.length + r] = 1
+    })
+  }
   return {
     backboneId: id,
     k,
@@ -235,7 +253,7 @@ export async function refineProject(
           top1Prob: otherTop.top1Prob[r]!,
           top2: otherTop.top2[r]!,
           top2Prob: otherTop.top2Prob[r]!,
-          flagged: g >= 0 && g !== refined ? 1 : 0,
+          flagged: g >= 0 && g !== refined && !other.decided[r] ? 1 : 0,
           rank: null,
         }
       }

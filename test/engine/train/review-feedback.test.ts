@@ -82,8 +82,10 @@ test('review decisions teach the model: reviewed samples are clamped, the other 
       reviewed.add(id)
       recordDecision(db, { sampleId: id, action: 'relabel', classIdx: truth.get(id)!, reviewer: 'ana' })
     }
-    // One excluded sample is left out of training.
-    const excludedRow = unflagged.find((r) => !reviewed.has(sampleIds[r]!))!
+    // One flagged sample whose given label is wrong is excluded: left out of training, and not
+    // flagged again although the model still disagrees with its given label.
+    const givenOf = new Map(listSamples(db).map((s) => [s.id, s.givenIdx]))
+    const excludedRow = flaggedOrder.find((r) => !reviewed.has(sampleIds[r]!) && givenOf.get(sampleIds[r]!) !== truth.get(sampleIds[r]!))!
     recordDecision(db, { sampleId: sampleIds[excludedRow]!, action: 'exclude', reviewer: 'ana' })
     const skip = new Set([...reviewed, sampleIds[excludedRow]!])
     const eventsBefore = reviewEvents(db).length
@@ -94,6 +96,11 @@ test('review decisions teach the model: reviewed samples are clamped, the other 
     assert.equal(withReviews.metrics.reviewedInTraining, reviewed.size)
     assert.equal(withReviews.metrics.excludedByReview, 1)
     assert.equal(withReviews.result.n, sampleIds.length - 1, 'the excluded sample is not trained on')
+    const excludedPred = db
+      .prepare('SELECT flagged, refined_idx AS refined FROM predictions WHERE run_id = ? AND sample_id = ?')
+      .get(withReviews.runId, sampleIds[excludedRow]!) as { flagged: number; refined: number }
+    assert.notEqual(excludedPred.refined, givenOf.get(sampleIds[excludedRow]!), 'the model still disagrees with its given label')
+    assert.equal(excludedPred.flagged, 0, 'an excluded sample gets a prediction but is not flagged again')
 
     // Rows of the with-reviews run, by sample id (one fewer row: the excluded sample).
     const rowOf = new Map<number, number>()
