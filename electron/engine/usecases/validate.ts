@@ -31,6 +31,8 @@ export interface ValidateRequest {
   outDir?: string
   /** Title of the HTML report. */
   title?: string
+  /** Also simulate an inspector per noise draw: reviews in batches of `batch` up to `budget` (validate/review-sim.ts). */
+  review?: { batch: number; budget: number }
 }
 
 export interface ValidateOutcome {
@@ -62,6 +64,7 @@ export async function validateWithReport(db: Db, req: ValidateRequest = {}, ctx:
       sdRounds: req.sdRounds ?? VALIDATE_DEFAULTS.sdRounds,
       refineOptions: { lambda: req.lambda ?? 'auto', ...(req.pllLoss !== undefined ? { pllLoss: req.pllLoss } : {}) },
       ...(req.backboneId !== undefined ? { backboneId: req.backboneId } : {}),
+      ...(req.review !== undefined ? { review: req.review } : {}),
     },
     ctx,
   )

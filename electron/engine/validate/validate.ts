@@ -25,6 +25,7 @@ import { insertValidation, markValidationRunning, validationWriter } from '../st
 import { selectRows } from '../train/engine.ts'
 import { CancelledError, throwIfAborted, type Progress } from '../jobs/progress.ts'
 import type { FeatureMatrix, Method, RefineOptions, RefineResult } from '../train/types.ts'
+import type { ReviewSimResult, ReviewStrategy } from './review-sim.ts'
 import {
   classIdentifiability,
   injectNoise,
@@ -79,6 +80,12 @@ export interface ValidationConfig {
   groups?: number[][]
   /** validateProject: which backbone's features (default: the latest one with features). */
   backboneId?: number
+  /**
+   * Also simulate an inspector per noise draw (review-sim.ts): reviews in batches of `batch` up
+   * to `budget`, with feedback, without, and with confident learning's ranking. Needs the true
+   * training labels: injected noise, or 'none' with known truth.
+   */
+  review?: { batch: number; budget: number }
 }
 
 /** Metric names stored in CellResult.metrics (a metric that does not apply is absent). */
@@ -117,6 +124,32 @@ export interface CellResult {
   error?: string
 }
 
+/** One review simulation of a sweep: a noise draw (type, rate, seed). */
+export interface ReviewSimCell {
+  /** `${noiseType}|${rate}|${seed}|review`: identifies it for resuming. */
+  key: string
+  noiseType: ValidationNoise
+  rate: number
+  seed: number
+  result: ReviewSimResult | null
+  error?: string
+}
+
+/** Per noise type and rate and strategy: labels correct after each number of reviews, mean and sd over seeds. */
+export interface ReviewSummaryRow {
+  noiseType: ValidationNoise
+  rate: number
+  strategy: ReviewStrategy
+  /** Seeds that finished. */
+  n: number
+  reviews: number[]
+  correct: { mean: number[]; std: number[] }
+  correctKept: { mean: number[]; std: number[] }
+  /** Mean wall seconds of the strategy's own fits, and of the start run. */
+  seconds: number
+  startSeconds: number
+}
+
 export interface NoiseModel {
   noiseType: NoiseType
   rate: number
@@ -151,6 +184,9 @@ export interface ValidationResult {
   summary: SummaryRow[]
   /** Per noise type and rate, the method with the best mean trusted accuracy. */
   best: { noiseType: ValidationNoise; rate: number; method: string; trustedAccuracy: number }[]
+  /** Review simulations (config.review), one per noise draw; absent without config.review. */
+  reviewSims?: ReviewSimCell[]
+  reviewSummary?: ReviewSummaryRow[]
 }
 
 export interface RunValidationOptions {
@@ -161,6 +197,10 @@ export interface RunValidationOptions {
   done?: CellResult[]
   /** Called after every finished cell with the partial result (for storage). */
   onCell?: (cell: CellResult, partial: ValidationResult) => void
+  /** Review simulations finished earlier (resume). */
+  doneReviews?: ReviewSimCell[]
+  /** Called after every finished review simulation with the partial result (for storage). */
+  onReview?: (sim: ReviewSimCell, partial: ValidationResult) => void
   startedAt?: string
 }
 
@@ -220,6 +260,9 @@ function checkConfig(config: ValidationConfig): void {
   if (!config.seeds?.length) throw new Error('validation config: seeds is empty')
   for (const s of config.seeds) if (!Number.isInteger(s) || s < 0) throw new Error(`validation config: seed ${s} is not a non-negative integer`)
   if (config.noiseTypes.some((t) => t !== 'none') && !config.rates?.length) throw new Error('validation config: rates is empty')
+  const rv = config.review
+  if (rv && !(Number.isInteger(rv.batch) && rv.batch >= 1 && Number.isInteger(rv.budget) && rv.budget >= 1))
+    throw new Error(`validation config: review batch and budget must be positive integers, got ${rv.batch} and ${rv.budget}`)
   for (const r of config.rates ?? []) if (!(r >= 0 && r <= maxRate)) throw new Error(`validation config: rate ${r} is outside [0, ${maxRate}]`)
   const t = config.sdRounds ?? defaultSdRounds
   if (!Number.isInteger(t) || t < 1 || t > maxSdRounds)
@@ -337,6 +380,54 @@ export function summarize(cells: CellResult[]): SummaryRow[] {
   return rows
 }
 
+const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length
+const sd = (v: number[]) => {
+  if (v.length < 2) return 0
+  const m = mean(v)
+  return Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1))
+}
+
+/**
+ * Mean and sample sd over seeds per (noise type, rate, strategy) of the review curves, on the
+ * union of their review counts (a curve that stopped early counts as flat: `valueAt`).
+ */
+export function summarizeReviews(
+  sims: ReviewSimCell[],
+  valueAt: (c: ReviewSimResult['curves'][number], r: number, m: 'correct' | 'correctKept') => number,
+): ReviewSummaryRow[] {
+  const groups = new Map<string, ReviewSimCell[]>()
+  for (const s of sims) {
+    if (!s.result) continue
+    const k = `${s.noiseType}|${s.rate}`
+    groups.set(k, [...(groups.get(k) ?? []), s])
+  }
+  const rows: ReviewSummaryRow[] = []
+  for (const g of groups.values()) {
+    const first = g[0]!
+    for (const strategy of ['feedback', 'static', 'cl'] as const) {
+      const curves = g.map((s) => s.result!.curves.find((c) => c.strategy === strategy)).filter((c) => c !== undefined)
+      if (curves.length === 0) continue
+      const reviews = [...new Set(curves.flatMap((c) => c.reviews))].sort((a, b) => a - b)
+      const at = (m: 'correct' | 'correctKept') => {
+        const per = reviews.map((r) => curves.map((c) => valueAt(c, r, m)))
+        return { mean: per.map(mean), std: per.map(sd) }
+      }
+      rows.push({
+        noiseType: first.noiseType,
+        rate: first.rate,
+        strategy,
+        n: curves.length,
+        reviews,
+        correct: at('correct'),
+        correctKept: at('correctKept'),
+        seconds: mean(curves.map((c) => c.seconds)),
+        startSeconds: mean(g.map((s) => s.result!.startSeconds)),
+      })
+    }
+  }
+  return rows
+}
+
 function bestPerSetting(summary: SummaryRow[]): ValidationResult['best'] {
   const best = new Map<string, ValidationResult['best'][number]>()
   for (const r of summary) {
@@ -383,6 +474,12 @@ export async function runValidation(input: ValidationInput, config: ValidationCo
   }
 
   const units = planCells(config)
+  // One review simulation per noise draw whose truth is known (config.review).
+  const draws = config.review
+    ? [...new Map(units.map((u) => [`${u.noiseType}|${u.rate}|${u.seed}`, u])).values()].filter((u) => u.noiseType !== 'none' || yTrue !== undefined)
+    : []
+  const doneReviews = new Map<string, ReviewSimCell>()
+  for (const r of opts.doneReviews ?? []) if (!r.error && r.result) doneReviews.set(r.key, r)
   const done = new Map<string, CellResult>()
   for (const c of opts.done ?? []) if (!c.error) done.set(c.key, c)
   const result: ValidationResult = {
@@ -399,6 +496,7 @@ export async function runValidation(input: ValidationInput, config: ValidationCo
     summary: [],
     best: [],
   }
+  if (config.review) result.reviewSims = draws.map((u) => doneReviews.get(reviewKey(u))).filter((c): c is ReviewSimCell => c !== undefined)
   const refresh = () => {
     const order = new Map(units.map((u, i) => [u.key, i]))
     result.cells.sort((a, b) => (order.get(a.key) ?? 0) - (order.get(b.key) ?? 0))
@@ -408,8 +506,8 @@ export async function runValidation(input: ValidationInput, config: ValidationCo
   refresh()
 
   const progress = opts.progress
-  const total = units.length
-  let finished = result.cells.length
+  const total = units.length + draws.length
+  let finished = result.cells.length + (result.reviewSims?.length ?? 0)
   progress?.({ phase: 'validate', done: finished, total, message: finished ? `resuming after ${finished} finished cells` : undefined })
 
   // One noise draw per (type, rate, seed), shared by that cell's methods.
@@ -481,9 +579,55 @@ export async function runValidation(input: ValidationInput, config: ValidationCo
     progress?.({ phase: 'validate', done: finished, total, message: label })
     opts.onCell?.(cell, result)
   }
+  if (config.review && draws.length > 0) {
+    const sim = await import('./review-sim.ts')
+    const summarizeNow = () => {
+      const order = new Map(draws.map((u, i) => [reviewKey(u), i]))
+      result.reviewSims!.sort((a, b) => (order.get(a.key) ?? 0) - (order.get(b.key) ?? 0))
+      result.reviewSummary = summarizeReviews(result.reviewSims!, sim.valueAt)
+    }
+    summarizeNow()
+    for (const u of draws) {
+      const key = reviewKey(u)
+      if (doneReviews.has(key)) continue
+      throwIfAborted(opts.signal, 'validation')
+      const noisy =
+        u.noiseType === 'none' ? yGiven : injectNoise(base, k, { type: u.noiseType, rate: u.rate, seed: u.seed, groups: groups ?? undefined })
+      const truth = u.noiseType === 'none' ? yTrue! : base
+      const label = `${u.noiseType}${u.noiseType === 'none' ? '' : ` ${u.rate}`} seed ${u.seed} review simulation`
+      progress?.({ phase: 'validate', done: finished, total, message: label })
+      let cell: ReviewSimCell
+      try {
+        const r = await sim.simulateReview(x, noisy, truth, k, {
+          batch: config.review.batch,
+          budget: config.review.budget,
+          seed: u.seed,
+          refineOptions: config.refineOptions ?? {},
+          refine: opts.refine,
+          signal: opts.signal,
+          progress: progress
+            ? (e) => progress({ phase: 'validate', done: finished, total, message: `${label}: ${e.message ?? e.phase}` })
+            : undefined,
+        })
+        cell = { key, noiseType: u.noiseType, rate: u.rate, seed: u.seed, result: r }
+      } catch (e) {
+        if (e instanceof CancelledError || opts.signal?.aborted) throw e instanceof CancelledError ? e : new CancelledError('validation')
+        cell = { key, noiseType: u.noiseType, rate: u.rate, seed: u.seed, result: null, error: (e as Error).message ?? String(e) }
+      }
+      result.reviewSims!.push(cell)
+      summarizeNow()
+      finished++
+      progress?.({ phase: 'validate', done: finished, total, message: label })
+      opts.onReview?.(cell, result)
+    }
+  }
   result.complete = true
   result.finishedAt = now()
   return result
+}
+
+function reviewKey(u: { noiseType: string; rate: number; seed: number }): string {
+  return `${u.noiseType}|${u.rate}|${u.seed}|review`
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -574,6 +718,7 @@ export async function validateProject(
   let id: number
   let cfg = config
   let doneCells: CellResult[] = []
+  let doneReviews: ReviewSimCell[] = []
   let startedAt = now()
   let backboneId: number
   if (opts.validationId !== undefined) {
@@ -585,6 +730,7 @@ export async function validateProject(
     const stored = (row.results ?? undefined) as ValidationResult | undefined
     if (row.status === 'done' && stored?.complete) return { validationId: row.id, result: stored }
     doneCells = stored?.cells ?? []
+    doneReviews = stored?.reviewSims ?? []
     startedAt = row.startedAt
     id = row.id
     markValidationRunning(db, id)
@@ -604,8 +750,10 @@ export async function validateProject(
         signal: opts.signal,
         refine: opts.refine,
         done: doneCells,
+        doneReviews,
         startedAt,
         onCell: (_cell, partial) => writer.save(partial),
+        onReview: (_sim, partial) => writer.save(partial),
       },
     )
     writer.finish('done', now(), result)

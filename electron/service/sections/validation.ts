@@ -33,6 +33,7 @@ export function validationSection(ctx: ServiceContext) {
             methods: input.methods,
             backboneId,
             ...(input.sdRounds !== undefined ? { sdRounds: input.sdRounds } : {}),
+            ...(input.review !== undefined ? { review: input.review } : {}),
             refineOptions,
           },
           { progress, signal },
@@ -95,6 +96,7 @@ export function validationSection(ctx: ServiceContext) {
         summary: (stored.summary ?? []).map((s) => ({ ...s, mean: finite(s.mean), std: finite(s.std) })),
         best: stored.best ?? [],
         noiseModels: (stored.noiseModels ?? []).map((m) => ({ noiseType: m.noiseType, rate: m.rate, identifiable: m.identifiable })),
+        ...(stored.reviewSummary ? { review: stored.reviewSummary } : {}),
       }
     },
     async validationReport(input) {

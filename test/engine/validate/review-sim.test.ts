@@ -162,3 +162,59 @@ test('a curve stops when nothing is left flagged; progress reaches its total; a 
   )
   await assert.rejects(simulateReview(small.x, small.noisy, small.truth, K, { batch: 0, budget: 20 }), /batch must be a positive integer/)
 })
+
+test('a validation sweep with review runs one simulation per noise draw, summarises it over seeds, reports it, and resumes without re-running it', async () => {
+  const { runValidation } = await import('../../../electron/engine/validate/validate.ts')
+  const { toHtml } = await import('../../../electron/engine/validate/report.ts')
+  const tr = gaussianClusters(400, 4, 4, 7)
+  const te = gaussianClusters(100, 4, 4, 8, tr.centres)
+  const input = { train: { x: tr.x, yGiven: tr.y }, trusted: { x: te.x, y: te.y }, classNames: ['ok', 'scratch', 'dent', 'stain'] }
+  const config = {
+    noiseTypes: ['symmetric' as const],
+    rates: [0.4],
+    seeds: [1, 2],
+    methods: ['teacher' as const],
+    refineOptions: { lambda: 1e-3 },
+    review: { batch: 20, budget: 60 },
+  }
+  const r = await runValidation(input, config)
+  assert.equal(r.reviewSims?.length, 2)
+  assert.deepEqual(
+    r.reviewSims!.map((s) => [s.key, s.error]),
+    [
+      ['symmetric|0.4|1|review', undefined],
+      ['symmetric|0.4|2|review', undefined],
+    ],
+  )
+  const rows = r.reviewSummary!
+  assert.deepEqual(
+    rows.map((x) => [x.strategy, x.n]),
+    [
+      ['feedback', 2],
+      ['static', 2],
+      ['cl', 2],
+    ],
+  )
+  for (const row of rows) {
+    const curves = r.reviewSims!.map((s) => s.result!.curves.find((c) => c.strategy === row.strategy)!)
+    row.reviews.forEach((x, j) => {
+      const vals = curves.map((c) => valueAt(c, x))
+      assert.ok(Math.abs(row.correct.mean[j]! - (vals[0]! + vals[1]!) / 2) < 1e-12)
+    })
+  }
+  const html = toHtml(r)
+  assert.match(html, /How many images do we have to look at\?/)
+  assert.match(html, /Labels correct, suggestions taken/)
+  // Resume with everything done: no refine call at all.
+  let calls = 0
+  const again = await runValidation(input, config, {
+    done: r.cells,
+    doneReviews: r.reviewSims,
+    refine: async (...a) => {
+      calls++
+      return refineArrays(...a)
+    },
+  })
+  assert.equal(calls, 0)
+  assert.deepEqual(again.reviewSummary, r.reviewSummary)
+})

@@ -52,6 +52,12 @@ export function lineChart(opts: {
   series: Series[]
   reference?: { name: string; points: { x: number; y: number }[] }
   shade?: number[]
+  /** x axis label (default 'noise rate'). */
+  xLabel?: string
+  /** Where x ticks go (default every x of the data). */
+  xTicks?: number[]
+  /** Fit the y axis to the data (with a margin) instead of running it up to 100%, for small differences. */
+  fitY?: boolean
 }): string {
   const W = 560
   const H = 300
@@ -63,8 +69,20 @@ export function lineChart(opts: {
   let ylo = 1
   for (const s of opts.series) for (const p of s.points) ylo = Math.min(ylo, p.y - (p.err ?? 0))
   for (const p of opts.reference?.points ?? []) ylo = Math.min(ylo, p.y)
-  ylo = Math.max(0, Math.floor(ylo * 10 - 1e-9) / 10)
-  const yhi = 1
+  let yhi = 1
+  let step: number
+  if (opts.fitY) {
+    let top = 0
+    for (const s of opts.series) for (const p of s.points) top = Math.max(top, p.y + (p.err ?? 0))
+    const raw = Math.max(top - ylo, 0.002)
+    step = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2].find((v) => raw / v <= 6) ?? 0.2
+    ylo = Math.max(0, Math.floor(ylo / step - 1e-9) * step)
+    yhi = Math.min(1, Math.ceil(top / step + 1e-9) * step)
+    if (yhi <= ylo) yhi = Math.min(1, ylo + step)
+  } else {
+    ylo = Math.max(0, Math.floor(ylo * 10 - 1e-9) / 10)
+    step = yhi - ylo > 0.5 ? 0.2 : 0.1
+  }
   const xlo = xs[0]!
   const xhi = xs[xs.length - 1]!
   const span = xhi - xlo || 1
@@ -82,18 +100,18 @@ export function lineChart(opts: {
     out.push(safeHtml`<text x="${f(X(x))}" y="${m.t + 11}" class="shadet" text-anchor="middle">not identifiable</text>`)
   }
   // grid and y ticks
-  const step = yhi - ylo > 0.5 ? 0.2 : 0.1
+  const tickText = (t: number) => (step < 0.01 ? `${Number((t * 100).toFixed(1))}%` : `${Math.round(t * 100)}%`)
   for (let t = Math.ceil(ylo / step - 1e-9) * step; t <= yhi + 1e-9; t += step) {
     out.push(safeHtml`<line x1="${m.l}" x2="${m.l + pw}" y1="${f(Y(t))}" y2="${f(Y(t))}" class="grid"/>`)
-    out.push(safeHtml`<text x="${m.l - 6}" y="${f(Y(t) + 4)}" text-anchor="end" class="tick">${Math.round(t * 100)}%</text>`)
+    out.push(safeHtml`<text x="${m.l - 6}" y="${f(Y(t) + 4)}" text-anchor="end" class="tick">${tickText(t)}</text>`)
   }
-  for (const x of xs) {
+  for (const x of opts.xTicks ?? xs) {
     out.push(safeHtml`<line x1="${f(X(x))}" x2="${f(X(x))}" y1="${m.t + ph}" y2="${m.t + ph + 4}" class="axis"/>`)
     out.push(safeHtml`<text x="${f(X(x))}" y="${m.t + ph + 16}" text-anchor="middle" class="tick">${x}</text>`)
   }
   out.push(safeHtml`<line x1="${m.l}" x2="${m.l + pw}" y1="${m.t + ph}" y2="${m.t + ph}" class="axis"/>`)
   out.push(safeHtml`<line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${m.t + ph}" class="axis"/>`)
-  out.push(safeHtml`<text x="${m.l + pw / 2}" y="${H - 6}" text-anchor="middle" class="al">noise rate</text>`)
+  out.push(safeHtml`<text x="${m.l + pw / 2}" y="${H - 6}" text-anchor="middle" class="al">${opts.xLabel ?? 'noise rate'}</text>`)
   out.push(safeHtml`<text transform="translate(13 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle" class="al">${opts.yLabel}</text>`)
   if (opts.reference) {
     const d = opts.reference.points.map((p, i) => `${i ? 'L' : 'M'}${f(X(p.x))} ${f(Y(p.y))}`).join(' ')

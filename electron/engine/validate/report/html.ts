@@ -4,7 +4,7 @@
  * on screen and on paper. Built with the escaping `safeHtml` template: every interpolated value is
  * escaped unless it is markup the template made or the chart kit's SVG, passed through `raw`.
  */
-import type { CellResult, MetricName, NoiseModel, SummaryRow, ValidationNoise, ValidationResult } from '../validate.ts'
+import type { CellResult, MetricName, NoiseModel, ReviewSummaryRow, SummaryRow, ValidationNoise, ValidationResult } from '../validate.ts'
 import { barChart, COLORS, DASHES, heatmap, lineChart, type Series } from './charts.ts'
 import { checkResult, fmtValue, methodName, NOISE_NAMES, noiseLabel, pct, prob } from './format.ts'
 import { joinHtml, raw, safeHtml, type SafeHtml } from './template.ts'
@@ -52,6 +52,78 @@ export function identifiabilityNotes(model: NoiseModel, classNames: string[], gr
     (c) =>
       `${head}: for class ${name(c.k)}, the wrong label ${name(c.worst)} is ${rel(c).replace(/^a wrong label is /, '')}; ${tail} for this class.`,
   )
+}
+
+const STRATEGY_NAMES: Record<string, string> = {
+  feedback: 'with feedback (re-fit after each batch)',
+  static: 'without feedback (first ranking in order)',
+  cl: 'confident-learning ranking',
+}
+
+/** x ticks for a review axis: about five round numbers up to the last count. */
+function reviewTicks(last: number): number[] {
+  const step = [10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000].find((s) => last / s <= 6) ?? Math.ceil(last / 5)
+  const t: number[] = []
+  for (let v = 0; v <= last; v += step) t.push(v)
+  return t
+}
+
+/** "How many images do we have to look at?": the review simulation's curves per noise setting. */
+function reviewSection(result: ValidationResult): SafeHtml[] {
+  const rows = result.reviewSummary ?? []
+  const sims = result.reviewSims ?? []
+  if (rows.length === 0 && sims.length === 0) return []
+  const out: SafeHtml[] = [safeHtml`<h2>How many images do we have to look at?</h2>`]
+  const cfg = result.config.review
+  out.push(
+    safeHtml`<p>A simulated inspector reviews the flagged samples ${cfg ? `in batches of ${cfg.batch}, up to ${cfg.budget} reviews,` : ''} most certain first, and answers with the true label. <strong>With feedback</strong> the refinement is re-fitted after every batch with the answers as clean labels (same method and regularisation as at the start) and the remaining flags are re-ranked; a batch takes the top flags of every suggested class in turn. <strong>Without feedback</strong> the first ranking is walked in order; the <strong>confident-learning ranking</strong> is walked in order too. Left: unreviewed samples take the suggested label (as an export with “take the suggestion” does); right: they keep their given label (the default), so only reviews count there.</p>`,
+  )
+  const failed = sims.filter((s) => s.error)
+  if (failed.length) {
+    out.push(
+      safeHtml`<div class="callout"><p><strong>${failed.length} simulation(s) failed</strong> and are left out:</p>${failed.map((s) => safeHtml`<p>${`${noiseLabel(s.noiseType, s.rate)}, seed ${s.seed}: ${s.error}`}</p>`)}</div>`,
+    )
+  }
+  const settings = [...new Map(rows.map((r) => [`${r.noiseType}|${r.rate}`, r])).values()]
+  const order = ['feedback', 'static', 'cl']
+  for (const st of settings) {
+    const group = rows
+      .filter((r) => r.noiseType === st.noiseType && r.rate === st.rate)
+      .sort((a, b) => order.indexOf(a.strategy) - order.indexOf(b.strategy))
+    const seriesOf = (m: 'correct' | 'correctKept'): Series[] =>
+      group.map((r, i) => ({
+        name: STRATEGY_NAMES[r.strategy] ?? r.strategy,
+        color: COLORS[i % COLORS.length]!,
+        dash: DASHES[i % DASHES.length]!,
+        marker: i,
+        points: r.reviews.map((x, j) => ({ x, y: r[m].mean[j]!, err: r[m].std[j] })),
+      }))
+    const last = Math.max(...group.map((r) => r.reviews[r.reviews.length - 1] ?? 0))
+    const common = { yLabel: 'labels correct', xLabel: 'reviews', xTicks: reviewTicks(last), fitY: true }
+    out.push(safeHtml`<h3>${noiseLabel(st.noiseType, st.rate)} (${st.n === 1 ? 'one seed' : `${st.n} seeds`})</h3>`)
+    const figs = [
+      lineChart({ title: 'Labels correct, suggestions taken', series: seriesOf('correct'), ...common }),
+      lineChart({ title: 'Labels correct, given labels kept', series: seriesOf('correctKept'), ...common }),
+    ]
+    out.push(safeHtml`<div class="figs">${figs.map(raw)}</div>`)
+    out.push(reviewTable(group, last))
+  }
+  return out
+}
+
+function reviewTable(group: ReviewSummaryRow[], last: number): SafeHtml {
+  const marks = [...new Set([0, ...reviewTicks(last).filter((t) => t > 0 && t < last), last])]
+  const at = (r: ReviewSummaryRow, m: 'correct' | 'correctKept', x: number) => {
+    let j = 0
+    for (let i = 0; i < r.reviews.length; i++) if (r.reviews[i]! <= x) j = i
+    return metricCell(r[m].mean[j], r[m].std[j], safeHtml``)
+  }
+  const head = marks.map((x) => safeHtml`<th>${x}</th>`)
+  const body = group.flatMap((r) => [
+    safeHtml`<tr><td class="l">${STRATEGY_NAMES[r.strategy] ?? r.strategy}, suggestions taken</td>${marks.map((x) => at(r, 'correct', x))}<td>${r.seconds.toFixed(1)}</td></tr>`,
+    safeHtml`<tr><td class="l">${STRATEGY_NAMES[r.strategy] ?? r.strategy}, given labels kept</td>${marks.map((x) => at(r, 'correctKept', x))}<td>${r.seconds.toFixed(1)}</td></tr>`,
+  ])
+  return safeHtml`<table class="review"><thead><tr><th class="l">Labels correct % after … reviews</th>${head}<th>Own fits (s)</th></tr></thead><tbody>${body}</tbody></table>`
 }
 
 function defaultConfusionCell(result: ValidationResult): CellResult | undefined {
@@ -266,6 +338,9 @@ export function toHtml(result: ValidationResult, opts: HtmlOptions = {}): string
     safeHtml`<p class="muted">Points are means over ${nSeeds === 1 ? 'one seed' : `${nSeeds} seeds`}; bars show ± one standard deviation over seeds.</p>`,
   )
 
+  // --- review simulation (config.review)
+  body.push(...reviewSection(result))
+
   // --- confusion matrices
   const cc = opts.confusion
     ? result.cells.find(
@@ -342,6 +417,7 @@ export function toHtml(result: ValidationResult, opts: HtmlOptions = {}): string
         : 'defaults (automatic selection on the noisy labels)',
     ],
   ]
+  if (cfg.review) settings.push(['Review simulation', `batches of ${cfg.review.batch}, up to ${cfg.review.budget} reviews per noise draw`])
   if (result.groups) settings.push(['Superclass groups', result.groups.map((g) => `{${g.map((c) => names[c] ?? c).join(', ')}}`).join(' ')])
   settings.push(['Started / finished', `${result.startedAt} / ${result.finishedAt ?? 'not finished'}`])
   const settingRows = settings.map(([k, v]) => safeHtml`<tr><th class="l">${k}</th><td class="l">${v}</td></tr>`)

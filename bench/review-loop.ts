@@ -1,0 +1,166 @@
+/**
+ * Review-loop benchmark (`npm run bench:review`), issue 8 part 5: "how many images do we have to
+ * look at?" On the first 20k Fashion-MNIST training rows (pixels as features, BENCHMARKS.md),
+ * noise rows symmetric 0.5, symmetric 0.8 and pairwise 0.3 (confusable classes swapped, the pairs
+ * of bench/train.ts), reporting seeds 1, 2, 3: a simulated inspector reviews the top-ranked flags
+ * in batches and answers with the true label (electron/engine/validate/review-sim.ts). Printed:
+ * labels correct after 500 and after 2000 reviews with feedback (re-fit after every batch), without
+ * (the start ranking walked in order) and with confident learning's ranking, mean ± sd over the
+ * seeds, for both final-label rules (unreviewed samples take the suggestion / keep their given
+ * label), and the time of each curve's fits against the start run's.
+ *
+ * The start run's method and lambda are chosen once per noise row by `auto` on seed 1's draw
+ * (with --selection-rows rows, default 5000) and reused for seeds 2 and 3, to keep the whole bench
+ * within about 40 minutes on a shared 2-core machine; every start run then is one fit at that
+ * method and lambda.
+ *
+ * Flags: --rows N (default 20000), --batch N (default 250), --budget N (default 2000), --noise LIST
+ * (default 'symmetric 0.5,symmetric 0.8,pairwise 0.3'), --seeds N, --seed-start S,
+ * --selection-rows N, --refit-max-iter N, --feedback-order balanced|rank, --json FILE. Benchmarks
+ * are not tests: nothing fails on a time.
+ */
+import { simulateReview, valueAt, type ReviewSimResult, type ReviewStrategy } from '../electron/engine/validate/review-sim.ts'
+import { refineArrays } from '../electron/engine/train/refine.ts'
+import type { RefineOptions } from '../electron/engine/train/types.ts'
+import { K, loadFmnist, NoiseModels, parseNoiseRows, pct, reportingSeeds, seedsHeader, stats, subsample, table, writeJson } from './train.ts'
+
+const argv = process.argv.slice(2)
+const opt = (name: string, dflt: string) => {
+  const i = argv.indexOf(`--${name}`)
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt
+}
+const rows = Number(opt('rows', '20000'))
+const batch = Number(opt('batch', '250'))
+const budget = Number(opt('budget', '2000'))
+const selectionRows = Number(opt('selection-rows', '5000'))
+const refitMaxIter = Number(opt('refit-max-iter', '40'))
+const feedbackOrder = opt('feedback-order', 'balanced') as 'balanced' | 'rank'
+const noises = parseNoiseRows(opt('noise', ''), 'symmetric 0.5,symmetric 0.8,pairwise 0.3')
+const seeds = reportingSeeds()
+const CHECKPOINTS = [500, 2000].filter((c) => c <= budget)
+const STRATEGIES: ReviewStrategy[] = ['feedback', 'static', 'cl']
+const NAMES: Record<ReviewStrategy, string> = { feedback: 'with feedback', static: 'without', cl: 'CL ranking' }
+
+function spread(v: number[]): string {
+  const s = stats(v)
+  return s.n > 1 ? `${pct(s.mean)} ± ${(100 * s.sd).toFixed(2)}` : pct(s.mean)
+}
+
+async function main() {
+  console.log(`# bench:review — ${new Date().toISOString()}`)
+  console.log('Benchmarks are not tests: nothing here fails on a time. Timings on a shared machine move by 2x; ratios within one run count.')
+  seedsHeader(seeds, [
+    `Start method and lambda: 'auto' on seed ${seeds[0]}'s draw (selection on ${selectionRows} rows), reused for the other seeds.`,
+    `Reviews in batches of ${batch} up to ${budget}; feedback re-fits warm-started, at most ${refitMaxIter} L-BFGS iterations, batches ${feedbackOrder === 'balanced' ? 'round-robin over the suggested class' : 'in rank order'}.`,
+  ])
+  const data = loadFmnist()
+  const { x, y } = subsample(data.train, data.ytrain, rows)
+  console.log(`Fashion-MNIST pixels: ${x.n} rows x ${x.d}, K = ${K}`)
+  const models = new NoiseModels(x, y, K)
+  if (noises.some((n) => n.type === 'pairwise')) console.log(`pairwise partners (class -> partner): ${models.pairs().join(', ')}`)
+  const out: Record<string, unknown> = {
+    started: new Date().toISOString(),
+    argv,
+    rows,
+    batch,
+    budget,
+    selectionRows,
+    refitMaxIter,
+    feedbackOrder,
+    results: [],
+  }
+  const all: { noise: string; seed: number; sim: ReviewSimResult; selectSeconds?: number }[] = []
+  for (const row of noises) {
+    let start: RefineOptions | undefined
+    for (const seed of seeds) {
+      const noisy = models.draw(row, seed)
+      let selectSeconds: number | undefined
+      if (!start) {
+        const t = performance.now()
+        const r = await refineArrays({ data: x.data.slice(), n: x.n, d: x.d }, noisy, K, { method: 'auto', seed, selectionRows })
+        selectSeconds = (performance.now() - t) / 1000
+        start = {
+          method: r.method,
+          lambda: Number(r.chosen.lambda),
+          ...(r.chosen.rounds !== undefined ? { rounds: Number(r.chosen.rounds) } : {}),
+          ...(r.chosen.pllLoss !== undefined ? { pllLoss: r.chosen.pllLoss as 'gce' | 'ce' } : {}),
+        }
+        console.log(`\n${row.name}: auto chose ${JSON.stringify(start)} in ${selectSeconds.toFixed(1)} s`)
+      }
+      // A fresh copy per seed: the start run pays for the basis (reduce.ts) as a user's run does; the re-fits reuse it.
+      const sim = await simulateReview({ data: x.data.slice(), n: x.n, d: x.d }, noisy, y, K, {
+        batch,
+        budget,
+        seed,
+        refineOptions: start,
+        refitMaxIter,
+        feedbackOrder,
+      })
+      all.push({ noise: row.name, seed, sim, selectSeconds })
+      const line = sim.curves
+        .map((c) => `${c.strategy} ${CHECKPOINTS.map((v) => pct(valueAt(c, v))).join('/')} (${c.seconds.toFixed(1)} s)`)
+        .join(', ')
+      console.log(
+        `  seed ${seed}: given ${pct(sim.givenCorrect)}, start ${pct(sim.startCorrect)} (${sim.startSeconds.toFixed(1)} s, ${sim.flagged.start} flagged); ${line}`,
+      )
+      ;(out.results as unknown[]).push({ noise: row.name, selectSeconds, ...sim })
+    }
+  }
+
+  for (const metric of ['correct', 'correctKept'] as const) {
+    console.log(
+      metric === 'correct'
+        ? '\n## Labels correct (%), unreviewed samples take the suggestion (auto-accept), mean ± sd over seeds'
+        : '\n## Labels correct (%), unreviewed samples keep their given label (the default rule), mean ± sd over seeds',
+    )
+    const head = ['noise', 'start']
+    for (const c of CHECKPOINTS) for (const s of STRATEGIES) head.push(`${c}: ${NAMES[s]}`)
+    const body: string[][] = []
+    for (const row of noises) {
+      const sims = all.filter((a) => a.noise === row.name).map((a) => a.sim)
+      const r = [row.name, spread(sims.map((s) => (metric === 'correct' ? s.startCorrect : s.givenCorrect)))]
+      for (const c of CHECKPOINTS) {
+        for (const s of STRATEGIES)
+          r.push(
+            spread(
+              sims.map((sim) =>
+                valueAt(
+                  sim.curves.find((cv) => cv.strategy === s)!,
+                  c,
+                  metric,
+                ),
+              ),
+            ),
+          )
+      }
+      body.push(r)
+    }
+    table(head, body)
+  }
+
+  console.log("\n## Time (s, mean over seeds): the start fit, each curve's own fits, and their ratio to the start fit")
+  const tb: string[][] = []
+  for (const row of noises) {
+    const sims = all.filter((a) => a.noise === row.name).map((a) => a.sim)
+    const m = (f: (s: ReviewSimResult) => number) => stats(sims.map(f)).mean
+    const startS = m((s) => s.startSeconds)
+    const fb = m((s) => s.curves.find((c) => c.strategy === 'feedback')!.seconds)
+    const refits = m((s) => s.curves.find((c) => c.strategy === 'feedback')!.refits)
+    const cl = m((s) => s.curves.find((c) => c.strategy === 'cl')!.seconds)
+    const sel = all.find((a) => a.noise === row.name && a.selectSeconds !== undefined)?.selectSeconds ?? NaN
+    tb.push([
+      row.name,
+      sel.toFixed(1),
+      startS.toFixed(1),
+      `${fb.toFixed(1)} (${refits.toFixed(0)} re-fits, ${(fb / refits).toFixed(1)} each)`,
+      (fb / startS).toFixed(2),
+      cl.toFixed(1),
+      (cl / startS).toFixed(2),
+    ])
+  }
+  table(['noise', 'auto (seed 1)', 'start fit', 'feedback re-fits', 'feedback / start', 'CL', 'CL / start'], tb)
+  out.finished = new Date().toISOString()
+  writeJson(out)
+}
+
+await main()
