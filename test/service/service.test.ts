@@ -370,6 +370,37 @@ test('validation sweep: a job whose cells, summary and HTML report come back thr
   await rejectsWith(svc.call('resumeValidation', { validationId: 999 }), 'not_found')
 })
 
+test('validation sweep with a review simulation: the curves summarised over seeds come back through the contract', async () => {
+  const v = await finished(
+    await svc.call('startValidation', {
+      noiseTypes: ['symmetric'],
+      rates: [0.3],
+      seeds: [0],
+      methods: ['teacher'],
+      lambda: 0.01,
+      review: { batch: 5, budget: 10 },
+    }),
+  )
+  const detail = ValidationDetail.parse(await svc.call('getValidation', { validationId: v.validationId }))
+  const db = openDb(project.path, { create: false, readonly: true })
+  const stored = getValidation(db, v.validationId)!.results as ValidationResult
+  db.close()
+  assert.equal(stored.reviewSims?.length, 1)
+  assert.deepEqual(detail.review, stored.reviewSummary)
+  assert.deepEqual(
+    detail.review!.map((r) => r.strategy),
+    ['feedback', 'static', 'cl'],
+  )
+  for (const r of detail.review!) assert.equal(r.reviews[0], 0)
+  const html = (await svc.call('validationReport', { validationId: v.validationId })) as { content: string }
+  assert.match(html.content, /How many images do we have to look at/)
+  await rejectsWith(
+    svc.call('startValidation', { noiseTypes: ['symmetric'], rates: [0.3], seeds: [0], methods: ['teacher'], review: { batch: 0, budget: 10 } }),
+    'bad_request',
+    /batch/,
+  )
+})
+
 test('images: only registered samples, thumbnails cached as JPEG', async () => {
   const id = ((await svc.call('querySamples', { limit: 1 })) as { items: any[] }).items[0].id
   const file = svc.imagePath(id)
