@@ -34,24 +34,39 @@ export interface SampleFeatureRow {
   vec: Buffer
 }
 
-/**
- * Every sample (optionally of one split) whose content hash has a feature vector for the backbone,
- * in samples.id order, with its given and trusted class idx. Iterated lazily.
- */
-export function sampleFeatures(db: Db, backboneId: number, opts: { split?: 'train' | 'test' } = {}): IterableIterator<SampleFeatureRow> {
+function sampleFeatureFilter(backboneId: number, opts: { split?: 'train' | 'test' }): { where: string; params: unknown[] } {
   const where: string[] = ['f.backbone_id = ?']
   const params: unknown[] = [backboneId]
   if (opts.split) {
     where.push('s.split = ?')
     params.push(opts.split)
   }
+  return { where: where.join(' AND '), params }
+}
+
+/**
+ * An upper bound on the rows `sampleFeatures` yields for the same split: the samples of that split.
+ * Counting the join itself would probe the features table once per sample (as slow as reading it).
+ */
+export function sampleFeaturesBound(db: Db, opts: { split?: 'train' | 'test' } = {}): number {
+  const sql = `SELECT COUNT(*) AS n FROM samples${opts.split ? ' WHERE split = ?' : ''}`
+  const row = db.prepare(sql).get(...(opts.split ? [opts.split] : [])) as { n: number }
+  return row.n
+}
+
+/**
+ * Every sample (optionally of one split) whose content hash has a feature vector for the backbone,
+ * in samples.id order, with its given and trusted class idx. Iterated lazily.
+ */
+export function sampleFeatures(db: Db, backboneId: number, opts: { split?: 'train' | 'test' } = {}): IterableIterator<SampleFeatureRow> {
+  const { where, params } = sampleFeatureFilter(backboneId, opts)
   const sql = `
     SELECT s.id AS id, gc.idx AS given, tc.idx AS trusted, f.vec AS vec
     FROM samples s
     JOIN features f ON f.hash = s.hash
     LEFT JOIN classes gc ON gc.id = s.given_class_id
     LEFT JOIN classes tc ON tc.id = s.trusted_class_id
-    WHERE ${where.join(' AND ')}
+    WHERE ${where}
     ORDER BY s.id`
   return db.prepare(sql).iterate(...params) as IterableIterator<SampleFeatureRow>
 }

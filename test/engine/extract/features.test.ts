@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openDb, ensureClass, now, vecToBlob } from '../../../electron/engine/store/db.ts'
 import { loadFeatureMatrix } from '../../../electron/engine/extract/features.ts'
+import { sampleFeaturesBound } from '../../../electron/engine/store/features.ts'
 
 test('loadFeatureMatrix: samples.id order, shared hashes fanned out, labels as class idx, filters', () => {
   const dir = mkdtempSync(join(tmpdir(), 'qc-feat-'))
@@ -35,9 +36,16 @@ test('loadFeatureMatrix: samples.id order, shared hashes fanned out, labels as c
 
     const train = loadFeatureMatrix(db, bb, { split: 'train' })
     assert.deepEqual([...train.sampleIds], [1, 3])
+    // Sized by the samples (x4 has no features): the arrays still come back at their exact length.
+    assert.equal(sampleFeaturesBound(db, { split: 'train' }), 3)
+    assert.deepEqual([train.x.data.length, train.given.length, train.trusted.length], [6, 2, 2])
+    const test = loadFeatureMatrix(db, bb, { split: 'test' })
+    assert.equal(sampleFeaturesBound(db, { split: 'test' }), 1)
+    assert.deepEqual([...test.x.data], [4, 5, 6])
     const some = loadFeatureMatrix(db, bb, { sampleIds: [4, 3, 2] })
     assert.deepEqual([...some.sampleIds], [2, 3])
     assert.deepEqual([...some.x.data], [4, 5, 6, 1, 2, 3])
+    assert.equal(some.given.length, 2)
     assert.throws(() => loadFeatureMatrix(db, 99), /no backbone with id 99/)
     db.close()
   } finally {
