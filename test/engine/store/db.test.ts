@@ -12,6 +12,7 @@ import {
   MIGRATIONS,
   now,
   openDb,
+  PAGE_SIZE,
   SCHEMA_VERSION,
   setMeta,
   vecToBlob,
@@ -27,6 +28,9 @@ test('a new project is migrated to the current version, in WAL mode, with foreig
   assert.equal(SCHEMA_VERSION, MIGRATIONS.length)
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal')
   assert.equal(db.pragma('foreign_keys', { simple: true }), 1)
+  // 16 KB pages: a 512-d feature row (2 KB) fits a page without an overflow page.
+  assert.equal(db.pragma('page_size', { simple: true }), PAGE_SIZE)
+  assert.equal(PAGE_SIZE, 16384)
   assert.ok(getMeta(db, 'created_at'))
   setMeta(db, 'k', 'v1')
   setMeta(db, 'k', 'v2')
