@@ -18,11 +18,7 @@ export interface SweepEstimate {
  * the latest finished refinement's wall time stands for one training (an over-estimate when it
  * chose its method: 'auto' fits several). Null when nothing has been timed yet.
  */
-export function estimateSweep(
-  perMethod: Record<string, number>,
-  lastSweep: ValidationDetail | null,
-  runs: RunSummary[],
-): SweepEstimate | null {
+export function estimateSweep(perMethod: Record<string, number>, lastSweep: ValidationDetail | null, runs: RunSummary[]): SweepEstimate | null {
   const trainings = Object.values(perMethod).reduce((a, b) => a + b, 0)
   if (trainings === 0) return null
   const cells = (lastSweep?.cells ?? []).filter((c) => c.error === null && typeof c.metrics.seconds === 'number')
@@ -40,7 +36,8 @@ export function estimateSweep(
   const run = runs.find((r) => r.status === 'done' && r.finishedAt)
   if (run) {
     const one = (Date.parse(run.finishedAt!) - Date.parse(run.startedAt)) / 1000
-    if (isFinite(one) && one > 0) return { seconds: one * trainings, source: `the latest refinement (run #${run.id}, ${formatDuration(one)} per training)` }
+    if (isFinite(one) && one > 0)
+      return { seconds: one * trainings, source: `the latest refinement (run #${run.id}, ${formatDuration(one)} per training)` }
   }
   return null
 }

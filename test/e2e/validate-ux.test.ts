@@ -24,67 +24,71 @@ after(async () => {
   if (app) await app.close()
 })
 
-test('Validate: an estimate before the sweep, the form kept, a winner after, identifiability explained', { skip: skip ?? false, timeout: 420_000 }, async () => {
-  const { page } = app
-  try {
-    await page.goto(app.url)
-    await page.getByRole('heading', { name: 'Welcome to Seed QC' }).waitFor()
-    // The demo runs the whole pipeline, so the project has a timed refinement to estimate from.
-    await page.getByRole('button', { name: 'Open the demo project' }).click()
-    await page.waitForURL(/#\/review/, { timeout: 240_000 })
+test(
+  'Validate: an estimate before the sweep, the form kept, a winner after, identifiability explained',
+  { skip: skip ?? false, timeout: 420_000 },
+  async () => {
+    const { page } = app
+    try {
+      await page.goto(app.url)
+      await page.getByRole('heading', { name: 'Welcome to Seed QC' }).waitFor()
+      // The demo runs the whole pipeline, so the project has a timed refinement to estimate from.
+      await page.getByRole('button', { name: 'Open the demo project' }).click()
+      await page.waitForURL(/#\/review/, { timeout: 240_000 })
 
-    await page.getByRole('link', { name: 'Validate' }).click()
-    await page.getByRole('heading', { name: 'PoC sweep' }).waitFor()
-    await page.getByRole('checkbox', { name: 'pll' }).uncheck()
-    await page.getByRole('checkbox', { name: /^none/ }).check()
-    await page.getByLabel(/Noise rates/).fill('0.2')
-    await page.getByLabel('Seeds').fill('0')
+      await page.getByRole('link', { name: 'Validate' }).click()
+      await page.getByRole('heading', { name: 'PoC sweep' }).waitFor()
+      await page.getByRole('checkbox', { name: 'pll' }).uncheck()
+      await page.getByRole('checkbox', { name: /^none/ }).check()
+      await page.getByLabel(/Noise rates/).fill('0.2')
+      await page.getByLabel('Seeds').fill('0')
 
-    const estimate = page.getByTestId('sweep-estimate')
-    await page.waitForFunction(() => /estimated/.test(document.querySelector('[data-testid="sweep-estimate"]')?.textContent ?? ''), null, {
-      timeout: 10_000,
-    })
-    const text = (await estimate.innerText()).replace(/\s+/g, ' ')
-    assert.match(text, /^2 trainings · estimated about \d+ (s|min)/, text)
-    assert.match(text, /an estimate from the latest refinement/, text)
+      const estimate = page.getByTestId('sweep-estimate')
+      await page.waitForFunction(() => /estimated/.test(document.querySelector('[data-testid="sweep-estimate"]')?.textContent ?? ''), null, {
+        timeout: 10_000,
+      })
+      const text = (await estimate.innerText()).replace(/\s+/g, ' ')
+      assert.match(text, /^2 trainings · estimated about \d+ (s|min)/, text)
+      assert.match(text, /an estimate from the latest refinement/, text)
 
-    // Leaving the screen and coming back keeps the form.
-    await page.getByRole('link', { name: 'Review' }).click()
-    await page.waitForURL(/#\/review/)
-    await page.getByRole('link', { name: 'Validate' }).click()
-    await page.getByRole('heading', { name: 'PoC sweep' }).waitFor()
-    assert.equal(await page.getByLabel(/Noise rates/).inputValue(), '0.2')
-    assert.equal(await page.getByLabel('Seeds').inputValue(), '0')
-    assert.equal(await page.getByRole('checkbox', { name: 'pll' }).isChecked(), false)
-    assert.equal(await page.getByRole('checkbox', { name: /^none/ }).isChecked(), true)
-    assert.match(await estimate.innerText(), /^2 trainings/)
+      // Leaving the screen and coming back keeps the form.
+      await page.getByRole('link', { name: 'Review', exact: true }).click()
+      await page.waitForURL(/#\/review/)
+      await page.getByRole('link', { name: 'Validate' }).click()
+      await page.getByRole('heading', { name: 'PoC sweep' }).waitFor()
+      assert.equal(await page.getByLabel(/Noise rates/).inputValue(), '0.2')
+      assert.equal(await page.getByLabel('Seeds').inputValue(), '0')
+      assert.equal(await page.getByRole('checkbox', { name: 'pll' }).isChecked(), false)
+      assert.equal(await page.getByRole('checkbox', { name: /^none/ }).isChecked(), true)
+      assert.match(await estimate.innerText(), /^2 trainings/)
 
-    const t0 = Date.now()
-    await page.getByRole('button', { name: 'Run sweep' }).click()
-    const banner = page.getByTestId('winner-banner')
-    await banner.waitFor({ timeout: 300_000 })
-    console.log(`# sweep of 2 trainings: ${((Date.now() - t0) / 1000).toFixed(1)} s (estimate said: ${text})`)
-    assert.match(await banner.innerText(), /teacher wins 2 of 2 settings/)
-    assert.match(await banner.innerText(), /symmetric 0\.2: teacher/)
+      const t0 = Date.now()
+      await page.getByRole('button', { name: 'Run sweep' }).click()
+      const banner = page.getByTestId('winner-banner')
+      await banner.waitFor({ timeout: 300_000 })
+      console.log(`# sweep of 2 trainings: ${((Date.now() - t0) / 1000).toFixed(1)} s (estimate said: ${text})`)
+      assert.match(await banner.innerText(), /teacher wins 2 of 2 settings/)
+      assert.match(await banner.innerText(), /symmetric 0\.2: teacher/)
 
-    // "Identifiable" is explained, and is "—" where no noise was injected.
-    const help = await page.getByTestId('identifiable-help').getAttribute('title')
-    assert.match(help ?? '', /right label stays more likely/)
-    await page.getByTestId('identifiable-note').waitFor()
-    const table = await page.getByTestId('validation-table').innerText()
-    const noneRow = table.split('\n').find((l) => /^none/.test(l))
-    assert.ok(noneRow, table)
-    assert.match(noneRow, /—\s*$/)
-    assert.doesNotMatch(noneRow, /yes/)
+      // "Identifiable" is explained, and is "—" where no noise was injected.
+      const help = await page.getByTestId('identifiable-help').getAttribute('title')
+      assert.match(help ?? '', /right label stays more likely/)
+      await page.getByTestId('identifiable-note').waitFor()
+      const table = await page.getByTestId('validation-table').innerText()
+      const noneRow = table.split('\n').find((l) => /^none/.test(l))
+      assert.ok(noneRow, table)
+      assert.match(noneRow, /—\s*$/)
+      assert.doesNotMatch(noneRow, /yes/)
 
-    // The next estimate comes from the sweep just timed.
-    await page.waitForFunction(() => /sweep #\d+/.test(document.querySelector('[data-testid="sweep-estimate"]')?.textContent ?? ''), null, {
-      timeout: 10_000,
-    })
-  } catch (e) {
-    mkdirSync(join(ROOT, 'test-output'), { recursive: true })
-    await page.screenshot({ path: join(ROOT, 'test-output', 'validate-ux-failure.png') }).catch(() => {})
-    console.log(`# page problems: ${app.problems.join(' | ') || 'none'}`)
-    throw e
-  }
-})
+      // The next estimate comes from the sweep just timed.
+      await page.waitForFunction(() => /sweep #\d+/.test(document.querySelector('[data-testid="sweep-estimate"]')?.textContent ?? ''), null, {
+        timeout: 10_000,
+      })
+    } catch (e) {
+      mkdirSync(join(ROOT, 'test-output'), { recursive: true })
+      await page.screenshot({ path: join(ROOT, 'test-output', 'validate-ux-failure.png') }).catch(() => {})
+      console.log(`# page problems: ${app.problems.join(' | ') || 'none'}`)
+      throw e
+    }
+  },
+)
