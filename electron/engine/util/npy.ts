@@ -16,8 +16,12 @@ export interface NpyArray {
   dtype: string
 }
 
-/** Parses .npy bytes; `file` labels error messages. */
-export function parseNpy(buf: Uint8Array, file = '<npy>'): NpyArray {
+/**
+ * Parses .npy bytes; `file` labels error messages. With `adopt`, the caller hands `buf` over: an
+ * aligned little-endian float32 array in C order is then returned as a view on it, not a copy
+ * (readNpy: a 1M x 512 file is 2 GB, the copy another 2 GB).
+ */
+export function parseNpy(buf: Uint8Array, file = '<npy>', opts: { adopt?: boolean } = {}): NpyArray {
   if (buf.length < 10 || MAGIC.some((b, i) => buf[i] !== b)) {
     throw new Error(`${file}: not a .npy file (bad magic; expected \\x93NUMPY)`)
   }
@@ -70,8 +74,13 @@ export function parseNpy(buf: Uint8Array, file = '<npy>'): NpyArray {
   if (have < need) {
     throw new Error(`${file}: truncated data: shape (${shape.join(', ')}) needs ${need} bytes, file has ${have}`)
   }
+  const aligned = itemSize === 4 && little && (buf.byteOffset + dataStart) % 4 === 0
+  // Only a buffer that owns its whole ArrayBuffer is adopted (a small Buffer may share a pool).
+  if (aligned && opts.adopt && fortran !== 'True' && buf.byteLength === buf.buffer.byteLength) {
+    return { data: new Float32Array(buf.buffer, buf.byteOffset + dataStart, count), shape, dtype: descr }
+  }
   let data = new Float32Array(count)
-  if (itemSize === 4 && little && (buf.byteOffset + dataStart) % 4 === 0) {
+  if (aligned) {
     data.set(new Float32Array(buf.buffer, buf.byteOffset + dataStart, count))
   } else {
     for (let i = 0; i < count; i++) {
@@ -99,7 +108,7 @@ export function readNpy(file: string): NpyArray {
   } catch (e) {
     throw new Error(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`)
   }
-  return parseNpy(buf, file)
+  return parseNpy(buf, file, { adopt: true })
 }
 
 /** Encodes a float32 array as .npy (v1.0, '<f4', C order). */

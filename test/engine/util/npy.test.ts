@@ -72,6 +72,29 @@ test('writeNpy output is read back, data 64-byte aligned', () => {
   writeFileSync(join(dir, 'ok'), '')
 })
 
+test('an adopted buffer is viewed, not copied; without adopt, or from a shared pool, the data are a copy', () => {
+  const bytes = encodeNpy(Float32Array.from([1, 2, 3, 4]), [2, 2])
+  const own = new Uint8Array(bytes.length)
+  own.set(bytes)
+  const viewed = parseNpy(own, 'x.npy', { adopt: true })
+  assert.equal(viewed.data.buffer, own.buffer)
+  assert.deepEqual([...viewed.data], [1, 2, 3, 4])
+  assert.notEqual(parseNpy(own, 'x.npy').data.buffer, own.buffer)
+  // A slice of a larger ArrayBuffer (as a pooled Buffer is) is never adopted.
+  const big = new Uint8Array(bytes.length + 64)
+  big.set(bytes, 64)
+  const part = big.subarray(64)
+  assert.notEqual(parseNpy(part, 'x.npy', { adopt: true }).data.buffer, big.buffer)
+  // readNpy adopts the file's bytes (a file over 4 KB: smaller reads come from Node's pool).
+  const values = Float32Array.from({ length: 4096 }, (_, i) => i / 7)
+  const file = encodeNpy(values, [1024, 4])
+  const dir = mkdtempSync(join(tmpdir(), 'qc-npy-'))
+  writeFileSync(join(dir, 'y.npy'), file)
+  const r = readNpy(join(dir, 'y.npy'))
+  assert.deepEqual(r.data, values)
+  assert.equal(r.data.byteOffset, file.length - values.byteLength)
+})
+
 test('matches numpy when python3 with numpy is present', { skip: !hasNumpy() && 'python3/numpy not installed' }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'qc-npy-'))
   const f = join(dir, 'np.npy')
