@@ -15,8 +15,8 @@ export interface SweepEstimate {
  * Estimated wall seconds of a sweep of `trainings` cells, `perMethod` of them for each method.
  * Per method, the mean `seconds` of that method's finished cells in the latest sweep that has
  * any; a method never measured takes the mean over all measured cells; with no sweep measured,
- * the latest finished refinement's wall time stands for one training (an over-estimate when it
- * chose its method: 'auto' fits several). Null when nothing has been timed yet.
+ * the latest finished refinement's final fit stands for one training (its wall time less the
+ * seconds its held-out selection spent on candidates). Null when nothing has been timed yet.
  */
 export function estimateSweep(perMethod: Record<string, number>, lastSweep: ValidationDetail | null, runs: RunSummary[]): SweepEstimate | null {
   const trainings = Object.values(perMethod).reduce((a, b) => a + b, 0)
@@ -35,7 +35,11 @@ export function estimateSweep(perMethod: Record<string, number>, lastSweep: Vali
   }
   const run = runs.find((r) => r.status === 'done' && r.finishedAt)
   if (run) {
-    const one = (Date.parse(run.finishedAt!) - Date.parse(run.startedAt)) / 1000
+    // A run that chose its method spent selection.seconds fitting candidates on folds; the rest is
+    // its one final fit (with its bookkeeping), the closest to one training of a sweep.
+    const wall = (Date.parse(run.finishedAt!) - Date.parse(run.startedAt)) / 1000
+    const rest = wall - (run.selection?.seconds ?? 0)
+    const one = rest > 0.2 ? rest : wall
     if (isFinite(one) && one > 0)
       return { seconds: one * trainings, source: `the latest refinement (run #${run.id}, ${formatDuration(one)} per training)` }
   }

@@ -44,9 +44,7 @@ test(
       await page.getByLabel('Seeds').fill('0')
 
       const estimate = page.getByTestId('sweep-estimate')
-      await page.waitForFunction(() => /estimated/.test(document.querySelector('[data-testid="sweep-estimate"]')?.textContent ?? ''), null, {
-        timeout: 10_000,
-      })
+      await estimate.filter({ hasText: 'estimated' }).waitFor({ timeout: 10_000 })
       const text = (await estimate.innerText()).replace(/\s+/g, ' ')
       assert.match(text, /^2 trainings · estimated about \d+ (s|min)/, text)
       assert.match(text, /an estimate from the latest refinement/, text)
@@ -81,9 +79,7 @@ test(
       assert.doesNotMatch(noneRow, /yes/)
 
       // The next estimate comes from the sweep just timed.
-      await page.waitForFunction(() => /sweep #\d+/.test(document.querySelector('[data-testid="sweep-estimate"]')?.textContent ?? ''), null, {
-        timeout: 10_000,
-      })
+      await estimate.filter({ hasText: /timings of sweep #\d+/ }).waitFor({ timeout: 10_000 })
     } catch (e) {
       mkdirSync(join(ROOT, 'test-output'), { recursive: true })
       await page.screenshot({ path: join(ROOT, 'test-output', 'validate-ux-failure.png') }).catch(() => {})
