@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { skipReason, startApp, ROOT, type App } from './helpers.ts'
+import { skipReason, startApp, screenshot, ROOT, type App } from './helpers.ts'
 
 const skip = skipReason()
 if (skip) console.log(`# skipping browser tests: ${skip}`)
@@ -67,6 +67,9 @@ test(
       console.log(`# sweep of 2 trainings: ${((Date.now() - t0) / 1000).toFixed(1)} s (estimate said: ${text})`)
       assert.match(await banner.innerText(), /teacher wins 2 of 2 settings/)
       assert.match(await banner.innerText(), /symmetric 0\.2: teacher/)
+
+      await page.waitForTimeout(300) // the chart draws on the next frame
+      await screenshot(page, 'validate-winner')
 
       // "Identifiable" is explained, and is "—" where no noise was injected.
       const help = await page.getByTestId('identifiable-help').getAttribute('title')
