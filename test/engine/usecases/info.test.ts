@@ -35,7 +35,9 @@ test('projectInfo counts samples, splits, classes, feature vectors, runs and ski
       'in model (idx) order',
     )
     assert.deepEqual(new Map(info.classes.map((c) => [c.name, c.n])), counts)
-    assert.deepEqual(info.backbones, [{ id: imp.backboneId, name: 'space', kind: 'embeddings', dim: 6, features: 45, featureTensor: null, featureLayer: null }])
+    assert.deepEqual(info.backbones, [
+      { id: imp.backboneId, name: 'space', kind: 'embeddings', dim: 6, features: 45, featureTensor: null, featureLayer: null },
+    ])
     assert.equal(info.runs.length, 1)
     assert.deepEqual([info.runs[0]!.id, info.runs[0]!.method, info.runs[0]!.status], [run.runId, 'teacher', 'done'])
     assert.equal(typeof info.runs[0]!.metrics, 'object')
