@@ -11,8 +11,9 @@
  *
  * The start run's method and lambda are chosen once per noise row by `auto` on seed 1's draw
  * (with --selection-rows rows, default 5000) and reused for seeds 2 and 3, to keep the whole bench
- * within about 40 minutes on a shared 2-core machine; every start run then is one fit at that
- * method and lambda.
+ * within about 40 minutes on a shared 2-core machine (the run recorded in docs/ARCHITECTURE.md
+ * took 62 minutes at load 6 to 9, most of it in the three selections); every start run then is
+ * one fit at that method and lambda.
  *
  * Flags: --rows N (default 20000), --batch N (default 250), --budget N (default 2000), --noise LIST
  * (default 'symmetric 0.5,symmetric 0.8,pairwise 0.3'), --seeds N, --seed-start S,
