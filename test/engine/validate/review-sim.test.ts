@@ -218,3 +218,22 @@ test('a validation sweep with review runs one simulation per noise draw, summari
   assert.equal(calls, 0)
   assert.deepEqual(again.reviewSummary, r.reviewSummary)
 })
+
+test('refineArrays warm start (what the feedback re-fits use): the teacher reaches the same optimum in fewer iterations; a start of another size is ignored', async () => {
+  const first = await refineArrays(x, noisy, K, { ...START, seed: 1 })
+  assert.ok(first.weights && first.weights.teacher.length === first.weights.final.length)
+  const changed = Int32Array.from(noisy)
+  for (const i of reviewQueue(first, new Uint8Array(noisy.length)).slice(0, 100)) changed[i] = truth[i]!
+  const cold = await refineArrays(x, changed, K, { ...START, seed: 1 })
+  const warm = await refineArrays(x, changed, K, { ...START, seed: 1, warmStart: first.weights })
+  assert.equal(warm.details.warmStart, true)
+  const iters = (r: RefineResult) => (r.details.teacher as { iterations: number }).iterations
+  assert.ok(iters(warm) < iters(cold), `warm ${iters(warm)} vs cold ${iters(cold)} iterations`)
+  // Strictly convex: the same optimum up to the solver's tolerance, so the same labels.
+  let same = 0
+  for (let i = 0; i < changed.length; i++) if (warm.refined[i] === cold.refined[i]) same++
+  assert.ok(same / changed.length > 0.999, `agreement ${same / changed.length}`)
+  const odd = await refineArrays(x, changed, K, { ...START, seed: 1, warmStart: { teacher: new Float64Array(3), final: new Float64Array(3) } })
+  assert.equal(odd.details.warmStart, undefined)
+  assert.deepEqual(odd.refined, cold.refined)
+})
