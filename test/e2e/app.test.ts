@@ -16,7 +16,7 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import Database from 'better-sqlite3'
 import sharp from 'sharp'
-import { skipReason, startApp, screenshot, lowContrast, ROOT, type App } from './helpers.ts'
+import { skipReason, startApp, screenshot, lowContrast, ROOT, type App, apiCall } from './helpers.ts'
 import type { JobInfo, RunDetail, RunSummary, SelectionCandidate } from '../../shared/contract.ts'
 
 const skip = skipReason()
@@ -25,16 +25,7 @@ if (skip) console.log(`# skipping browser tests: ${skip}`)
 let app: App
 
 /** Calls the API from the test (no Origin header, the session token), as a second client would. */
-async function call<T>(method: string, input: unknown = {}): Promise<T> {
-  const res = await fetch(`${app.origin}/api/${method}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-qc-token': app.token },
-    body: JSON.stringify(input),
-  })
-  const body = (await res.json()) as T
-  if (!res.ok) throw new Error(`${method}: ${JSON.stringify(body)}`)
-  return body
-}
+const call = <T>(method: string, input: unknown = {}): Promise<T> => apiCall<T>(app, method, input)
 
 interface EventRow {
   id: number

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { skipReason, startApp, screenshot, ROOT, type App } from './helpers.ts'
+import { skipReason, startApp, screenshot, ROOT, type App, apiCall } from './helpers.ts'
 import type { AuditPlan, JobInfo, JobRef } from '../../shared/contract.ts'
 
 const skip = skipReason()
@@ -19,16 +19,7 @@ if (skip) console.log(`# skipping browser tests: ${skip}`)
 
 let app: App
 
-async function call<T>(method: string, input: unknown = {}): Promise<T> {
-  const res = await fetch(`${app.origin}/api/${method}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-qc-token': app.token },
-    body: JSON.stringify(input),
-  })
-  const body = (await res.json()) as T
-  if (!res.ok) throw new Error(`${method}: ${JSON.stringify(body)}`)
-  return body
-}
+const call = <T>(method: string, input: unknown = {}): Promise<T> => apiCall<T>(app, method, input)
 
 async function waitJob(jobId: string, timeoutMs = 240_000): Promise<JobInfo> {
   const t0 = Date.now()

@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { skipReason, startApp, screenshot, ROOT, type App } from './helpers.ts'
+import { skipReason, startApp, screenshot, ROOT, type App, apiCall } from './helpers.ts'
 import type { JobInfo, SampleRow } from '../../shared/contract.ts'
 
 const skip = skipReason()
@@ -18,16 +18,7 @@ if (skip) console.log(`# skipping browser tests: ${skip}`)
 let app: App
 let projectPath = ''
 
-async function call<T>(method: string, input: unknown = {}): Promise<T> {
-  const res = await fetch(`${app.origin}/api/${method}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-qc-token': app.token },
-    body: JSON.stringify(input),
-  })
-  const body = (await res.json()) as T
-  if (!res.ok) throw new Error(`${method}: ${JSON.stringify(body)}`)
-  return body
-}
+const call = <T>(method: string, input: unknown = {}): Promise<T> => apiCall<T>(app, method, input)
 
 async function waitJob(jobId: string): Promise<JobInfo> {
   for (const t0 = Date.now(); ;) {

@@ -182,3 +182,15 @@ const LOW_CONTRAST_JS = `(sel) => {
 export async function lowContrast(page: Page, root: string): Promise<LowContrast[]> {
   return (await page.evaluate(`(${LOW_CONTRAST_JS})(${JSON.stringify(root)})`)) as LowContrast[]
 }
+
+/** Calls a contract method of the running app over HTTP with its token; a non-2xx answer throws with the body. */
+export async function apiCall<T>(app: Pick<App, 'origin' | 'token'>, method: string, input: unknown = {}): Promise<T> {
+  const res = await fetch(`${app.origin}/api/${method}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-qc-token': app.token },
+    body: JSON.stringify(input),
+  })
+  const body = (await res.json()) as T
+  if (!res.ok) throw new Error(`${method}: ${JSON.stringify(body)}`)
+  return body
+}

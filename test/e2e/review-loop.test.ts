@@ -12,7 +12,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { skipReason, startApp, screenshot, ROOT, type App } from './helpers.ts'
+import { skipReason, startApp, screenshot, ROOT, type App, apiCall } from './helpers.ts'
 import type { JobInfo, RefreshResult, SampleRow } from '../../shared/contract.ts'
 
 const skip = skipReason()
@@ -23,16 +23,7 @@ let stopEvents: (() => void) | null = null
 /** Results of the refresh jobs, from the server's event stream, in the order they completed. */
 const refreshes: RefreshResult[] = []
 
-async function call<T>(method: string, input: unknown = {}): Promise<T> {
-  const res = await fetch(`${app.origin}/api/${method}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-qc-token': app.token },
-    body: JSON.stringify(input),
-  })
-  const body = (await res.json()) as T
-  if (!res.ok) throw new Error(`${method}: ${JSON.stringify(body)}`)
-  return body
-}
+const call = <T>(method: string, input: unknown = {}): Promise<T> => apiCall<T>(app, method, input)
 
 /** Listens to /api/events (server-sent events) from Node and keeps every refresh job's result. */
 async function listen(): Promise<() => void> {
