@@ -67,6 +67,16 @@ export interface EngineOptions {
   blockRows?: number
   /** onnxruntime intra-op threads (default: onnxruntime's choice). */
   threads?: number
+  /**
+   * ort engine: keep X on the device (per-block graphs with the block baked in as a constant), so
+   * an evaluation moves only W, b and the targets. 'auto' (default): on a GPU execution provider,
+   * the resident GPU variant is timed against the CPU at the first evaluation of each loaded
+   * matrix and the faster one is kept; on the CPU, X is fed as views (no extra copy).
+   * true / false force the resident / fed variant on the requested provider.
+   */
+  resident?: boolean | 'auto'
+  /** ort engine: where device choices and fallbacks are reported (default: console.warn for a GPU provider, silent on the CPU). */
+  log?: (message: string) => void
 }
 
 /** Creates an engine by name. */
