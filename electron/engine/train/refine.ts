@@ -20,16 +20,26 @@ import { accuracy, diagonalPreconditioner, fitTargets, oneHot, topTwo, twoHotTop
 import { ROTATE_MAX_DIMS, shouldReduce, shouldRotate, spectralBasis, standardized } from './reduce.ts'
 import {
   AUTO_CANDIDATES,
+  DEFAULT_SELECTION_ROWS,
   FIT_GRAD_TOL,
   FIT_MAX_ITER,
   FIT_REL_TOL,
   kFold,
   selectByValidation,
+  selectionRowIndices,
   type Candidate,
   type SelectionResult,
 } from './selection.ts'
 import type { SolveInfo } from './solvers.ts'
-import { liftFromSubspace, principalSubspace, projectOnto, searchGap, spectralPreconditioner, type PrincipalSubspace } from './subspace.ts'
+import {
+  liftFromSubspace,
+  principalSubspace,
+  projectOnto,
+  searchGap,
+  spectralPreconditioner,
+  SUBSPACE_DIMS,
+  type PrincipalSubspace,
+} from './subspace.ts'
 import type { FeatureMatrix, Method, PllLoss, RefineMethod, RefineOptions, RefineResult, RefineWeights } from './types.ts'
 
 /** Fixed lambda used when a caller turns selection off without naming one (the BENCHMARKS prototype's value). */
@@ -161,15 +171,26 @@ interface Work {
    */
   subspace?: PrincipalSubspace
   search?: FeatureMatrix
+  /** `search` holds only selection's rows (`selectionRowIndices`), and the subspace was computed from them. */
+  searchSampled?: boolean
 }
 
-/** Whether the principal subspace (search projection and spectral preconditioner) is used for an n x d matrix. */
-export function usesSubspace(n: number, d: number): boolean {
-  return !shouldReduce(n, d) && !shouldRotate(n, d) && d > ROTATE_MAX_DIMS
+/**
+ * Whether the principal subspace (search projection and spectral preconditioner) is used for an
+ * n x d matrix: where no exact basis applies (d > ROTATE_MAX_DIMS), and where the exact rotation
+ * would apply but selection subsamples (n > selectionRows) and the subspace is at most half of d.
+ * There the rotation costs products with all n rows and a d x d eigendecomposition in JS (about
+ * 7 s on 60k x 784: transpose 2 s, Gram 0.6 s, eigendecomposition 3.4 s, rotation 1.5 s), while the
+ * subspace of the selection rows costs about 2 s, and the search runs on m instead of d columns.
+ */
+export function usesSubspace(n: number, d: number, selectionRows = DEFAULT_SELECTION_ROWS): boolean {
+  if (shouldReduce(n, d)) return false
+  if (!shouldRotate(n, d)) return d > ROTATE_MAX_DIMS
+  return n > selectionRows && d >= 2 * SUBSPACE_DIMS
 }
 
 /** Principal subspaces of matrices seen before (the same caching rule as `bases`). */
-const subspaces = new WeakMap<Float32Array, { sub: PrincipalSubspace; search: FeatureMatrix }>()
+const subspaces = new WeakMap<Float32Array, { sub: PrincipalSubspace; search: FeatureMatrix; rowsKey: string }>()
 
 /** Bases of matrices seen before (the demo fits three methods on one training set). */
 const bases = new WeakMap<Float32Array, Awaited<ReturnType<typeof spectralBasis>>>()
@@ -190,23 +211,31 @@ async function prepareWork(
   std: Standardization | undefined,
   useSubspace: boolean,
   key?: string,
+  selection: { rows?: number; seed: number } = { seed: 0 },
 ): Promise<Work> {
-  if (useSubspace && usesSubspace(x.n, x.d)) {
+  const selRows = selection.rows ?? DEFAULT_SELECTION_ROWS
+  if (useSubspace && usesSubspace(x.n, x.d, selRows)) {
+    // When selection subsamples, the subspace and the search matrix come from its rows only: the
+    // search needs no other row, and the subspace of a random sample of 10k rows preconditions the
+    // full fit about as well as that of all rows (same optimum either way).
+    const rows = selectionRowIndices(x.n, selRows, selection.seed)
+    const rowsKey = rows ? `${selRows}:${selection.seed}` : 'all'
     let s = std ? undefined : subspaces.get(x.data)
-    if (!s) {
+    if (!s || s.rowsKey !== rowsKey) {
       const xs = std ? standardized(x, std) : x
+      const basisX = rows ? selectRows(xs, rows) : xs
       const fullKey = key === undefined ? undefined : `${key}|${std ? 'std' : 'raw'}`
       const known = fullKey === undefined ? undefined : keyedSubspaces.get(fullKey)
-      const sub = known && known.d === x.d ? known : await principalSubspace(engine, xs)
+      const sub = known && known.d === x.d ? known : await principalSubspace(engine, basisX)
       if (fullKey !== undefined) {
         keyedSubspaces.delete(fullKey)
         keyedSubspaces.set(fullKey, sub)
         while (keyedSubspaces.size > KEYED_SUBSPACES_KEPT) keyedSubspaces.delete(keyedSubspaces.keys().next().value!)
       }
-      s = { sub, search: await projectOnto(engine, xs, sub) }
+      s = { sub, search: await projectOnto(engine, basisX, sub), rowsKey }
       if (!std) subspaces.set(x.data, s)
     }
-    return { x, std, reduced: false, toModel: (m) => m, subspace: s.sub, search: s.search }
+    return { x, std, reduced: false, toModel: (m) => m, subspace: s.sub, search: s.search, searchSampled: rows !== undefined }
   }
   if (!shouldReduce(x.n, x.d) && !shouldRotate(x.n, x.d)) return { x, std, reduced: false, toModel: (m) => m }
   let basis = std ? undefined : bases.get(x.data)
@@ -296,7 +325,10 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
 
   // 0. Fewer rows than dimensions: the exact row-space reduction (same optimum, smaller matrix).
   let ts = Date.now()
-  const work = await prepareWork(engine, x, std, solver === 'lbfgs' && opts.subspace !== false, opts.subspaceKey)
+  const work = await prepareWork(engine, x, std, solver === 'lbfgs' && opts.subspace !== false, opts.subspaceKey, {
+    rows: opts.selectionRows,
+    seed,
+  })
   if (work.reduced || work.subspace) timings.reduce = Date.now() - ts
   chosen.reduced = work.basis === 'reduced'
   if (work.basis) chosen.basis = work.basis
@@ -323,7 +355,9 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
       seed,
       bias,
       std,
-      prepared: work.search ? { x: work.search, reduced: false } : { x: wx, std: work.std, reduced: work.basis === 'reduced' },
+      prepared: work.search
+        ? { x: work.search, reduced: false, sampled: work.searchSampled }
+        : { x: wx, std: work.std, reduced: work.basis === 'reduced' },
       ...(opts.cleanRows ? { clean: opts.cleanRows } : {}),
       signal: opts.signal,
       progress: opts.progress,
@@ -394,7 +428,7 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
     solver !== 'lbfgs'
       ? undefined
       : work.subspace
-        ? spectralPreconditioner(work.subspace, fitX.n, k, lambda)
+        ? spectralPreconditioner(work.subspace, work.subspace.rows, k, lambda)
         : diagonalPreconditioner(fitX, k, lambda, work.std)
   if (work.subspace && work.search) {
     const sub = work.subspace
@@ -402,7 +436,7 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
       dims: sub.m,
       of: x.d,
       energy: sub.values.reduce((a, b) => a + b, 0) / Math.max(1e-300, sub.trace),
-      gap: searchGap(sub, n, lambda),
+      gap: searchGap(sub, sub.rows, lambda),
     }
   }
   const fitWith = async (targets: Float32Array, loss: 'ce' | 'gce', w0: Float64Array, extra: Partial<FitOptions>, phase: string) => {

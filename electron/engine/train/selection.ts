@@ -136,7 +136,13 @@ export interface SelectionOptions {
    * eigenbasis rotation, row for row), so its basis is not computed twice. A subsample takes rows
    * of it: both bases are exact for any subset of the rows (reduce.ts).
    */
-  prepared?: { x: FeatureMatrix; std?: Standardization; reduced: boolean }
+  prepared?: {
+    x: FeatureMatrix
+    std?: Standardization
+    reduced: boolean
+    /** x holds only the selection rows (`selectionRowIndices`, in that order), not all rows. */
+    sampled?: boolean
+  }
   /**
    * Rows of x whose label in y is clean AND drawn at random (1), e.g. answers of an audit of the
    * whole dataset. With at least CLEAN_MIN_ROWS of them among the selection rows the method is
@@ -305,6 +311,19 @@ export function estimateNoise(oof: Float32Array, y: Int32Array, k: number): Nois
   return { rate: cl.noiseRate, compression: Math.min(1, Math.max(0, g)), perClassGap, identifiable }
 }
 
+/**
+ * The rows selection runs on for n rows: a seeded subsample of `maxRows` (sorted), or undefined when
+ * n fits (all rows). Callers that prepare a matrix for selection from these rows only (the search
+ * projection of refine.ts) use the same function, so the rows are the same.
+ */
+export function selectionRowIndices(n: number, maxRows = DEFAULT_SELECTION_ROWS, seed = 0): Int32Array | undefined {
+  return n > maxRows
+    ? permutation(n, seed ^ 0x5eed)
+        .slice(0, maxRows)
+        .sort()
+    : undefined
+}
+
 /** Where selection runs: the (subsampled, standardised, reduced) matrix and labels. */
 async function selectionMatrix(
   engine: ComputeEngine,
@@ -312,20 +331,19 @@ async function selectionMatrix(
   y: Int32Array,
   opts: SelectionOptions,
 ): Promise<{ xs: FeatureMatrix; ys: Int32Array; clean?: Uint8Array; std?: Standardization; reduced: boolean }> {
-  const maxRows = opts.maxRows ?? DEFAULT_SELECTION_ROWS
   // The same seeded rows whether they are taken from x or from its prepared basis.
-  const rowsIdx =
-    x.n > maxRows
-      ? permutation(x.n, (opts.seed ?? 0) ^ 0x5eed)
-          .slice(0, maxRows)
-          .sort()
-      : undefined
+  const rowsIdx = selectionRowIndices(x.n, opts.maxRows, opts.seed)
   const ys = rowsIdx ? Int32Array.from(rowsIdx, (i) => y[i]!) : y
   const cm = opts.clean
   if (cm && cm.length !== x.n) throw new Error(`selection: the clean-row mask has ${cm.length} entries for ${x.n} rows`)
   const clean = cm ? (rowsIdx ? Uint8Array.from(rowsIdx, (i) => cm[i]!) : cm) : undefined
   const rowsOf = (m: FeatureMatrix) => (rowsIdx ? selectRows(m, rowsIdx) : m)
-  if (opts.prepared) return { xs: rowsOf(opts.prepared.x), ys, clean, std: opts.prepared.std, reduced: opts.prepared.reduced }
+  if (opts.prepared) {
+    const p = opts.prepared
+    if (p.sampled && p.x.n !== (rowsIdx ? rowsIdx.length : x.n))
+      throw new Error(`selection: the prepared matrix has ${p.x.n} rows, the selection ${rowsIdx ? rowsIdx.length : x.n}`)
+    return { xs: p.sampled ? p.x : rowsOf(p.x), ys, clean, std: p.std, reduced: p.reduced }
+  }
   const xs = rowsOf(x)
   if (!shouldReduce(xs.n, xs.d) && !shouldRotate(xs.n, xs.d)) return { xs, ys, clean, std: opts.std, reduced: false }
   const basis = await spectralBasis(engine, opts.std ? standardized(xs, opts.std) : xs)

@@ -44,6 +44,11 @@ export interface PrincipalSubspace {
   m: number
   /** trace(X^T X) = sum of squares of X, for the share of energy the subspace holds. */
   trace: number
+  /**
+   * Rows of the X whose X^T X this describes. A subspace of a seeded row sample stands for the
+   * whole matrix: per-row curvature mu / rows estimates that of all rows (refine.ts).
+   */
+  rows: number
 }
 
 /** Rows per block of X^T Y (bounds the transposed copy). */
@@ -165,7 +170,7 @@ export async function principalSubspace(
   }
   let trace = 0
   for (let t = 0; t < x.data.length; t++) trace += x.data[t]! * x.data[t]!
-  return { d, values: vals, vectors: vecs, m: keep, trace }
+  return { d, values: vals, vectors: vecs, m: keep, trace, rows: n }
 }
 
 /**

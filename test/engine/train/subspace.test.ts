@@ -215,3 +215,33 @@ test('a wide matrix with no exact basis: auto searches in the principal subspace
   for (let i = 0; i < x.n; i++) if (plain.refined[i] === auto.refined[i]) same++
   assert.ok(same >= x.n - 2, `${x.n - same} of ${x.n} refined labels differ`)
 })
+
+test('more rows than selection uses and d <= 1024: the subspace and the search come from the selection rows, and the final fit is the full-dimensional optimum', async () => {
+  const k = 3
+  // 1400 x 520: the exact eigenbasis rotation would apply, but selection takes 700 rows and the
+  // 256-d subspace is under half of d, so the principal subspace of those rows is used instead.
+  const { x, y } = backboneLike(6, 1400, 520, k)
+  assert.ok(!usesSubspace(x.n, x.d), 'all rows fit in the default selection sample: the exact rotation')
+  assert.ok(usesSubspace(x.n, x.d, 700))
+  assert.ok(!usesSubspace(x.n, 300, 700), 'a subspace of more than half the dimensions does not pay')
+  const auto = await refineArrays(x, y, k, { method: 'auto', seed: 2, lambdas: [1e-1, 1e-2, 1e-3], selectionRows: 700 })
+  const sel = auto.details.selection as { rows: number; searchSpace?: { dims: number; of: number } }
+  assert.equal(sel.rows, 700)
+  assert.equal(sel.searchSpace?.of, 520)
+  const sub = auto.details.subspace as { dims: number; of: number; energy: number }
+  assert.ok(sub.dims > 0 && sub.dims <= 256 && sub.energy > 0.5 && sub.energy <= 1 + 1e-9)
+  // The same method at the chosen lambda without any subspace (the exact rotation, all rows) labels
+  // the samples the same: the sampled subspace only preconditions the final fit.
+  const plain = await refineArrays(x, y, k, {
+    method: String(auto.chosen.method) as 'teacher' | 'sd' | 'pll',
+    lambda: Number(auto.chosen.lambda),
+    seed: 2,
+    rounds: auto.chosen.rounds as number | undefined,
+    pllLoss: (auto.chosen.pllLoss as 'gce' | 'ce' | undefined) ?? 'gce',
+    subspace: false,
+  })
+  assert.equal(plain.details.subspace, undefined)
+  let same = 0
+  for (let i = 0; i < x.n; i++) if (plain.refined[i] === auto.refined[i]) same++
+  assert.ok(same >= x.n - 3, `${x.n - same} of ${x.n} refined labels differ`)
+})
