@@ -1,18 +1,21 @@
 /**
  * GPU check: runs the built-in backbone and the training engine on onnxruntime-node's WebGPU
  * execution provider (bundled with onnxruntime-node 1.30; Dawn over Vulkan on Linux, D3D12 on
- * Windows) and on the CPU, in one run, and prints agreement and throughput side by side.
+ * Windows) and on the CPU, in one run, and prints agreement and throughput side by side: the
+ * gradient evaluation with X fed on every evaluation and with X resident on the device (the
+ * engine's `resident` option), against the CPU, what `resident: 'auto'` picks, and refined labels.
  *
- *   node --import tsx bench/gpu-check.ts [--ep webgpu] [--n 60000] [--d 784]
+ *   node --import tsx bench/gpu-check.ts [--ep webgpu] [--n 60000] [--d 784] [--reps 5]
+ *   node --import tsx bench/gpu-check.ts --ep cpu    # the CPU alone: X resident vs fed, side by side
  *
  * On a machine without a usable GPU it says so and exits 0 (nothing to compare).
  */
 import ort from 'onnxruntime-node'
 import { buildBuiltinModel, builtinDim, BUILTIN_CONFIG } from '../electron/engine/backbone/builtin.ts'
-import { createEngine } from '../electron/engine/train/engine.ts'
+import { createOrtEngine, type OrtEngineOptions } from '../electron/engine/train/ort-engine.ts'
+import type { RawSums } from '../electron/engine/train/engine.ts'
 import { refineArrays } from '../electron/engine/train/refine.ts'
 import type { FeatureMatrix } from '../electron/engine/train/types.ts'
-import { buildModel, DataType } from '../electron/engine/onnx/proto.ts'
 import { mulberry32 } from '../electron/engine/util/rng.ts'
 
 const args = process.argv.slice(2)
@@ -23,6 +26,7 @@ const opt = (name: string, def: string): string => {
 const EP = opt('ep', 'webgpu')
 const N = Number(opt('n', '60000'))
 const D = Number(opt('d', '784'))
+const REPS = Number(opt('reps', '5'))
 const K = 10
 
 function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): { maxAbs: number; rel: number } {
@@ -60,6 +64,11 @@ async function backbone(): Promise<void> {
   )
 }
 
+interface Variant {
+  label: string
+  opts: OrtEngineOptions
+}
+
 async function gradient(): Promise<void> {
   const r = mulberry32(2)
   const x = new Float32Array(N * D)
@@ -69,67 +78,75 @@ async function gradient(): Promise<void> {
   const w = new Float32Array(D * K)
   for (let i = 0; i < w.length; i++) w[i] = (r() - 0.5) * 0.01
   const b = new Float32Array(K)
-  const flops = 4 * N * D * K // X W and X^T dZ
-  const results: Record<string, { s: number; gw: Float64Array; loss: number }> = {}
-  for (const ep of ['cpu', EP]) {
-    const engine = await createEngine('ort', { executionProvider: ep })
+  const flops = 4 * N * D * K // X W and dZ^T X
+  const mb = (v: number) => (v / 2 ** 20).toFixed(0)
+  console.log(`gradient of ${N} x ${D}, K=${K} (X is ${mb(x.byteLength)} MB), ${REPS} timed evaluations each after one warm-up:`)
+  const variants: Variant[] = [
+    { label: 'cpu, X fed', opts: { executionProvider: 'cpu', resident: false } },
+    { label: 'cpu, X resident', opts: { executionProvider: 'cpu', resident: true } },
+  ]
+  if (EP !== 'cpu') {
+    variants.push(
+      { label: `${EP}, X fed`, opts: { executionProvider: EP, resident: false } },
+      { label: `${EP}, X resident`, opts: { executionProvider: EP, resident: true } },
+    )
+  }
+  const results: { label: string; ms: number; setup: number; rss: number; last: RawSums; backend: string }[] = []
+  for (const v of variants) {
+    const rss0 = process.memoryUsage().rss
+    const engine = await createOrtEngine({ ...v.opts, log: (m) => console.log(`  [${v.label}] ${m}`) })
+    const t0 = performance.now()
     const data = await engine.load({ data: x, n: N, d: D }, K)
     await data.setTargets(t, 'ce')
-    const res = await time(5, () => data.sums(w, b))
-    results[ep] = { s: res.seconds, gw: res.last.gw, loss: res.last.loss }
-    console.log(
-      `gradient ${N}x${D}, K=${K} on ${engine.backend}: ${(res.seconds * 1000).toFixed(1)} ms/eval, ${(flops / res.seconds / 1e9).toFixed(1)} GFLOP/s`,
-    )
-    await data.dispose()
-    await engine.dispose()
-  }
-  // Where does the GPU time go? Larger blocks (fewer runs per evaluation), and X baked into the
-  // graph as an initializer (uploaded once, resident on the device) instead of fed per run.
-  for (const blockRows of [16384, 65536]) {
-    const engine = await createEngine('ort', { executionProvider: EP, blockRows })
-    const data = await engine.load({ data: x, n: N, d: D }, K)
-    await data.setTargets(t, 'ce')
-    const res = await time(5, () => data.sums(w, b))
-    console.log(
-      `gradient on ${engine.backend}, blocks of ${blockRows} rows: ${(res.seconds * 1000).toFixed(1)} ms/eval, ${(flops / res.seconds / 1e9).toFixed(1)} GFLOP/s`,
-    )
-    await data.dispose()
-    await engine.dispose()
-  }
-  {
-    const resident = buildModel({
-      graph: {
-        name: 'resident-x',
-        nodes: [
-          { op: 'MatMul', inputs: ['X', 'W'], outputs: ['Z'] },
-          { op: 'Softmax', inputs: ['Z'], outputs: ['P'], attrs: { axis: { i: 1 } } },
-          { op: 'Sub', inputs: ['P', 'T'], outputs: ['dZ'] },
-          { op: 'Gemm', inputs: ['dZ', 'X'], outputs: ['gw'], attrs: { transA: { i: 1 } } },
-        ],
-        initializers: [{ name: 'X', dims: [N, D], data: x }],
-        inputs: [
-          { name: 'W', type: DataType.FLOAT, shape: [D, K] },
-          { name: 'T', type: DataType.FLOAT, shape: [N, K] },
-        ],
-        outputs: [{ name: 'gw', type: DataType.FLOAT, shape: [K, D] }],
-      },
-    })
-    for (const ep of ['cpu', EP]) {
-      const s = await ort.InferenceSession.create(resident, { executionProviders: [ep] })
-      const feeds = { W: new ort.Tensor('float32', w, [D, K]), T: new ort.Tensor('float32', t, [N, K]) }
-      const res = await time(5, () => s.run(feeds))
-      console.log(
-        `gradient with X resident in the graph on ${ep}: ${(res.seconds * 1000).toFixed(1)} ms/eval, ${(flops / res.seconds / 1e9).toFixed(1)} GFLOP/s`,
-      )
-      await s.release()
+    let last = await data.sums(w, b) // the warm-up: session creation (and, resident, the upload of X)
+    const setup = performance.now() - t0
+    let best = Infinity
+    for (let i = 0; i < REPS; i++) {
+      const t1 = performance.now()
+      last = await data.sums(w, b)
+      best = Math.min(best, performance.now() - t1)
     }
+    const rss = process.memoryUsage().rss - rss0
+    results.push({ label: v.label, ms: best, setup, rss, last, backend: engine.backend })
+    await data.dispose()
+    await engine.dispose()
   }
-  const c = results.cpu!
-  const g = results[EP]!
-  const diff = maxRelDiff(c.gw, g.gw)
-  console.log(
-    `gradient agreement cpu vs ${EP}: loss ${c.loss.toFixed(4)} vs ${g.loss.toFixed(4)}, gradient max relative diff ${diff.rel.toExponential(2)}; speed ratio ${(c.s / g.s).toFixed(2)}x`,
-  )
+  const base = results[0]!
+  for (const res of results) {
+    const diff = maxRelDiff(base.last.gw, res.last.gw)
+    console.log(
+      `  ${res.label.padEnd(22)} ${res.ms.toFixed(1).padStart(7)} ms/eval  ${(flops / res.ms / 1e6).toFixed(1).padStart(6)} GFLOP/s  ` +
+        `cpu-fed/this ${(base.ms / res.ms).toFixed(2)}x  first evaluation with setup ${res.setup.toFixed(0)} ms  ` +
+        `host RSS +${mb(res.rss)} MB  gradient vs cpu fed ${diff.rel.toExponential(1)}, loss ${res.last.loss.toFixed(4)}  [${res.backend}]`,
+    )
+  }
+  const find = (label: string) => results.find((x) => x.label === label)
+  const side = (a: string, c: string) => {
+    const ra = find(a)
+    const rc = find(c)
+    if (ra && rc) console.log(`  ${a} vs ${c}: ${ra.ms.toFixed(1)} vs ${rc.ms.toFixed(1)} ms/eval, ratio ${(rc.ms / ra.ms).toFixed(2)}x`)
+  }
+  side('cpu, X resident', 'cpu, X fed')
+  if (EP !== 'cpu') {
+    side(`${EP}, X resident`, `${EP}, X fed`)
+    side(`${EP}, X resident`, 'cpu, X fed')
+    side(`${EP}, X fed`, 'cpu, X fed')
+  }
+  // What the engine picks by itself ('auto', the default): on a GPU provider it times the resident
+  // GPU variant against the fed CPU one at the first evaluation; on the CPU measureOnCpu does the
+  // same with the resident CPU variant (off by default there because of its memory).
+  const engine = await createOrtEngine({
+    executionProvider: EP,
+    resident: 'auto',
+    ...(EP === 'cpu' ? { measureOnCpu: true } : {}),
+    log: (m) => console.log(`  [auto] ${m}`),
+  })
+  const data = await engine.load({ data: x, n: N, d: D }, K)
+  await data.setTargets(t, 'ce')
+  await data.sums(w, b)
+  console.log(`  resident 'auto' on ${EP}: ${engine.backend}`)
+  await data.dispose()
+  await engine.dispose()
 }
 
 async function refine(): Promise<void> {
@@ -148,27 +165,53 @@ async function refine(): Promise<void> {
     y[i] = r() < 0.6 ? (c + 1 + Math.floor(r() * (K - 1))) % K : c
   }
   const fm: FeatureMatrix = { data: x, n, d }
-  const out: Record<string, { refined: Int32Array; s: number }> = {}
-  for (const ep of ['cpu', EP]) {
-    const t0 = performance.now()
-    const res = await refineArrays(fm, y, K, { method: 'pll', lambda: 1e-3, pllLoss: 'gce', executionProvider: ep })
-    out[ep] = { refined: res.refined, s: (performance.now() - t0) / 1000 }
-    const acc = res.refined.reduce((a, v, i) => a + (v === truth[i] ? 1 : 0), 0) / n
-    console.log(
-      `refine teacher+PLL (n=${n}, d=${d}, symmetric 0.6) on ${ep}: ${out[ep]!.s.toFixed(1)} s, refined labels correct ${(100 * acc).toFixed(1)}% (given ${((100 * y.reduce((a, v, i) => a + (v === truth[i] ? 1 : 0), 0)) / n).toFixed(1)}%)`,
+  const given = (100 * y.reduce((a, v, i) => a + (v === truth[i] ? 1 : 0), 0)) / n
+  // refineArrays takes no engine options; QC_ORT_RESIDENT (read by the engine) forces the variant.
+  const runs: { label: string; ep: string; resident: string }[] = [
+    { label: 'cpu, X fed', ep: 'cpu', resident: 'false' },
+    { label: 'cpu, X resident', ep: 'cpu', resident: 'true' },
+  ]
+  if (EP !== 'cpu') {
+    runs.push(
+      { label: `${EP}, X fed`, ep: EP, resident: 'false' },
+      { label: `${EP}, X resident`, ep: EP, resident: 'true' },
+      { label: `${EP}, auto`, ep: EP, resident: 'auto' },
     )
   }
-  const a = out.cpu!.refined
-  const b = out[EP]!.refined
-  let same = 0
-  for (let i = 0; i < n; i++) if (a[i] === b[i]) same++
-  console.log(`refined labels identical on cpu and ${EP}: ${((100 * same) / n).toFixed(2)}%; time ratio ${(out.cpu!.s / out[EP]!.s).toFixed(2)}x`)
+  const out: { label: string; refined: Int32Array; s: number }[] = []
+  const saved = process.env.QC_ORT_RESIDENT
+  // One run first, not reported: the first refine of a process pays for loading and compiling code.
+  await refineArrays(fm, y, K, { method: 'pll', lambda: 1e-3, pllLoss: 'gce', executionProvider: 'cpu' })
+  for (const run of runs) {
+    process.env.QC_ORT_RESIDENT = run.resident
+    const t0 = performance.now()
+    const res = await refineArrays(fm, y, K, { method: 'pll', lambda: 1e-3, pllLoss: 'gce', executionProvider: run.ep })
+    const s = (performance.now() - t0) / 1000
+    out.push({ label: run.label, refined: res.refined, s })
+    const acc = res.refined.reduce((a, v, i) => a + (v === truth[i] ? 1 : 0), 0) / n
+    let same = 0
+    for (let i = 0; i < n; i++) if (res.refined[i] === out[0]!.refined[i]) same++
+    console.log(
+      `refine teacher+PLL (n=${n}, d=${d}, symmetric 0.6) ${run.label.padEnd(18)} ${s.toFixed(1).padStart(6)} s (cpu-fed/this ${(out[0]!.s / s).toFixed(2)}x), ` +
+        `refined labels correct ${(100 * acc).toFixed(1)}% (given ${given.toFixed(1)}%), identical to cpu fed ${((100 * same) / n).toFixed(2)}%  [${String(res.details.engine)}]`,
+    )
+  }
+  if (saved === undefined) delete process.env.QC_ORT_RESIDENT
+  else process.env.QC_ORT_RESIDENT = saved
 }
 
+if (EP === 'cpu') {
+  console.log('--ep cpu: the CPU alone, X resident vs fed (no GPU figures in this run)')
+  await gradient()
+  await refine()
+  process.exit(0)
+}
 try {
   await ort.InferenceSession.create(buildBuiltinModel(), { executionProviders: [EP] })
 } catch (e) {
-  console.log(`no usable ${EP} device here: ${(e as Error).message.split('\n').slice(-1)[0]}`)
+  const why = (e as Error).message.split('\n').filter((l) => l.trim())
+  console.log(`no usable ${EP} device here: ${why[why.length - 1] ?? 'session creation failed'}`)
+  console.log('nothing to compare, no GPU figures; for the CPU alone (X resident vs fed, side by side): --ep cpu')
   process.exit(0)
 }
 await backbone()

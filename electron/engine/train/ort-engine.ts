@@ -318,8 +318,13 @@ export async function createOrtEngine(opts: OrtEngineOptions = {}): Promise<OrtE
   // Small matrices (a reduced selection fold is a few hundred square) run on one intra-op thread:
   // there the thread pool's hand-offs cost more than the product, and badly so on a busy machine.
   const single = (rows: number, d: number) => opts.threads === undefined && rows * d <= SINGLE_THREAD_ELEMENTS
+  // A GPU provider that fails to start makes onnxruntime print its own error line; the logged
+  // fallback says it better, so GPU sessions are created with onnxruntime's logging at 'fatal'.
   const create = (bytes: Uint8Array, onEp: string, oneThread: boolean): Promise<ort.InferenceSession> =>
-    ort.InferenceSession.create(bytes, sessionOptions({ ...opts, executionProvider: onEp, ...(oneThread && onEp === 'cpu' ? { threads: 1 } : {}) }))
+    ort.InferenceSession.create(bytes, {
+      ...sessionOptions({ ...opts, executionProvider: onEp, ...(oneThread && onEp === 'cpu' ? { threads: 1 } : {}) }),
+      ...(onEp === 'cpu' ? {} : { logSeverityLevel: 4 as const }),
+    })
   /** A cached session of a fed graph on `onEp` (no fallback here: see `onDevice`). */
   const session = (onEp: string, key: string, build: () => Uint8Array, oneThread = false): Promise<ort.InferenceSession> => {
     const full = `${onEp}|${key}${oneThread && onEp === 'cpu' ? ':1t' : ''}`
