@@ -4,12 +4,15 @@
  * noise rows symmetric 0.5, symmetric 0.8 and pairwise 0.3 (confusable classes swapped, the pairs
  * of bench/train.ts), reporting seeds 1, 2, 3: a simulated inspector reviews the top-ranked flags
  * in batches and answers with the true label (electron/engine/validate/review-sim.ts). Printed:
- * labels correct after 500 and after 2000 reviews with feedback (re-fit after every batch), without
- * (the start ranking walked in order) and with confident learning's ranking, mean ± sd over the
- * seeds, for both final-label rules (unreviewed samples take the suggestion / keep their given
- * label), and the time of each curve's fits against the start run's.
+ * labels correct after 500 and after 2000 reviews with feedback (the app's learning mode: least
+ * certain flags first, re-fit after every batch), without (the start ranking walked in order: most
+ * certain first, the default queue; and least certain first, the feedback queue's rule without the
+ * re-fits) and with confident learning's ranking, mean ± sd over the seeds, for both final-label
+ * rules (unreviewed samples take the suggestion / keep their given label); the paired differences
+ * (feedback minus each curve without, per seed); and the time of each curve's fits against the
+ * start run's.
  *
- * The start run's method and lambda are chosen once per noise row by `auto` on seed 1's draw
+ * The start run's method and lambda are chosen once per noise row by `auto` on the first seed's draw
  * (with --selection-rows rows, default 5000) and reused for seeds 2 and 3, to keep the whole bench
  * within about 40 minutes on a shared 2-core machine (the run recorded in docs/ARCHITECTURE.md
  * took 62 minutes at load 6 to 9, most of it in the three selections); every start run then is
@@ -17,8 +20,8 @@
  *
  * Flags: --rows N (default 20000), --batch N (default 250), --budget N (default 2000), --noise LIST
  * (default 'symmetric 0.5,symmetric 0.8,pairwise 0.3'), --seeds N, --seed-start S,
- * --selection-rows N, --refit-max-iter N, --feedback-order balanced|rank, --json FILE. Benchmarks
- * are not tests: nothing fails on a time.
+ * --selection-rows N, --refit-max-iter N, --feedback-order rank|balanced, --queue uncertain|certain
+ * (the feedback curve's queue), --json FILE. Benchmarks are not tests: nothing fails on a time.
  */
 import { simulateReview, valueAt, type ReviewSimResult, type ReviewStrategy } from '../electron/engine/validate/review-sim.ts'
 import { refineArrays } from '../electron/engine/train/refine.ts'
@@ -35,12 +38,18 @@ const batch = Number(opt('batch', '250'))
 const budget = Number(opt('budget', '2000'))
 const selectionRows = Number(opt('selection-rows', '5000'))
 const refitMaxIter = Number(opt('refit-max-iter', '40'))
-const feedbackOrder = opt('feedback-order', 'balanced') as 'balanced' | 'rank'
+const feedbackOrder = opt('feedback-order', 'rank') as 'balanced' | 'rank'
+const queueOrder = opt('queue', 'uncertain') as 'uncertain' | 'certain'
 const noises = parseNoiseRows(opt('noise', ''), 'symmetric 0.5,symmetric 0.8,pairwise 0.3')
 const seeds = reportingSeeds()
 const CHECKPOINTS = [500, 2000].filter((c) => c <= budget)
-const STRATEGIES: ReviewStrategy[] = ['feedback', 'static', 'cl']
-const NAMES: Record<ReviewStrategy, string> = { feedback: 'with feedback', static: 'without', cl: 'CL ranking' }
+const STRATEGIES: ReviewStrategy[] = ['feedback', 'static', 'uncertain', 'cl']
+const NAMES: Record<ReviewStrategy, string> = {
+  feedback: 'with feedback',
+  static: 'without (most certain first)',
+  uncertain: 'without (least certain first)',
+  cl: 'CL ranking',
+}
 
 function spread(v: number[]): string {
   const s = stats(v)
@@ -52,7 +61,8 @@ async function main() {
   console.log('Benchmarks are not tests: nothing here fails on a time. Timings on a shared machine move by 2x; ratios within one run count.')
   seedsHeader(seeds, [
     `Start method and lambda: 'auto' on seed ${seeds[0]}'s draw (selection on ${selectionRows} rows), reused for the other seeds.`,
-    `Reviews in batches of ${batch} up to ${budget}; feedback re-fits warm-started, at most ${refitMaxIter} L-BFGS iterations, batches ${feedbackOrder === 'balanced' ? 'round-robin over the suggested class' : 'in rank order'}.`,
+    'The feedback queue rule (least certain first, batches in queue order) was chosen after looking at seed 1 of these noise rows: report on --seed-start 2.',
+    `Reviews in batches of ${batch} up to ${budget}; feedback: ${queueOrder} flags first, re-fits warm-started, at most ${refitMaxIter} L-BFGS iterations, batches ${feedbackOrder === 'balanced' ? 'round-robin over the suggested class' : 'in queue order'}.`,
   ])
   const data = loadFmnist()
   const { x, y } = subsample(data.train, data.ytrain, rows)
@@ -68,6 +78,7 @@ async function main() {
     selectionRows,
     refitMaxIter,
     feedbackOrder,
+    queueOrder,
     results: [],
   }
   const all: { noise: string; seed: number; sim: ReviewSimResult; selectSeconds?: number }[] = []
@@ -96,6 +107,7 @@ async function main() {
         refineOptions: start,
         refitMaxIter,
         feedbackOrder,
+        queueOrder,
       })
       all.push({ noise: row.name, seed, sim, selectSeconds })
       const line = sim.curves
@@ -139,6 +151,37 @@ async function main() {
     table(head, body)
   }
 
+  console.log(
+    '\n## Feedback minus each curve without, suggestions taken (points; mean ± sd of the per-seed differences, and how many seeds are above 0)',
+  )
+  const dh = ['noise']
+  const others: ReviewStrategy[] = ['static', 'uncertain']
+  for (const c of CHECKPOINTS) for (const s of others) dh.push(`${c}: vs ${NAMES[s]}`)
+  const db: string[][] = []
+  for (const row of noises) {
+    const sims = all.filter((a) => a.noise === row.name).map((a) => a.sim)
+    const r = [row.name]
+    for (const c of CHECKPOINTS) {
+      for (const s of others) {
+        const d = sims.map(
+          (sim) =>
+            valueAt(
+              sim.curves.find((cv) => cv.strategy === 'feedback')!,
+              c,
+            ) -
+            valueAt(
+              sim.curves.find((cv) => cv.strategy === s)!,
+              c,
+            ),
+        )
+        const st = stats(d)
+        r.push(`${(100 * st.mean).toFixed(2)} ± ${(100 * st.sd).toFixed(2)} (${d.filter((v) => v > 0).length}/${d.length})`)
+      }
+    }
+    db.push(r)
+  }
+  table(dh, db)
+
   console.log("\n## Time (s, mean over seeds): the start fit, each curve's own fits, and their ratio to the start fit")
   const tb: string[][] = []
   for (const row of noises) {
@@ -159,7 +202,7 @@ async function main() {
       (cl / startS).toFixed(2),
     ])
   }
-  table(['noise', 'auto (seed 1)', 'start fit', 'feedback re-fits', 'feedback / start', 'CL', 'CL / start'], tb)
+  table(['noise', `auto (seed ${seeds[0]})`, 'start fit', 'feedback re-fits', 'feedback / start', 'CL', 'CL / start'], tb)
   out.finished = new Date().toISOString()
   writeJson(out)
 }

@@ -447,14 +447,16 @@ export type ValidationSummaryRow = z.infer<typeof ValidationSummaryRow>
 /**
  * A review simulation summarised over seeds for one (noise type, rate, strategy): labels correct
  * after each number of reviews (fractions), from `summarizeReviews` in engine/validate/validate.ts.
- * 'feedback': re-fit after each batch; 'static': the first ranking in order; 'cl': confident
+ * 'feedback': least certain flags first, re-fit and re-ranked after each batch; 'static': the first
+ * ranking, most certain first (the default queue); 'uncertain': the first ranking's least certain
+ * flags first, no re-fit (the feedback queue's rule without the learning); 'cl': confident
  * learning's ranking. `correct`: unreviewed samples take the suggestion; `correctKept`: they keep
  * their given label.
  */
 export const ValidationReviewRow = z.object({
   noiseType: ValidationNoise,
   rate: z.number(),
-  strategy: z.enum(['feedback', 'static', 'cl']),
+  strategy: z.enum(['feedback', 'static', 'uncertain', 'cl']),
   /** Seeds that finished. */
   n: z.number().int(),
   reviews: z.array(z.number().int()),
@@ -622,7 +624,13 @@ export const AuditReport = z.object({
 export type AuditReport = z.infer<typeof AuditReport>
 
 /** Sort orders of the sample query. */
-export const SampleSort = z.enum(['rank', 'id', 'confidence', 'path'])
+/**
+ * Order of a sample list. 'rank' (the review queue's default): flagged first, most certain first.
+ * 'uncertain': flagged first, smallest margin between the two most likely classes first (the
+ * queue the model learns most from; engine/validate/review-sim.ts). Then, for both, the rest by
+ * confidence.
+ */
+export const SampleSort = z.enum(['rank', 'uncertain', 'id', 'confidence', 'path'])
 
 /** How the embedding map is drawn: UMAP (neighbourhoods kept; computed once, stored) or PCA (on the spot). */
 export const MapMethod = z.enum(['umap', 'pca'])

@@ -324,3 +324,50 @@ test(
       await page.getByText(`${flagged.total} samples`).first().waitFor()
     }),
 )
+
+test(
+  'least certain first: the hint beside "Learn from my decisions" switches the queue, the grid follows the margin order, and the choice is remembered',
+  { skip: skip ?? false, timeout: 120_000 },
+  () =>
+    evidence('order', async () => {
+      const { page } = app
+      const order = page.getByTestId('queue-order')
+      assert.equal(await order.inputValue(), 'certain', 'the default queue: most certain first')
+      await page.getByTestId('feedback-order-hint').getByRole('button', { name: 'Show least certain first' }).click()
+      assert.equal(await order.inputValue(), 'uncertain')
+      await page.getByTestId('feedback-order-hint').waitFor({ state: 'detached' })
+      // The grid shows the flagged samples as the API lists them least certain first; recomputed
+      // here from each sample's two most likely classes.
+      const api = await call<{ runId: number; items: SampleRow[] }>('querySamples', { flagged: true, sort: 'uncertain', limit: 5000 })
+      const margins = await Promise.all(
+        api.items.slice(0, 6).map(async (r) => {
+          const d = await call<{ top: { prob: number }[] }>('getSample', { sampleId: r.id, runId: api.runId, neighbours: 0 })
+          return d.top[0]!.prob - (d.top[1]?.prob ?? 0)
+        }),
+      )
+      assert.deepEqual(
+        margins,
+        [...margins].sort((a, b) => a - b),
+      )
+      const want = api.items.slice(0, 6).map((r) => r.id)
+      const tiles = page.locator('[data-sample-id]')
+      await until('the grid in the least-certain order', async () => {
+        const ids = (
+          await tiles.evaluateAll((els) => els.map((e) => [Number(e.getAttribute('data-index')), Number(e.getAttribute('data-sample-id'))]))
+        )
+          .sort((a, b) => a[0]! - b[0]!)
+          .map((p) => p[1]!)
+        return JSON.stringify(ids.slice(0, 6)) === JSON.stringify(want)
+      })
+      await page.reload()
+      await page.locator('.tile.cur').waitFor()
+      assert.equal(await page.getByTestId('queue-order').inputValue(), 'uncertain')
+      const firstOpen = api.items.find((r) => r.status === 'unreviewed')!.id
+      await until(
+        'the cursor on the least certain unreviewed flag',
+        async () => Number(await page.locator('.tile.cur').getAttribute('data-sample-id')) === firstOpen,
+        10_000,
+      )
+      assert.deepEqual(app.problems, [])
+    }),
+)

@@ -129,6 +129,33 @@ test('review queue: flagged first in rank order, filters and paging agree with t
   )
   for (const s of flagged) assert.notEqual(s.refined, s.given)
 
+  // Least certain first (the queue the model learns most from): the same flagged samples, ordered
+  // by the margin between the two most likely classes as stored in the predictions table.
+  const unsure = (await svc.call('querySamples', { sort: 'uncertain', limit: 100 })) as { total: number; items: any[] }
+  assert.equal(unsure.total, 30)
+  const db2 = openDb(project.path, { create: false, readonly: true })
+  const margins = new Map(
+    (
+      db2.prepare('SELECT sample_id AS id, top1_prob - top2_prob AS m FROM predictions WHERE run_id = ? AND flagged = 1').all(runId) as {
+        id: number
+        m: number
+      }[]
+    ).map((r) => [r.id, r.m]),
+  )
+  db2.close()
+  const unsureFlagged = unsure.items.slice(0, flagged.length)
+  assert.deepEqual(new Set(unsureFlagged.map((s) => s.id)), new Set(flagged.map((s) => s.id)))
+  const m = unsureFlagged.map((s) => margins.get(s.id)!)
+  assert.deepEqual(
+    m,
+    [...m].sort((a, b) => a - b),
+  )
+  assert.notDeepEqual(
+    unsureFlagged.map((s) => s.id),
+    flagged.map((s) => s.id),
+    'on this run the two orders differ',
+  )
+
   const onlyFlagged = (await svc.call('querySamples', { flagged: true, limit: 2 })) as { total: number; items: any[] }
   assert.equal(onlyFlagged.total, flaggedInDb)
   assert.ok(onlyFlagged.items.length <= 2)
@@ -389,7 +416,7 @@ test('validation sweep with a review simulation: the curves summarised over seed
   assert.deepEqual(detail.review, stored.reviewSummary)
   assert.deepEqual(
     detail.review!.map((r) => r.strategy),
-    ['feedback', 'static', 'cl'],
+    ['feedback', 'static', 'uncertain', 'cl'],
   )
   for (const r of detail.review!) assert.equal(r.reviews[0], 0)
   const html = (await svc.call('validationReport', { validationId: v.validationId })) as { content: string }

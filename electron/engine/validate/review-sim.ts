@@ -1,26 +1,34 @@
 /**
  * "How many images do we have to look at?" (issue 8, part 5): a simulated inspector on a data set
- * whose true labels are known (the PoC validation's injected noise). The inspector reviews the
- * top-ranked flagged samples in batches of `batch` and answers with the true label; after every
- * batch we count the samples whose final label is right. Three ways to walk the flags:
+ * whose true labels are known (the PoC validation's injected noise). The inspector reviews flagged
+ * samples in batches of `batch` and answers with the true label; after every batch we count the
+ * samples whose final label is right. Four ways to walk the flags:
  *
- * - `feedback`: after each batch the refinement is re-run with the reviewed samples as clean,
- *   clamped labels (trained on with the answer, their refined label fixed to it, never flagged
- *   again; the rule of train/project.ts with `useReviews`), and the remaining flags are re-ranked.
- *   A batch takes the top-ranked flags round-robin over the suggested class (`balancedBatch`
- *   says why: answers crowded into a few classes make the re-fit worse than none).
+ * - `feedback` (the app with "Learn from my decisions" on): the queue shows the least certain
+ *   flags first (smallest margin between the two most likely classes; `queueOrder`), and after
+ *   each batch the refinement is re-run with the reviewed samples as clean, clamped labels
+ *   (trained on with the answer, their refined label fixed to it, never flagged again; the rule of
+ *   train/project.ts with `useReviews`) and the remaining flags are re-ranked.
  *   Re-fits keep the method, lambda, SD rounds and PLL loss chosen at the start, start from the
  *   previous fit's weights (`RefineOptions.warmStart`) and stop after `refitMaxIter` L-BFGS
  *   iterations: measured on 20k Fashion-MNIST rows after 500 reviews, PLL-GCE at 30 iterations
  *   gave 99.87% the same refined labels as a cold fit to convergence, in 4 s instead of 20 s.
- * - `static`: the start run's ranking walked in order, no re-fit.
+ * - `static` (the app's default queue): the start run's ranking, most certain first, walked in
+ *   order, no re-fit.
+ * - `uncertain`: the start run's flags least certain first, walked in order, no re-fit: the same
+ *   queue rule as `feedback`, so the two differ only by the re-fits.
  * - `cl`: confident learning's ranking (train/cl.ts: cleanlab's prune-by-noise-rate flags ordered
  *   by margin) walked in order, no re-fit, at the lambda chosen at the start.
  *
+ * Why the learning queue is least certain first: answers about the flags the model is surest of
+ * (most of them already right) teach it what it believes; on 20k Fashion-MNIST rows, seed 1, the
+ * re-fits after answers taken most certain first moved labels correct by -0.9 to +0.8 points after
+ * 2000 reviews, taken least certain first by -0.2 to +2.5 (docs/ARCHITECTURE.md, bench:review).
+ *
  * Two counts per point, over all n samples (reviewed ones carry the answer, i.e. the true label):
  * - `correct`: unreviewed samples take the current suggestion (the refined label; the export's
- *   auto-accept). For `static` and `cl` that is the start run's refined label, so all three curves
- *   start at the same point and `cl` differs from `static` only in which samples are reviewed;
+ *   auto-accept). For the curves without re-fits that is the start run's refined label, so all
+ *   curves start at the same point and differ only in which samples are reviewed;
  *   for `feedback` it is the latest re-fit's, so one review can fix more than one label.
  * - `correctKept`: unreviewed samples keep their given label (the default final-label rule,
  *   shared/final-label.ts); a review fixes at most one label on every curve and the curves differ
@@ -32,8 +40,8 @@ import { CancelledError, throwIfAborted, type Progress } from '../jobs/progress.
 import type { FeatureMatrix, PllLoss, RefineOptions, RefineResult } from '../train/types.ts'
 import type { RefineFn } from './validate.ts'
 
-export type ReviewStrategy = 'feedback' | 'static' | 'cl'
-export const REVIEW_STRATEGIES: readonly ReviewStrategy[] = ['feedback', 'static', 'cl']
+export type ReviewStrategy = 'feedback' | 'static' | 'uncertain' | 'cl'
+export const REVIEW_STRATEGIES: readonly ReviewStrategy[] = ['feedback', 'static', 'uncertain', 'cl']
 
 /** Refine options the simulation may fix (method, seed, warm start, signal and progress are its own). */
 export type ReviewRefineOptions = Omit<Partial<RefineOptions>, 'seed' | 'warmStart' | 'signal' | 'progress' | 'maxIter'>
@@ -48,9 +56,11 @@ export interface ReviewSimOptions {
   refineOptions?: ReviewRefineOptions
   /** L-BFGS iteration cap of each feedback re-fit (default REFIT_MAX_ITER); the start run uses the engine's default. */
   refitMaxIter?: number
-  /** How the feedback curve fills a batch: 'balanced' (default, see `balancedBatch`) or 'rank' (the queue in order). */
+  /** How the feedback curve fills a batch: 'rank' (default: the queue in order) or 'balanced' (see `balancedBatch`). */
   feedbackOrder?: 'balanced' | 'rank'
-  /** Which curves (default all three). */
+  /** The feedback curve's queue (default 'uncertain', as the app's learning mode; module comment). */
+  queueOrder?: QueueOrder
+  /** Which curves (default all four). */
   strategies?: readonly ReviewStrategy[]
   /** The refine function (the engine's refineArrays by default; tests may pass their own). */
   refine?: RefineFn
@@ -129,10 +139,23 @@ export function balancedBatch(queue: readonly number[], suggested: Int32Array, k
   return out
 }
 
-/** Unreviewed flagged samples of a run, most certain first (the run's rank; ties cannot occur). */
-export function reviewQueue(r: Pick<RefineResult, 'flagged' | 'rank'>, reviewed: Uint8Array): number[] {
+export type QueueOrder = 'certain' | 'uncertain'
+
+/**
+ * Unreviewed flagged samples of a run: 'certain' (default) most certain first (the run's rank;
+ * ties cannot occur), 'uncertain' smallest margin between the top two classes first.
+ */
+export function reviewQueue(
+  r: Pick<RefineResult, 'flagged' | 'rank'> & Partial<Pick<RefineResult, 'top1Prob' | 'top2Prob'>>,
+  reviewed: Uint8Array,
+  order: QueueOrder = 'certain',
+): number[] {
   const q: number[] = []
   for (let i = 0; i < r.flagged.length; i++) if (r.flagged[i] && !reviewed[i]) q.push(i)
+  if (order === 'uncertain' && r.top1Prob && r.top2Prob) {
+    const m = (i: number) => r.top1Prob![i]! - r.top2Prob![i]!
+    return q.sort((a, b) => m(a) - m(b) || a - b)
+  }
   return q.sort((a, b) => r.rank[a]! - r.rank[b]! || a - b)
 }
 
@@ -192,7 +215,8 @@ export async function simulateReview(
   const n = x.n
   const seed = opts.seed ?? 0
   const { batch, budget, signal, progress } = opts
-  const order = opts.feedbackOrder ?? 'balanced'
+  const order = opts.feedbackOrder ?? 'rank'
+  const feedbackQueue = opts.queueOrder ?? 'uncertain'
   const strategies = REVIEW_STRATEGIES.filter((s) => (opts.strategies ?? REVIEW_STRATEGIES).includes(s))
   const batches = Math.ceil(budget / batch)
   // Steps for progress: the start run, CL's run, and each feedback re-fit.
@@ -289,7 +313,13 @@ export async function simulateReview(
 
   if (strategies.includes('static')) {
     const curve = newCurve('static')
-    walk(curve, reviewQueue(start, none))
+    walk(curve, reviewQueue(start, none, 'certain'))
+    result.curves.push(curve)
+  }
+
+  if (strategies.includes('uncertain')) {
+    const curve = newCurve('uncertain')
+    walk(curve, reviewQueue(start, none, 'uncertain'))
     result.curves.push(curve)
   }
 
@@ -316,7 +346,7 @@ export async function simulateReview(
     t = performance.now()
     while (reviews < budget) {
       throwIfAborted(signal, 'review simulation')
-      const queue = reviewQueue(current, reviewed)
+      const queue = reviewQueue(current, reviewed, feedbackQueue)
       const size = Math.min(batch, budget - reviews)
       const take = order === 'balanced' ? balancedBatch(queue, suggested, k, size) : queue.slice(0, size)
       if (take.length === 0) {
@@ -359,7 +389,7 @@ export async function simulateReview(
   }
   done = total
   step('done')
-  // Curves in the fixed order feedback, static, cl.
+  // Curves in the fixed order feedback, static, uncertain, cl.
   result.curves.sort((a, b) => REVIEW_STRATEGIES.indexOf(a.strategy) - REVIEW_STRATEGIES.indexOf(b.strategy))
   return result
 }

@@ -25,7 +25,7 @@ import { insertValidation, markValidationRunning, validationWriter } from '../st
 import { selectRows } from '../train/engine.ts'
 import { CancelledError, throwIfAborted, type Progress } from '../jobs/progress.ts'
 import type { FeatureMatrix, Method, RefineOptions, RefineResult } from '../train/types.ts'
-import type { ReviewSimResult, ReviewStrategy } from './review-sim.ts'
+import { REVIEW_STRATEGIES, type ReviewSimResult, type ReviewStrategy } from './review-sim.ts'
 import {
   classIdentifiability,
   injectNoise,
@@ -404,7 +404,7 @@ export function summarizeReviews(
   const rows: ReviewSummaryRow[] = []
   for (const g of groups.values()) {
     const first = g[0]!
-    for (const strategy of ['feedback', 'static', 'cl'] as const) {
+    for (const strategy of REVIEW_STRATEGIES) {
       const curves = g.map((s) => s.result!.curves.find((c) => c.strategy === strategy)).filter((c) => c !== undefined)
       if (curves.length === 0) continue
       const reviews = [...new Set(curves.flatMap((c) => c.reviews))].sort((a, b) => a - b)

@@ -25,10 +25,19 @@ export interface ReviewFilters {
   status?: ReviewStatus | 'reviewed'
   givenIdx?: number
   refinedIdx?: number
+  /**
+   * Queue order: 'certain' (default) most certain flags first, they fix the most given labels per
+   * review; 'uncertain' least certain first, the answers the model learns most from ("Learn from my
+   * decisions"; engine/validate/review-sim.ts measures both). Kept in localStorage.
+   */
+  order: QueueOrder
 }
+
+export type QueueOrder = 'certain' | 'uncertain'
 
 const REVIEWER_KEY = 'qc.reviewer'
 const FEEDBACK_KEY = 'qc.feedbackEvery'
+const ORDER_KEY = 'qc.queueOrder'
 /** The default of "update the suggestions every N decisions" (0 = only on the button). */
 export const FEEDBACK_EVERY_DEFAULT = 25
 const PAGE = 1000
@@ -57,7 +66,7 @@ export function finalOf(row: SampleRow, action: Decision, classIdx?: number): nu
 
 export const useReviewStore = defineStore('review', () => {
   const toasts = useToastStore()
-  const filters = ref<ReviewFilters>({ classBy: 'given', flagged: true })
+  const filters = ref<ReviewFilters>({ classBy: 'given', flagged: true, order: readOrder() })
   // shallowRef: thousands of rows; we replace rows and trigger instead of deep reactivity.
   const items = shallowRef<SampleRow[]>([])
   const total = ref(0)
@@ -109,6 +118,13 @@ export const useReviewStore = defineStore('review', () => {
       return ''
     }
   }
+  function readOrder(): QueueOrder {
+    try {
+      return localStorage.getItem(ORDER_KEY) === 'uncertain' ? 'uncertain' : 'certain'
+    } catch {
+      return 'certain'
+    }
+  }
   function readFeedbackEvery(): number {
     try {
       const v = localStorage.getItem(FEEDBACK_KEY)
@@ -158,7 +174,7 @@ export const useReviewStore = defineStore('review', () => {
       status: f.status,
       givenIdx: f.givenIdx,
       refinedIdx: f.refinedIdx,
-      sort: 'rank' as const,
+      sort: f.order === 'uncertain' ? ('uncertain' as const) : ('rank' as const),
     }
     try {
       const first = await api.querySamples({ ...query, offset: 0, limit: PAGE })
@@ -406,7 +422,15 @@ export const useReviewStore = defineStore('review', () => {
   }
 
   function setFilters(f: Partial<ReviewFilters>, replace = false): void {
-    filters.value = replace ? { classBy: 'given', ...f } : { ...filters.value, ...f }
+    // The queue order is a preference, not a filter: a replace (a cell from Insights) keeps it.
+    filters.value = replace ? { classBy: 'given', order: filters.value.order, ...f } : { ...filters.value, ...f }
+    if (f.order) {
+      try {
+        localStorage.setItem(ORDER_KEY, f.order)
+      } catch {
+        // kept for this page only
+      }
+    }
     cursor.value = 0
     void load(true)
   }

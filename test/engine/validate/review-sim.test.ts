@@ -43,14 +43,20 @@ test('with feedback more labels are correct than without after the same number o
   const r = await sim
   const fb = curve(r, 'feedback')
   const st = curve(r, 'static')
+  const un = curve(r, 'uncertain')
   assert.deepEqual(fb.reviews, [0, 100, 200, 300, 400, 500, 600])
   assert.deepEqual(st.reviews, fb.reviews)
+  assert.deepEqual(un.reviews, fb.reviews)
+  // Against the default queue (most certain first, no re-fit) and against the same queue rule
+  // without the re-fits: the second isolates what the learning itself adds.
   assert.ok(valueAt(fb, BUDGET) > valueAt(st, BUDGET), `feedback ${valueAt(fb, BUDGET)} vs without ${valueAt(st, BUDGET)}`)
+  assert.ok(valueAt(fb, BUDGET) > valueAt(un, BUDGET), `feedback ${valueAt(fb, BUDGET)} vs the same queue without ${valueAt(un, BUDGET)}`)
   assert.equal(fb.refits, BUDGET / BATCH)
   // A second draw (other clusters, other noise) to show it is not one lucky draw.
   const p = problem(3, 1, 5)
   const r2 = await simulateReview(p.x, p.noisy, p.truth, K, { batch: BATCH, budget: BUDGET, seed: 1, refineOptions: START })
   assert.ok(valueAt(curve(r2, 'feedback'), BUDGET) > valueAt(curve(r2, 'static'), BUDGET))
+  assert.ok(valueAt(curve(r2, 'feedback'), BUDGET) > valueAt(curve(r2, 'uncertain'), BUDGET))
 })
 
 test('every curve starts at the same point: the start run suggestions (or the given labels)', async () => {
@@ -65,7 +71,7 @@ test('every curve starts at the same point: the start run suggestions (or the gi
   }
   assert.deepEqual(
     r.curves.map((c) => c.strategy),
-    ['feedback', 'static', 'cl'],
+    ['feedback', 'static', 'uncertain', 'cl'],
   )
 })
 
@@ -85,6 +91,24 @@ test('without feedback each review fixes at most one label: the increments are t
     assert.ok(step <= st.reviews[j]! - st.reviews[j - 1]!)
   }
   assert.deepEqual(st.fixedByReview.slice(1), byHand.fixed)
+})
+
+test('the least-certain walk takes the flags by the margin between the two most likely classes, smallest first', async () => {
+  const r = await sim
+  const un = curve(r, 'uncertain')
+  const start = await refineArrays(x, noisy, K, { ...START, seed: 1 })
+  // Independent: the margin from the probabilities themselves, not from top1Prob/top2Prob.
+  const margin = (i: number) => {
+    const p = [...start.probs.subarray(i * K, (i + 1) * K)].sort((a, b) => b - a)
+    return p[0]! - p[1]!
+  }
+  const order = [...start.flagged.keys()].filter((i) => start.flagged[i] === 1).sort((a, b) => margin(a) - margin(b) || a - b)
+  const fixed: number[] = []
+  for (let b = 0; b < BUDGET / BATCH; b++) fixed.push(order.slice(b * BATCH, (b + 1) * BATCH).filter((i) => start.refined[i] !== truth[i]).length)
+  assert.deepEqual(un.fixedByReview.slice(1), fixed)
+  // The least certain flags hold more wrong suggestions than the most certain ones.
+  const sum = (v: number[]) => v.reduce((a, b) => a + b, 0)
+  assert.ok(sum(un.fixedByReview) > sum(curve(r, 'static').fixedByReview))
 })
 
 test("the confident-learning curve walks CL's own ranking", async () => {
@@ -135,6 +159,11 @@ test('balancedBatch takes the queue round-robin over the suggested class, in ran
     reviewQueue({ flagged: Uint8Array.from([1, 0, 1, 1]), rank: Int32Array.from([3, 0, 1, 2]) }, Uint8Array.from([0, 0, 0, 1])),
     [2, 0],
   )
+  // Least certain first: margins 0.5, -, 0.1, 0.05 (sample 3 reviewed).
+  const probs = { top1Prob: Float32Array.from([0.7, 0.9, 0.5, 0.5]), top2Prob: Float32Array.from([0.2, 0.05, 0.4, 0.45]) }
+  const run = { flagged: Uint8Array.from([1, 0, 1, 1]), rank: Int32Array.from([3, 0, 1, 2]), ...probs }
+  assert.deepEqual(reviewQueue(run, Uint8Array.from([0, 0, 0, 1]), 'uncertain'), [2, 0])
+  assert.deepEqual(reviewQueue(run, new Uint8Array(4), 'uncertain'), [3, 2, 0])
 })
 
 test('a curve stops when nothing is left flagged; progress reaches its total; a cancelled simulation says so', async () => {
@@ -192,6 +221,7 @@ test('a validation sweep with review runs one simulation per noise draw, summari
     [
       ['feedback', 2],
       ['static', 2],
+      ['uncertain', 2],
       ['cl', 2],
     ],
   )

@@ -55,8 +55,9 @@ export function identifiabilityNotes(model: NoiseModel, classNames: string[], gr
 }
 
 const STRATEGY_NAMES: Record<string, string> = {
-  feedback: 'with feedback (re-fit after each batch)',
-  static: 'without feedback (first ranking in order)',
+  feedback: 'with feedback (least certain first, re-fit after each batch)',
+  static: 'without feedback (most certain first, the default queue)',
+  uncertain: 'without feedback, least certain first',
   cl: 'confident-learning ranking',
 }
 
@@ -76,7 +77,7 @@ function reviewSection(result: ValidationResult): SafeHtml[] {
   const out: SafeHtml[] = [safeHtml`<h2>How many images do we have to look at?</h2>`]
   const cfg = result.config.review
   out.push(
-    safeHtml`<p>A simulated inspector reviews the flagged samples ${cfg ? `in batches of ${cfg.batch}, up to ${cfg.budget} reviews,` : ''} most certain first, and answers with the true label. <strong>With feedback</strong> the refinement is re-fitted after every batch with the answers as clean labels (same method and regularisation as at the start) and the remaining flags are re-ranked; a batch takes the top flags of every suggested class in turn. <strong>Without feedback</strong> the first ranking is walked in order; the <strong>confident-learning ranking</strong> is walked in order too. Left: unreviewed samples take the suggested label (as an export with “take the suggestion” does); right: they keep their given label (the default), so only reviews count there.</p>`,
+    safeHtml`<p>A simulated inspector reviews the flagged samples ${cfg ? `in batches of ${cfg.batch}, up to ${cfg.budget} reviews,` : ''} and answers with the true label. <strong>With feedback</strong> (the app's “Learn from my decisions”) the queue shows the least certain flags first, the refinement is re-fitted after every batch with the answers as clean labels (same method and regularisation as at the start) and the remaining flags are re-ranked. <strong>Without feedback</strong> the first ranking is walked in order: most certain first (the default queue), and least certain first (the same queue rule as with feedback, so the difference between those two is the learning); the <strong>confident-learning ranking</strong> is walked in order too. Left: unreviewed samples take the suggested label (as an export with “take the suggestion” does); right: they keep their given label (the default), so only reviews count there.</p>`,
   )
   const failed = sims.filter((s) => s.error)
   if (failed.length) {
@@ -85,7 +86,7 @@ function reviewSection(result: ValidationResult): SafeHtml[] {
     )
   }
   const settings = [...new Map(rows.map((r) => [`${r.noiseType}|${r.rate}`, r])).values()]
-  const order = ['feedback', 'static', 'cl']
+  const order = ['feedback', 'static', 'uncertain', 'cl']
   for (const st of settings) {
     const group = rows
       .filter((r) => r.noiseType === st.noiseType && r.rate === st.rate)
