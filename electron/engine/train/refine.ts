@@ -127,6 +127,7 @@ function selectionDetails(sel: SelectionResult): Record<string, unknown> {
     reduced: sel.reduced,
     fits: sel.fits,
     evaluations: sel.evaluations,
+    evaluationsBy: sel.evaluationsBy,
     ms: sel.ms,
     rule: sel.rule,
     tolerance: sel.tolerance,
@@ -396,11 +397,25 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
   const sgdStop = solver === 'sgd' ? (opts.sgdStop ?? 'validation') : undefined
   let fitX = wx
   let fitY = y
+  // Rows of the fit whose label is fixed (RefineOptions.fixedRows): students get its one-hot.
+  let fixedFit = opts.fixedRows?.some((v) => v === 1) ? opts.fixedRows : undefined
+  if (fixedFit && fixedFit.length !== n) throw new Error(`refine: fixedRows has ${fixedFit.length} entries for ${n} samples`)
+  const clampTargets = (t: Float32Array): Float32Array => {
+    if (!fixedFit) return t
+    const out = Float32Array.from(t)
+    for (let i = 0; i < fixedFit.length; i++) {
+      if (!fixedFit[i]) continue
+      out.fill(0, i * k, (i + 1) * k)
+      out[i * k + fitY[i]!] = 1
+    }
+    return out
+  }
   let stopper: ((phase: string) => EpochKeeper) | undefined
   if (sgdStop === 'validation') {
     const { train, heldOut } = kFold(n, opts.folds ?? 5, seed)[0]!
     fitX = selectRows(wx, train)
     fitY = Int32Array.from(train, (i) => y[i]!)
+    if (fixedFit) fixedFit = Uint8Array.from(train, (i) => opts.fixedRows![i]!)
     const xh = selectRows(wx, heldOut)
     const yh = Int32Array.from(heldOut, (i) => y[i]!)
     const stops: Record<string, number> = {}
@@ -469,7 +484,7 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
       let w = warm?.final.length === problem.size ? Float64Array.from(warm.final) : teacher.w
       for (let r = 1; r <= rounds; r++) {
         const w0 = solver === 'lbfgs' ? w : new Float64Array(problem.size)
-        const s = await fitWith(probs, 'ce', w0, { seed: (fo.seed ?? 0) + r }, `sd round ${r}`)
+        const s = await fitWith(clampTargets(probs), 'ce', w0, { seed: (fo.seed ?? 0) + r }, `sd round ${r}`)
         w = s.w
         probs = await problem.probs(w)
         perRound.push({ round: r, ...infoOf(s.info), trainAgreement: accuracy(probs, fitY, k) })
@@ -483,7 +498,7 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
       // from the teacher's weights as the authors' code does; CE is convex (start irrelevant for
       // L-BFGS, from scratch for SGD).
       ts = Date.now()
-      const t2 = twoHotTopTwo(teacherProbs, k)
+      const t2 = clampTargets(twoHotTopTwo(teacherProbs, k))
       const w0 =
         warm?.final.length === problem.size
           ? Float64Array.from(warm.final)
@@ -500,6 +515,7 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
     details.evaluations = problem.evaluations
     if (solver === 'lbfgs' && fitX === wx) weights = { teacher: teacher.w, final: finalW }
     if (warm) details.warmStart = true
+    if (fixedFit) details.fixedRows = fixedFit.reduce((a, b) => a + b, 0)
   } finally {
     await problem.dispose()
   }

@@ -90,8 +90,14 @@ export const DEFAULT_SELECTION_ROWS = 10000
 
 /** L-BFGS iteration cap shared by selection fits and final fits (each stops earlier at the tolerances below). */
 export const FIT_MAX_ITER = 1000
-/** L-BFGS tolerances shared by selection fits and final fits: |grad|_inf and relative loss change. */
-export const FIT_GRAD_TOL = 1e-6
+/**
+ * L-BFGS tolerances shared by selection fits and final fits: |grad|_inf and relative loss change.
+ * 1e-5 (was 1e-6): on Fashion-MNIST pixels (60k x 784, tuning seed 0, symmetric 0.8, PLL-GCE at
+ * lambda 1e-3) the fit reaches |grad| 1e-5 after about 55 of the 94 iterations 1e-6 takes, and the
+ * refined labels then recover the true ones to within 0.01 points of the converged fit (79.33 vs
+ * 79.34%); the teacher meets either tolerance in 10-16 iterations.
+ */
+export const FIT_GRAD_TOL = 1e-5
 export const FIT_REL_TOL = 1e-10
 
 /** A candidate refinement: the teacher, SD after r rounds, or the PLL student with a loss. */
@@ -230,6 +236,8 @@ export interface SelectionResult {
   fits: number
   /** Loss-and-gradient evaluations over all fits (the machine-independent cost). */
   evaluations: number
+  /** The same per candidate (the teacher is fitted whether or not it is a candidate: SD and PLL start from it). */
+  evaluationsBy: Record<string, number>
   ms: number
 }
 
@@ -391,6 +399,7 @@ export async function selectByValidation(
   const teacherOof = new Map<number, Float32Array>()
   const key = (c: Candidate, l: number) => `${c}@${l}`
   let fits = 0
+  const evaluationsBy: Record<string, number> = {}
 
   const problems: {
     problem: LinearProblem
@@ -426,6 +435,7 @@ export async function selectByValidation(
         const fit = async (c: Candidate | 'teacher-base', targets: Float32Array, loss: 'ce' | 'gce', w0: Float64Array) => {
           const r = await fitTargets(problem, targets, loss, lf, w0, fo, 'select')
           fits++
+          evaluationsBy[c] = (evaluationsBy[c] ?? 0) + r.info.evaluations
           if (!r.info.converged && c !== 'teacher-base') unconverged.set(c, (unconverged.get(c) ?? 0) + 1)
           return r.w
         }
@@ -607,6 +617,7 @@ export async function selectByValidation(
       reduced,
       fits,
       evaluations: problems.reduce((a, p) => a + p.problem.evaluations, 0),
+      evaluationsBy,
       ms: Date.now() - t0,
     }
   } finally {

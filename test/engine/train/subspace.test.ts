@@ -38,52 +38,53 @@ function covariance(x: FeatureMatrix): Float64Array {
   return c
 }
 
-test('principalSubspace finds the leading eigenpairs of X^T X (against a dense eigendecomposition)', async () => {
-  const engine = await createEngine('ort')
-  try {
-    const { x } = backboneLike(1, 400, 90, 4)
-    const s = await principalSubspace(engine, x, 12, { seed: 5 })
-    const dense = symmetricEigen(covariance(x), x.d)
-    const d = x.d
-    for (let t = 0; t < 8; t++) {
-      const want = dense.values[d - 1 - t]!
-      // One power pass (the default): the leading values to 1e-3, the next ones to 1e-2.
-      assert.ok(Math.abs(s.values[t]! - want) <= (t < 4 ? 1e-3 : 1e-2) * want, `eigenvalue ${t}: ${s.values[t]} vs ${want}`)
-      if (t >= 4) continue
-      // Same direction up to sign: |<v_t, u_t>| = 1.
-      let dot = 0
-      for (let j = 0; j < d; j++) dot += s.vectors[t * d + j]! * dense.vectors[j * d + (d - 1 - t)]!
-      assert.ok(Math.abs(Math.abs(dot) - 1) < 1e-2, `eigenvector ${t}: |cos| = ${Math.abs(dot)}`)
-    }
-    // Orthonormal rows, largest first, and the trace is the sum of squares.
-    for (let a = 0; a < s.m; a++) {
-      if (a > 0) assert.ok(s.values[a]! <= s.values[a - 1]! * (1 + 1e-12))
-      for (let b = 0; b <= a; b++) {
+for (const via of ['covariance', 'products'] as const)
+  test(`principalSubspace finds the leading eigenpairs of X^T X (against a dense eigendecomposition), iterating ${via === 'covariance' ? 'on C = X^T X' : 'with products by X and X^T'}`, async () => {
+    const engine = await createEngine('ort')
+    try {
+      const { x } = backboneLike(1, 400, 90, 4)
+      const s = await principalSubspace(engine, x, 12, { seed: 5, via })
+      const dense = symmetricEigen(covariance(x), x.d)
+      const d = x.d
+      for (let t = 0; t < 8; t++) {
+        const want = dense.values[d - 1 - t]!
+        // One power pass (the default): the leading values to 1e-3, the next ones to 1e-2.
+        assert.ok(Math.abs(s.values[t]! - want) <= (t < 4 ? 1e-3 : 1e-2) * want, `eigenvalue ${t}: ${s.values[t]} vs ${want}`)
+        if (t >= 4) continue
+        // Same direction up to sign: |<v_t, u_t>| = 1.
         let dot = 0
-        for (let j = 0; j < d; j++) dot += s.vectors[a * d + j]! * s.vectors[b * d + j]!
-        assert.ok(Math.abs(dot - (a === b ? 1 : 0)) < 1e-6)
+        for (let j = 0; j < d; j++) dot += s.vectors[t * d + j]! * dense.vectors[j * d + (d - 1 - t)]!
+        assert.ok(Math.abs(Math.abs(dot) - 1) < 1e-2, `eigenvector ${t}: |cos| = ${Math.abs(dot)}`)
       }
+      // Orthonormal rows, largest first, and the trace is the sum of squares.
+      for (let a = 0; a < s.m; a++) {
+        if (a > 0) assert.ok(s.values[a]! <= s.values[a - 1]! * (1 + 1e-12))
+        for (let b = 0; b <= a; b++) {
+          let dot = 0
+          for (let j = 0; j < d; j++) dot += s.vectors[a * d + j]! * s.vectors[b * d + j]!
+          assert.ok(Math.abs(dot - (a === b ? 1 : 0)) < 1e-6)
+        }
+      }
+      let tr = 0
+      for (let j = 0; j < d; j++) tr += dense.values[j]!
+      assert.ok(Math.abs(s.trace - tr) < 1e-6 * tr)
+      // The projection's columns are orthogonal with squared norms mu_t.
+      const f = await projectOnto(engine, x, s)
+      for (const [a, b] of [
+        [0, 0],
+        [3, 3],
+        [0, 5],
+        [2, 7],
+      ] as const) {
+        let dot = 0
+        for (let i = 0; i < x.n; i++) dot += f.data[i * s.m + a]! * f.data[i * s.m + b]!
+        const want = a === b ? s.values[a]! : 0
+        assert.ok(Math.abs(dot - want) < 1e-4 * s.values[0]!, `F column ${a} . ${b} = ${dot}, want ${want}`)
+      }
+    } finally {
+      await engine.dispose()
     }
-    let tr = 0
-    for (let j = 0; j < d; j++) tr += dense.values[j]!
-    assert.ok(Math.abs(s.trace - tr) < 1e-6 * tr)
-    // The projection's columns are orthogonal with squared norms mu_t.
-    const f = await projectOnto(engine, x, s)
-    for (const [a, b] of [
-      [0, 0],
-      [3, 3],
-      [0, 5],
-      [2, 7],
-    ] as const) {
-      let dot = 0
-      for (let i = 0; i < x.n; i++) dot += f.data[i * s.m + a]! * f.data[i * s.m + b]!
-      const want = a === b ? s.values[a]! : 0
-      assert.ok(Math.abs(dot - want) < 1e-4 * s.values[0]!, `F column ${a} . ${b} = ${dot}, want ${want}`)
-    }
-  } finally {
-    await engine.dispose()
-  }
-})
+  })
 
 test('the spectral preconditioner applies the matrix its definition gives', async () => {
   const engine = await createEngine('ort')
