@@ -82,6 +82,8 @@ interface Record_ {
   given: number
   method: string
   lambda: number
+  /** The basis or principal subspace computed before selection (part of fitMs). */
+  prepMs: number
   selectMs: number
   fitMs: number
   totalMs: number
@@ -249,6 +251,7 @@ async function runDataset(
         given,
         method: methodLabel(auto),
         lambda,
+        prepMs: auto.timings.reduce ?? 0,
         selectMs: at.select,
         fitMs: at.fit,
         totalMs: at.total,
@@ -278,6 +281,11 @@ async function runDataset(
           (rec.warnings.length ? `; warnings: ${rec.warnings.join(', ')}` : ''),
       )
       if (rec.reason) console.log(`  selection: ${rec.reason}`)
+      const by = (auto.details.selection as { evaluationsBy?: Record<string, number> } | undefined)?.evaluationsBy
+      console.log(
+        `  time: basis/subspace ${sec(rec.prepMs)} s (in the final-fit column), final fits ${JSON.stringify(Object.fromEntries(['teacher', 'sd', 'pll'].filter((k) => auto.timings[k] !== undefined).map((k) => [k, sec(auto.timings[k]!)])))} s` +
+          (by ? `; selection loss evaluations per candidate ${JSON.stringify(by)}` : ''),
+      )
     }
   }
   return { records, recipes }
