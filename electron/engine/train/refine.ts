@@ -403,8 +403,18 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
   const clampTargets = (t: Float32Array): Float32Array => {
     if (!fixedFit) return t
     const out = Float32Array.from(t)
+    const swap = process.env.QC_EXP_CLAMP === 'swap'
     for (let i = 0; i < fixedFit.length; i++) {
       if (!fixedFit[i]) continue
+      if (swap) {
+        let top = 0
+        for (let c = 1; c < k; c++) if (out[i * k + c]! > out[i * k + top]!) top = c
+        const a = fitY[i]!
+        const v = out[i * k + a]!
+        out[i * k + a] = out[i * k + top]!
+        out[i * k + top] = v
+        continue
+      }
       out.fill(0, i * k, (i + 1) * k)
       out[i * k + fitY[i]!] = 1
     }
@@ -635,8 +645,13 @@ async function runCl(engine: ComputeEngine, work: Work, y: Int32Array, k: number
     const problem = new LinearProblem(await engine.load(xt, k), c.bias, c.std)
     try {
       const yt = Int32Array.from(train, (i) => y[i]!)
-      // The same diagonal preconditioner as the other methods' fits (same optimum, fewer iterations).
-      const precond = (c.fo.solver ?? 'lbfgs') === 'lbfgs' && !work.subspace ? diagonalPreconditioner(xt, k, c.lambda, c.std) : undefined
+      // The same preconditioner as the other methods' fits (same optimum, fewer iterations).
+      const precond =
+        (c.fo.solver ?? 'lbfgs') !== 'lbfgs'
+          ? undefined
+          : work.subspace
+            ? spectralPreconditioner(work.subspace, work.subspace.rows, k, c.lambda)
+            : diagonalPreconditioner(xt, k, c.lambda, c.std)
       const s = await fitTargets(
         problem,
         oneHot(yt, k),

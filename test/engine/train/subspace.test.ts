@@ -246,3 +246,17 @@ test('more rows than selection uses and d <= 1024: the subspace and the search c
   for (let i = 0; i < x.n; i++) if (plain.refined[i] === auto.refined[i]) same++
   assert.ok(same >= x.n - 3, `${x.n - same} of ${x.n} refined labels differ`)
 })
+
+test('confident learning on the sampled principal subspace: the spectral preconditioner changes the time, not the flags', async () => {
+  const k = 3
+  const { x, y } = backboneLike(7, 1400, 520, k)
+  const opts = { method: 'cl' as const, lambda: 1e-2, seed: 3, selectionRows: 700 }
+  const spectral = await refineArrays(x, y, k, opts)
+  const plain = await refineArrays(x, y, k, { ...opts, subspace: false })
+  // The subspace run has no exact basis; the other runs in the eigenbasis rotation.
+  assert.equal(spectral.chosen.basis, undefined)
+  assert.equal(plain.chosen.basis, 'rotated')
+  let differ = 0
+  for (let i = 0; i < x.n; i++) if (plain.flagged[i] !== spectral.flagged[i] || plain.refined[i] !== spectral.refined[i]) differ++
+  assert.ok(differ <= 3, `${differ} of ${x.n} flags or suggestions differ`)
+})
