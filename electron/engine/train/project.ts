@@ -182,8 +182,15 @@ export async function refineProject(
     const ts = opts.trainingSet?.backboneId === backboneId ? opts.trainingSet : projectTrainingSet(db, backboneId, { useReviews: opts.useReviews })
     const { k, x, y, other } = ts
     const cleanRows = ts.clean.some((c) => c === 1) ? ts.clean : undefined
+    // Review decisions are clamped in training too: the students train on their one-hot label.
+    const fixedRows = ts.reviewed.some((c) => c >= 0) ? Uint8Array.from(ts.reviewed, (c) => (c >= 0 ? 1 : 0)) : undefined
     const result = clampKnown(
-      await refineArrays(x, y, k, { subspaceKey: `${db.name}#${backboneId}`, ...(cleanRows ? { cleanRows } : {}), ...opts }),
+      await refineArrays(x, y, k, {
+        subspaceKey: `${db.name}#${backboneId}`,
+        ...(cleanRows ? { cleanRows } : {}),
+        ...(fixedRows ? { fixedRows } : {}),
+        ...opts,
+      }),
       ts,
     )
     const otherProbs = other.x.n > 0 ? await result.predict(other.x) : new Float32Array(0)

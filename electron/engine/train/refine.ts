@@ -403,18 +403,8 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
   const clampTargets = (t: Float32Array): Float32Array => {
     if (!fixedFit) return t
     const out = Float32Array.from(t)
-    const swap = process.env.QC_EXP_CLAMP === 'swap'
     for (let i = 0; i < fixedFit.length; i++) {
       if (!fixedFit[i]) continue
-      if (swap) {
-        let top = 0
-        for (let c = 1; c < k; c++) if (out[i * k + c]! > out[i * k + top]!) top = c
-        const a = fitY[i]!
-        const v = out[i * k + a]!
-        out[i * k + a] = out[i * k + top]!
-        out[i * k + top] = v
-        continue
-      }
       out.fill(0, i * k, (i + 1) * k)
       out[i * k + fitY[i]!] = 1
     }

@@ -87,6 +87,14 @@ export interface RefineOptions {
    * (selection.ts, "Clean rows"). Never mark reviewed flagged samples: they are not random.
    */
   cleanRows?: Uint8Array
+  /**
+   * Rows whose label in y a person settled (review decisions, issue 8): clamped in training. The
+   * teacher trains on y as on every row; the students (SD rounds, the PLL student) train on the
+   * one-hot label of these rows instead of the teacher's outputs, so a decision the teacher
+   * disagrees with is not distilled away (a PLL candidate set of the teacher's top 2 need not
+   * hold it). Selection is unchanged (use `cleanRows` for an audit's random answers).
+   */
+  fixedRows?: Uint8Array
   /** L-BFGS iteration cap of each selection fit (default: the same as the final fit's, so selection scores what it deploys). */
   selectionMaxIter?: number
   /** How a grid lambda carries from a fold's fit to the full fit (see selection.ts). */

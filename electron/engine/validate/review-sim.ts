@@ -60,6 +60,8 @@ export interface ReviewSimOptions {
   feedbackOrder?: 'balanced' | 'rank'
   /** The feedback curve's queue (default 'uncertain', as the app's learning mode; module comment). */
   queueOrder?: QueueOrder
+  /** Students train on the answers' one-hot labels (RefineOptions.fixedRows; default true, as train/project.ts does). */
+  clampInTraining?: boolean
   /** Which curves (default all four). */
   strategies?: readonly ReviewStrategy[]
   /** The refine function (the engine's refineArrays by default; tests may pass their own). */
@@ -365,6 +367,8 @@ export async function simulateReview(
       step(`feedback: re-fit after ${reviews} reviews`)
       const next = await run(labels, {
         ...fixed,
+        // The answers are clamped in training too: students train on their one-hot label.
+        ...(opts.clampInTraining === false ? {} : { fixedRows: Uint8Array.from(reviewed) }),
         maxIter: opts.refitMaxIter ?? REFIT_MAX_ITER,
         ...(current.weights ? { warmStart: current.weights } : {}),
         progress: inner(`feedback re-fit after ${reviews} reviews`),

@@ -96,6 +96,8 @@ test('review decisions teach the model: reviewed samples are clamped, the other 
     assert.equal(withReviews.metrics.reviewedInTraining, reviewed.size)
     assert.equal(withReviews.metrics.excludedByReview, 1)
     assert.equal(withReviews.result.n, sampleIds.length - 1, 'the excluded sample is not trained on')
+    assert.equal(withReviews.result.details.fixedRows, reviewed.size, 'the decisions are fixed targets in training (RefineOptions.fixedRows)')
+    assert.equal(without.result.details.fixedRows, undefined)
     const excludedPred = db
       .prepare('SELECT flagged, refined_idx AS refined FROM predictions WHERE run_id = ? AND sample_id = ?')
       .get(withReviews.runId, sampleIds[excludedRow]!) as { flagged: number; refined: number }

@@ -1,0 +1,64 @@
+/**
+ * RefineOptions.fixedRows (issue 8: review decisions are clamped in training): the students train
+ * on a fixed row's one-hot label instead of the teacher's outputs. The case where it matters: a
+ * decision outside the teacher's top two, which a PLL candidate set (the teacher's top 2) cannot
+ * hold, so without the option the student is trained away from the reviewer's answer.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { refineArrays } from '../../../electron/engine/train/refine.ts'
+import { injectNoise } from '../../../electron/engine/validate/noise.ts'
+import { gaussianClusters } from '../validate/helpers.ts'
+
+const K = 6
+const { x, y: truth } = gaussianClusters(1500, K, 5, 4)
+const noisy = injectNoise(truth, K, { type: 'symmetric', rate: 0.5, seed: 2 })
+const base = { lambda: 1e-3, seed: 1 } as const
+
+/** Rows whose true class is not among the teacher's two most likely (on the noisy labels), up to `m`. */
+async function outsideTopTwo(m: number): Promise<number[]> {
+  const t = await refineArrays(x, noisy, K, { ...base, method: 'teacher' })
+  const rows: number[] = []
+  for (let i = 0; i < x.n && rows.length < m; i++) {
+    const p = Array.from(t.probs.subarray(i * K, (i + 1) * K))
+    const order = p.map((v, c) => [v, c] as const).sort((a, b) => b[0] - a[0])
+    if (order[0]![1] !== truth[i] && order[1]![1] !== truth[i]) rows.push(i)
+  }
+  return rows
+}
+
+test('PLL and SD students train on a fixed row’s label: decisions the teacher ranks below its top two are learnt, not distilled away', async () => {
+  const rows = await outsideTopTwo(40)
+  assert.ok(rows.length >= 10, `${rows.length} rows with the truth outside the teacher's top two`)
+  const y = Int32Array.from(noisy)
+  const fixedRows = new Uint8Array(x.n)
+  for (const i of rows) {
+    y[i] = truth[i]!
+    fixedRows[i] = 1
+  }
+  for (const method of ['pll', 'sd'] as const) {
+    const plain = await refineArrays(x, y, K, { ...base, method })
+    const fixed = await refineArrays(x, y, K, { ...base, method, fixedRows })
+    assert.equal(fixed.details.fixedRows, rows.length)
+    assert.equal(plain.details.fixedRows, undefined)
+    const meanP = (r: typeof plain) => rows.reduce((a, i) => a + r.probs[i * K + y[i]!]!, 0) / rows.length
+    const hits = (r: typeof plain) => rows.filter((i) => r.refined[i] === y[i]).length
+    // PLL: the candidate set excluded the decision, so the change is large; SD: the teacher's soft
+    // outputs already carry some of it (the teacher trained on the decision), so it is smaller.
+    const gain = method === 'pll' ? 0.05 : 0.005
+    assert.ok(meanP(fixed) > meanP(plain) + gain, `${method}: mean probability of the decision ${meanP(fixed)} with, ${meanP(plain)} without`)
+    assert.ok(hits(fixed) >= hits(plain), `${method}: decisions reproduced ${hits(fixed)} with, ${hits(plain)} without`)
+    if (method === 'pll') assert.ok(hits(fixed) > hits(plain), `pll: decisions reproduced ${hits(fixed)} with, ${hits(plain)} without`)
+  }
+})
+
+test('fixedRows with no row set changes nothing; a mask of the wrong length is refused', async () => {
+  const a = await refineArrays(x, noisy, K, { ...base, method: 'pll' })
+  const b = await refineArrays(x, noisy, K, { ...base, method: 'pll', fixedRows: new Uint8Array(x.n) })
+  assert.deepEqual(b.refined, a.refined)
+  assert.deepEqual(b.probs, a.probs)
+  await assert.rejects(
+    refineArrays(x, noisy, K, { ...base, method: 'pll', fixedRows: Uint8Array.from([1, 0]) }),
+    /fixedRows has 2 entries for 1500 samples/,
+  )
+})
