@@ -266,6 +266,15 @@ const refine = defineCommand<RefineFlags & { project: string }>({
 const NOISE = ['none', 'symmetric', 'asymmetric', 'superclass'] as const
 const SWEEP_METHODS = ['teacher', 'sd', 'pll', 'cl'] as const
 
+/** `--review BATCH,BUDGET`: two positive integers, the batch no larger than the budget. */
+function reviewPair(v: string): number[] {
+  const parts = v.split(',').map((s) => s.trim())
+  const [batch, budget] = parts.map(Number)
+  if (parts.length !== 2 || !Number.isInteger(batch) || !Number.isInteger(budget) || batch! < 1 || budget! < batch!)
+    throw new InvalidArgumentError('expected BATCH,BUDGET: two positive integers, the batch no larger than the budget (for example 25,200)')
+  return [batch!, budget!]
+}
+
 const validate = defineCommand<{
   project: string
   out: string
@@ -276,6 +285,7 @@ const validate = defineCommand<{
   rounds?: number
   lambda: number | 'auto'
   loss?: 'auto' | 'gce' | 'ce'
+  review?: number[]
 }>({
   name: 'validate',
   summary: 'PoC sweep: inject label noise, refine, measure on the trusted split; JSON, CSV and HTML report',
@@ -289,7 +299,13 @@ const validate = defineCommand<{
       .addOption(new Option('--methods <list>', `methods compared: ${SWEEP_METHODS.join(', ')} (default all)`).argParser(list(oneOf(SWEEP_METHODS))))
       .addOption(new Option('--rounds <t>', 'SD rounds reported, 1..t (default 3)').argParser(integer(1, 10)))
       .addOption(new Option('--lambda <x>', "L2 regularisation: 'auto' or a number >= 0").argParser(lambdaValue).default('auto'))
-      .addOption(new Option('--loss <l>', 'PLL loss').choices(['auto', 'gce', 'ce'])),
+      .addOption(new Option('--loss <l>', 'PLL loss').choices(['auto', 'gce', 'ce']))
+      .addOption(
+        new Option(
+          '--review <batch,budget>',
+          'also simulate an inspector per noise draw: reviews in batches of BATCH up to BUDGET, with feedback and without (report: "How many images do we have to look at?")',
+        ).argParser(reviewPair),
+      ),
   async run(o, ctx) {
     const { validateWithReport } = await usecases.validate()
     const outDir = ensureDir(o.out)
@@ -305,6 +321,7 @@ const validate = defineCommand<{
           ...(o.methods ? { methods: o.methods } : {}),
           ...(o.rounds !== undefined ? { sdRounds: o.rounds } : {}),
           ...(o.loss !== undefined ? { pllLoss: o.loss } : {}),
+          ...(o.review ? { review: { batch: o.review[0]!, budget: o.review[1]! } } : {}),
         },
         ctx,
       ),

@@ -217,11 +217,28 @@ test('train and test embeddings from one model share a feature space, so qc vali
     'teacher',
     '--lambda',
     '0.01',
+    '--review',
+    '10,30',
     '--quiet',
   ])
   assert.equal(v.code, 0, v.stderr)
   const report = readFileSync(join(dir, 'v', 'report.html'), 'utf8')
   assert.match(report, /<html/i)
+  // --review: the simulated inspector's curves, in the JSON and the report.
+  const json = JSON.parse(readFileSync(join(dir, 'v', 'validation.json'), 'utf8')) as {
+    config: { review?: { batch: number; budget: number } }
+    reviewSummary?: { strategy: string; reviews: number[] }[]
+  }
+  assert.deepEqual(json.config.review, { batch: 10, budget: 30 })
+  assert.deepEqual(
+    json.reviewSummary!.map((r) => r.strategy),
+    ['feedback', 'static', 'uncertain', 'cl'],
+  )
+  assert.deepEqual(json.reviewSummary![0]!.reviews, [0, 10, 20, 30])
+  assert.match(report, /How many images do we have to look at\?/)
+  const bad = qc(['validate', '--project', project, '--out', join(dir, 'v2'), '--review', '30,10'])
+  assert.equal(bad.code, 2, bad.stderr)
+  assert.match(bad.stderr, /--review.*BATCH,BUDGET/s)
   const csv = parseCsv(readFileSync(join(dir, 'v', 'validation.csv'), 'utf8'))
   assert.ok(csv.length >= 2, 'one row per cell')
 })
