@@ -4,6 +4,11 @@
 import { register } from 'tsx/esm/api'
 
 register()
+// `qc ... | head`: a reader that stops early closes the pipe; stop quietly, as other Unix tools do.
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+  throw e
+})
 const { main } = await import('../electron/cli/qc.ts')
 const code = await main(process.argv.slice(2))
 process.exitCode = code
