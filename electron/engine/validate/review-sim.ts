@@ -23,7 +23,9 @@
  * Why the learning queue is least certain first: answers about the flags the model is surest of
  * (most of them already right) teach it what it believes; on 20k Fashion-MNIST rows, seed 1, the
  * re-fits after answers taken most certain first moved labels correct by -0.9 to +0.8 points after
- * 2000 reviews, taken least certain first by -0.2 to +2.5 (docs/ARCHITECTURE.md, bench:review).
+ * 2000 reviews. What the learning adds over the same queue without it depends on the method
+ * (docs/ARCHITECTURE.md, "Review simulation": +4.0 points with PLL-GCE at symmetric 0.8, -0.3
+ * with SD at symmetric 0.5 and pairwise swaps, after 2000 reviews).
  *
  * Two counts per point, over all n samples (reviewed ones carry the answer, i.e. the true label):
  * - `correct`: unreviewed samples take the current suggestion (the refined label; the export's
