@@ -22,9 +22,12 @@
  * Cost control: a seeded subsample (default up to `DEFAULT_SELECTION_ROWS` rows), 3 folds whose
  * problems stay loaded, the exact row-space reduction of reduce.ts when rows < dimensions, a
  * lambda path from strong to weak regularisation with each fit warm-started from the previous
- * lambda's solution in the same fold, and a path that stops once every candidate's score has
- * fallen for `patience` consecutive lambdas after its best (the weakest lambdas are the slowest
- * to fit and are reached only when the scores still improve).
+ * lambda's solution in the same fold, and a path that ends per candidate once its score has
+ * fallen for `patience` consecutive lambdas after its best, or trails its best by more than
+ * `separation` paired standard errors (clearly past it), and stops once every candidate's has
+ * ended (the weakest lambdas are the slowest to fit and are reached only when the scores still
+ * improve). A candidate whose path has ended is no longer fitted, except as the input of another
+ * (the teacher for every student, SD round r - 1 for round r).
  *
  * The decision rule ('noise-se', default): the top-scoring candidate wins unless a simpler one
  * (list order: teacher, SD rounds, PLL) trails it by at most g x SE, where SE is the paired
@@ -85,6 +88,12 @@ export const HEAVY_NOISE_COMPRESSION = 0.25
  */
 export const CLEAN_MIN_ROWS = 200
 
+/**
+ * Paired standard errors by which a candidate's latest score must trail its best for its lambda
+ * path to end before `patience` runs out (SelectionOptions.separation).
+ */
+export const DEFAULT_SEPARATION = 2
+
 /** Rows used by selection by default (a seeded subsample when there are more). */
 export const DEFAULT_SELECTION_ROWS = 10000
 
@@ -135,8 +144,16 @@ export interface SelectionOptions {
   lambdaScaling?: 'n' | 'none'
   /** How the winner is picked (module comment). Default 'noise-se'. */
   methodRule?: MethodRule
-  /** Stop the lambda path once every candidate has been below its best for this many lambdas (default 2; 0 = whole grid). */
+  /**
+   * A candidate's lambda path ends once it has been below its best for this many lambdas (default
+   * 2; 0 = every candidate on the whole grid), and the search once every candidate's has ended.
+   */
   patience?: number
+  /**
+   * A candidate's path also ends once its latest score trails its best by more than this many
+   * paired standard errors (default DEFAULT_SEPARATION; 0 = patience alone).
+   */
+  separation?: number
   /**
    * The matrix to select on, already prepared by the caller from x (the row-space reduction or the
    * eigenbasis rotation, row for row), so its basis is not computed twice. A subsample takes rows
@@ -377,8 +394,7 @@ export async function selectByValidation(
   const folds = opts.folds ?? 3
   const seed = opts.seed ?? 0
   const patience = opts.patience ?? 2
-  const maxSd = Math.max(0, ...candidates.map(sdRounds))
-  const wantPll = candidates.some((c) => c.startsWith('pll'))
+  const separation = opts.separation ?? DEFAULT_SEPARATION
   const { xs, ys, clean, std, reduced } = await selectionMatrix(engine, x, y, opts)
   const n = xs.n
   const parts = kFold(n, folds, seed)
@@ -417,6 +433,9 @@ export async function selectByValidation(
     }
     const visited: number[] = []
     const bestAt = new Map<Candidate, number>() // index into visited of each candidate's best
+    // Candidates whose path has ended (module comment: patience, or clearly past their best).
+    const finished = new Set<Candidate>()
+    const active = (c: Candidate) => candidates.includes(c) && !finished.has(c)
     const scoreOf = (c: Candidate, l: number) => {
       const a = agree.get(key(c, l))!
       let s = 0
@@ -426,8 +445,11 @@ export async function selectByValidation(
     for (let li = 0; li < grid.length; li++) {
       const lambda = grid[li]!
       if (opts.signal?.aborted) throw new CancelledError('selection')
-      for (const c of new Set<Candidate>(['teacher', ...candidates])) agree.set(key(c, lambda), new Uint8Array(n))
+      for (const c of new Set<Candidate>(['teacher', ...candidates])) if (!finished.has(c)) agree.set(key(c, lambda), new Uint8Array(n))
       const oof = new Float32Array(n * k)
+      // SD rounds still needed: up to the last round that is an unfinished candidate (round r trains on round r - 1).
+      const sdNow = Math.max(0, ...candidates.filter((c) => c.startsWith('sd') && !finished.has(c)).map(sdRounds))
+      const pllNow = candidates.some((c) => c.startsWith('pll') && !finished.has(c))
       for (let f = 0; f < problems.length; f++) {
         const { problem, heldOut, xh, xt, yt, warm } = problems[f]!
         const lf = lambda * foldScale(f)
@@ -457,47 +479,64 @@ export async function selectByValidation(
         const zero = () => new Float64Array(problem.size)
         const teacher = await fit('teacher', oneHot(yt, k), 'ce', warm.get('teacher') ?? zero())
         warm.set('teacher', teacher)
-        await score('teacher', teacher, true)
-        const teacherProbs = maxSd > 0 || wantPll ? await problem.probs(teacher) : undefined
-        if (maxSd > 0) {
+        if (!finished.has('teacher')) await score('teacher', teacher, true)
+        const teacherProbs = sdNow > 0 || pllNow ? await problem.probs(teacher) : undefined
+        if (sdNow > 0) {
           let prev = teacherProbs!
           let prevW = teacher
-          for (let r = 1; r <= maxSd; r++) {
+          for (let r = 1; r <= sdNow; r++) {
             // Each round's objective is strictly convex: the warm start only changes the time.
             const w = await fit(`sd${r}`, prev, 'ce', warm.get(`sd${r}`) ?? prevW)
             warm.set(`sd${r}`, w)
-            if (candidates.includes(`sd${r}`)) await score(`sd${r}`, w)
-            if (r < maxSd) prev = await problem.probs(w)
+            if (active(`sd${r}`)) await score(`sd${r}`, w)
+            if (r < sdNow) prev = await problem.probs(w)
             prevW = w
           }
         }
-        if (wantPll) {
+        if (pllNow) {
           const t2 = twoHotTopTwo(teacherProbs!, k)
-          if (candidates.includes('pll-ce')) {
+          if (active('pll-ce')) {
             const w = await fit('pll-ce', t2, 'ce', warm.get('pll-ce') ?? teacher)
             warm.set('pll-ce', w)
             await score('pll-ce', w)
           }
           // Non-convex: from the teacher's weights, as the authors' code and the final fit do.
-          if (candidates.includes('pll-gce')) await score('pll-gce', await fit('pll-gce', t2, 'gce', teacher))
+          if (active('pll-gce')) await score('pll-gce', await fit('pll-gce', t2, 'gce', teacher))
         }
       }
-      teacherOof.set(lambda, oof)
+      if (!finished.has('teacher')) teacherOof.set(lambda, oof)
       visited.push(lambda)
-      for (const c of candidates) {
+      const now = candidates.filter((c) => !finished.has(c))
+      for (const c of now) {
         const b = bestAt.get(c)
         // Strict '>' keeps the stronger lambda on ties (the path runs from strong to weak).
         if (b === undefined || scoreOf(c, lambda) > scoreOf(c, visited[b]!)) bestAt.set(c, visited.length - 1)
       }
-      const line = candidates.map((c) => `${c} ${(100 * scoreOf(c, lambda)).toFixed(1)}%`).join(', ')
+      const line = now.map((c) => `${c} ${(100 * scoreOf(c, lambda)).toFixed(1)}%`).join(', ')
       opts.progress?.({ phase: 'select', done: li + 1, total: grid.length, message: `λ ${lambda}: ${line}` })
-      if (patience > 0 && candidates.every((c) => visited.length - 1 - bestAt.get(c)! >= patience)) break
+      if (patience > 0) {
+        for (const c of now) {
+          const b = bestAt.get(c)!
+          const since = visited.length - 1 - b
+          if (since >= patience) finished.add(c)
+          else if (since > 0 && separation > 0) {
+            // Clearly past its best: the latest score trails the best by more than `separation`
+            // paired standard errors (both scored on the same held-out rows).
+            const top = agree.get(key(c, visited[b]!))!
+            const cur = agree.get(key(c, lambda))!
+            const drop = scoreOf(c, visited[b]!) - scoreOf(c, lambda)
+            if (drop > 0 && drop > separation * pairedSe(top, cur)) finished.add(c)
+          }
+        }
+        if (candidates.every((c) => finished.has(c))) break
+      }
     }
 
     // Per-candidate best, the top, the noise estimate and the rule.
     const scores: SelectionScore[] = []
     for (const c of candidates)
-      for (const l of visited) scores.push({ candidate: c, lambda: l, score: scoreOf(c, l), perFold: perFold.get(key(c, l)) ?? [] })
+      for (const l of visited)
+        if (agree.has(key(c, l))) scores.push({ candidate: c, lambda: l, score: scoreOf(c, l), perFold: perFold.get(key(c, l)) ?? [] })
     const best: SelectionResult['best'] = {}
     for (const c of candidates) {
       const l = visited[bestAt.get(c)!]!

@@ -90,7 +90,10 @@ test('automatic selection picks lambda and the PLL loss from the grid using only
   assert.ok(['ce', 'gce'].includes(a.chosen.pllLoss as string))
   assert.equal(a.chosen.lambdaSource, 'validation')
   const sel = a.details.selection as { scores: { candidate: string; lambda: number; score: number }[]; winner: { lambda: number }; visited: number[] }
-  assert.equal(sel.scores.length, 2 * sel.visited.length) // 2 losses x the lambdas the path visited
+  // 2 losses, each scored on the lambdas of its own path: a prefix of those the search visited, the longest all of them.
+  const per = ['pll-ce', 'pll-gce'].map((c) => sel.scores.filter((s) => s.candidate === c).map((s) => s.lambda))
+  for (const l of per) assert.deepEqual(l, sel.visited.slice(0, l.length))
+  assert.equal(Math.max(...per.map((l) => l.length)), sel.visited.length)
   assert.ok(sel.visited.length >= 1 && sel.visited.length <= 3)
   assert.equal(sel.winner.lambda, a.chosen.lambda)
   const top = Math.max(...sel.scores.map((s) => s.score))
