@@ -200,6 +200,14 @@ test(
         )
       })
       await page.getByText(`${api.total} samples`).first().waitFor()
+      // The counter keeps counting the decisions after the updates unflagged them: 30 reviewed, out
+      // of 30 plus the new run's flags nobody has reviewed.
+      const prog = await call<{ reviewed: number; flagged: number; flaggedReviewed: number }>('reviewProgress', {})
+      assert.equal(prog.reviewed, 30)
+      await page
+        .getByTestId('review-counter')
+        .filter({ hasText: `30 / ${30 + prog.flagged - prog.flaggedReviewed}` })
+        .waitFor()
 
       // The changed count, recounted here from the two runs: unreviewed samples whose suggestion
       // (refined class or flag) differs.
