@@ -17,7 +17,7 @@ import { promisify } from 'node:util'
 import Database from 'better-sqlite3'
 import sharp from 'sharp'
 import { skipReason, startApp, screenshot, lowContrast, ROOT, type App, apiCall } from './helpers.ts'
-import type { JobInfo, RunDetail, RunSummary, SelectionCandidate } from '../../shared/contract.ts'
+import type { JobInfo, RunDetail, RunSummary, SampleRow, SelectionCandidate } from '../../shared/contract.ts'
 
 const skip = skipReason()
 if (skip) console.log(`# skipping browser tests: ${skip}`)
@@ -210,6 +210,13 @@ async function journey(): Promise<void> {
   // The demo ends on Review, at the first flagged sample; the import below is on Projects.
   await page.waitForURL(/#\/review/, { timeout: 180_000 })
   await page.locator('.tile.cur').waitFor()
+  // The first flags are trusted (audited) labels the inspector got wrong, clamped by the run: the
+  // detail says where the suggestion comes from instead of "100% confident" beside the model's bars.
+  const firstFlag = (await call<{ items: SampleRow[] }>('querySamples', { flagged: true, sort: 'rank', limit: 1 })).items[0]!
+  assert.ok(firstFlag.trusted !== null && firstFlag.refined === firstFlag.trusted && firstFlag.confidence === 1, JSON.stringify(firstFlag))
+  assert.equal(Number(await page.locator('.tile.cur').getAttribute('data-sample-id')), firstFlag.id)
+  await page.getByTestId('suggestion-source').filter({ hasText: 'from the trusted label' }).waitFor()
+  assert.equal(await page.getByText('100% confident').count(), 0)
   await page.getByRole('link', { name: 'Projects' }).click()
   await page.getByTestId('project-card').waitFor()
   const { project } = await call<{ project: { path: string; samples: number; classes: { idx: number; name: string }[] } | null }>('currentProject')
