@@ -397,7 +397,7 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
   const sgdStop = solver === 'sgd' ? (opts.sgdStop ?? 'validation') : undefined
   let fitX = wx
   let fitY = y
-  // Rows of the fit whose label is fixed (RefineOptions.fixedRows): students get its one-hot.
+  // Rows of the fit whose label is fixed (RefineOptions.fixedRows): the PLL student gets its one-hot.
   let fixedFit = opts.fixedRows?.some((v) => v === 1) ? opts.fixedRows : undefined
   if (fixedFit && fixedFit.length !== n) throw new Error(`refine: fixedRows has ${fixedFit.length} entries for ${n} samples`)
   const clampTargets = (t: Float32Array): Float32Array => {
@@ -484,7 +484,9 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
       let w = warm?.final.length === problem.size ? Float64Array.from(warm.final) : teacher.w
       for (let r = 1; r <= rounds; r++) {
         const w0 = solver === 'lbfgs' ? w : new Float64Array(problem.size)
-        const s = await fitWith(clampTargets(probs), 'ce', w0, { seed: (fo.seed ?? 0) + r }, `sd round ${r}`)
+        // Fixed rows keep the teacher's outputs here: the teacher trained on their label, and a
+        // one-hot target among soft ones drags a CE student's boundary (RefineOptions.fixedRows).
+        const s = await fitWith(probs, 'ce', w0, { seed: (fo.seed ?? 0) + r }, `sd round ${r}`)
         w = s.w
         probs = await problem.probs(w)
         perRound.push({ round: r, ...infoOf(s.info), trainAgreement: accuracy(probs, fitY, k) })
