@@ -24,10 +24,12 @@
  * lambda path from strong to weak regularisation with each fit warm-started from the previous
  * lambda's solution in the same fold, and a path that ends per candidate once its score has
  * fallen for `patience` consecutive lambdas after its best, or trails its best by more than
- * `separation` paired standard errors (clearly past it), and stops once every candidate's has
- * ended (the weakest lambdas are the slowest to fit and are reached only when the scores still
- * improve). A candidate whose path has ended is no longer fitted, except as the input of another
- * (the teacher for every student, SD round r - 1 for round r).
+ * `separation` paired standard errors (clearly past it), never while its best is still the
+ * strongest lambda (near-constant predictions, whose scores can fall before they rise), and
+ * stops once every candidate's has ended or fallen for `patience` lambdas (the weakest lambdas
+ * are the slowest to fit and are reached only when the scores still improve). A candidate whose
+ * path has ended is no longer fitted, except as the input of another (the teacher for every
+ * student, SD round r - 1 for round r).
  *
  * The decision rule ('noise-se', default): the top-scoring candidate wins unless a simpler one
  * (list order: teacher, SD rounds, PLL) trails it by at most g x SE, where SE is the paired
@@ -517,6 +519,9 @@ export async function selectByValidation(
       if (patience > 0) {
         for (const c of now) {
           const b = bestAt.get(c)!
+          // A path never ends while its best is still its first lambda: at the strong end every
+          // candidate predicts nearly one class, and its scores there can fall before they rise.
+          if (b === 0) continue
           const since = visited.length - 1 - b
           if (since >= patience) finished.add(c)
           else if (since > 0 && separation > 0) {
@@ -528,7 +533,8 @@ export async function selectByValidation(
             if (drop > 0 && drop > separation * pairedSe(top, cur)) finished.add(c)
           }
         }
-        if (candidates.every((c) => finished.has(c))) break
+        // The search stops once every path has ended or fallen for `patience` lambdas after its best.
+        if (candidates.every((c) => finished.has(c) || visited.length - 1 - bestAt.get(c)! >= patience)) break
       }
     }
 

@@ -39,6 +39,8 @@ test('the lambda path ends per candidate (patience or clearly past its best) and
       let best = mine[0]!
       for (const s of mine) if (s.score > best.score) best = s
       assert.equal(path.best[c]!.lambda, best.lambda)
+      // A path whose best is still the strongest lambda never ends before the search does.
+      if (mine.indexOf(best) === 0) assert.equal(mine.length, path.visited.length, `${c}: best at the first lambda`)
       // It ended at patience 2 after its best, or earlier with a score below its best.
       const last = mine[mine.length - 1]!
       const since = mine.length - 1 - mine.indexOf(best)
