@@ -575,11 +575,18 @@ async function crossFitted(x: FeatureMatrix, y: Int32Array, k: number, opts: Ref
     if (opts.signal?.aborted) throw new CancelledError('refine')
     const { train, heldOut } = parts[f]!
     opts.progress?.({ phase: 'cross-fit', done: f, total: parts.length, message: `fold ${f + 1}/${parts.length}` })
+    // Per-row options follow the fold's rows; a warm start belongs to the full matrix only.
+    const { fixedRows, cleanRows, warmStart: _warm, ...rest } = fixed
+    const foldOpts: RefineOptions = {
+      ...rest,
+      ...(fixedRows ? { fixedRows: Uint8Array.from(train, (i) => fixedRows[i]!) } : {}),
+      ...(cleanRows ? { cleanRows: Uint8Array.from(train, (i) => cleanRows[i]!) } : {}),
+    }
     const r = await refineArrays(
       selectRows(x, train),
       Int32Array.from(train, (i) => y[i]!),
       k,
-      fixed,
+      foldOpts,
     )
     models.push(r)
     const p = await r.predict(selectRows(x, heldOut))

@@ -61,3 +61,20 @@ test('fixedRows with no row set changes nothing; a mask of the wrong length is r
     /fixedRows has 2 entries for 1500 samples/,
   )
 })
+
+test('cross-fitting with fixed rows: each fold gets the mask of its own rows (a refresh after a cross-fit run used to fail on the length)', async () => {
+  const y = Int32Array.from(noisy)
+  const fixedRows = new Uint8Array(x.n)
+  for (let i = 0; i < x.n; i += 7) {
+    y[i] = truth[i]!
+    fixedRows[i] = 1
+  }
+  const r = await refineArrays(x, y, K, { ...base, method: 'pll', crossFit: true, folds: 3, fixedRows })
+  assert.equal(r.chosen.crossFit, true)
+  assert.equal(r.n, x.n)
+  assert.equal(
+    r.details.fixedRows,
+    fixedRows.reduce((a, b) => a + b, 0),
+    'the full fit saw every fixed row',
+  )
+})
