@@ -626,9 +626,9 @@ export type AuditReport = z.infer<typeof AuditReport>
 /** Sort orders of the sample query. */
 /**
  * Order of a sample list. 'rank' (the review queue's default): flagged first, most certain first.
- * 'uncertain': flagged first, smallest margin between the two most likely classes first (the
- * queue the model learns most from; engine/validate/review-sim.ts). Then, for both, the rest by
- * confidence.
+ * 'uncertain': flagged first, trusted labels the given one contradicts first (as in 'rank'), then
+ * the smallest margin between the two most likely classes first (the queue the model learns most
+ * from; engine/validate/review-sim.ts). Then, for both, the rest by confidence.
  */
 export const SampleSort = z.enum(['rank', 'uncertain', 'id', 'confidence', 'path'])
 

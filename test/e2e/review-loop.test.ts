@@ -344,11 +344,16 @@ test(
       await page.getByTestId('feedback-order-hint').getByRole('button', { name: 'Show least certain first' }).click()
       assert.equal(await order.inputValue(), 'uncertain')
       await page.getByTestId('feedback-order-hint').waitFor({ state: 'detached' })
-      // The grid shows the flagged samples as the API lists them least certain first; recomputed
-      // here from each sample's two most likely classes.
+      // The grid shows the flagged samples as the API lists them least certain first: the trusted
+      // labels the given one contradicts first (clamped, as in the default order), then by the
+      // margin between the two most likely classes, recomputed here from each sample's top two.
       const api = await call<{ runId: number; items: SampleRow[] }>('querySamples', { flagged: true, sort: 'uncertain', limit: 5000 })
+      const isTrusted = (r: SampleRow) => r.trusted !== null && r.refined === r.trusted
+      const nTrusted = api.items.filter(isTrusted).length
+      assert.ok(api.items.slice(0, nTrusted).every(isTrusted), `trusted corrections first (${nTrusted})`)
+      const rest = api.items.slice(nTrusted, nTrusted + 6)
       const margins = await Promise.all(
-        api.items.slice(0, 6).map(async (r) => {
+        rest.map(async (r) => {
           const d = await call<{ top: { prob: number }[] }>('getSample', { sampleId: r.id, runId: api.runId, neighbours: 0 })
           return d.top[0]!.prob - (d.top[1]?.prob ?? 0)
         }),
@@ -376,6 +381,26 @@ test(
         async () => Number(await page.locator('.tile.cur').getAttribute('data-sample-id')) === firstOpen,
         10_000,
       )
+
+      // After an update in this order the sample in view stays, and the next decision moves to the
+      // head of the re-ranked queue (where the simulation's inspector goes), not to the next tile.
+      const cur = page.locator('.tile.cur')
+      await page.locator(`[data-sample-id="${rest[3]!.id}"]`).click()
+      await page.locator('body').click({ position: { x: 5, y: 300 } })
+      const inView = Number(await cur.getAttribute('data-sample-id'))
+      const n = refreshes.length
+      await page.getByRole('button', { name: 'Learn from my decisions' }).click()
+      await until('the update', () => refreshes.length === n + 1)
+      await page
+        .getByTestId('feedback-result')
+        .filter({ hasText: `run ${refreshes.at(-1)!.run.id}` })
+        .waitFor()
+      assert.equal(Number(await cur.getAttribute('data-sample-id')), inView, 'the sample in view stays')
+      await page.keyboard.press('k')
+      const head = (await call<{ items: SampleRow[] }>('querySamples', { flagged: true, sort: 'uncertain', limit: 5000 })).items.find(
+        (r) => r.status === 'unreviewed' && r.id !== inView,
+      )!
+      await until('the cursor at the head of the re-ranked queue', async () => Number(await cur.getAttribute('data-sample-id')) === head.id, 10_000)
       assert.deepEqual(app.problems, [])
     }),
 )

@@ -146,8 +146,10 @@ export function querySamples(db: Db, q: ParsedInputOf<'querySamples'>, runId: nu
         : q.sort === 'confidence'
           ? 'p.prob DESC NULLS LAST, s.id'
           : q.sort === 'uncertain'
-            ? // flagged first, smallest top-2 margin first, then the rest by confidence.
-              'coalesce(p.flagged, 0) DESC, CASE WHEN p.flagged = 1 THEN p.top1_prob - coalesce(p.top2_prob, 0) END ASC NULLS LAST, p.prob DESC NULLS LAST, s.id'
+            ? // flagged first: trusted labels the given one contradicts (clamped, as in rank order),
+              // then the smallest top-2 margin first; then the rest by confidence.
+              'coalesce(p.flagged, 0) DESC, CASE WHEN p.flagged = 1 AND tc.idx IS NOT NULL AND p.refined_idx = tc.idx THEN 0 ELSE 1 END, ' +
+              'CASE WHEN p.flagged = 1 THEN p.top1_prob - coalesce(p.top2_prob, 0) END ASC NULLS LAST, p.prob DESC NULLS LAST, s.id'
             : // rank (default): flagged first, most certain first, then the rest by confidence.
               'coalesce(p.flagged, 0) DESC, CASE WHEN p.rank > 0 THEN p.rank END ASC NULLS LAST, p.prob DESC NULLS LAST, s.id'
   const total = (db.prepare(`WITH ${REVIEW_CTE} SELECT count(*) AS n ${ROW_FROM} ${whereSql}`).get(params) as { n: number }).n

@@ -182,7 +182,7 @@ export async function refineProject(
     const ts = opts.trainingSet?.backboneId === backboneId ? opts.trainingSet : projectTrainingSet(db, backboneId, { useReviews: opts.useReviews })
     const { k, x, y, other } = ts
     const cleanRows = ts.clean.some((c) => c === 1) ? ts.clean : undefined
-    // Review decisions are clamped in training too: the students train on their one-hot label.
+    // Review decisions are clamped in training too (RefineOptions.fixedRows: the PLL student's candidate set is the decision).
     const fixedRows = ts.reviewed.some((c) => c >= 0) ? Uint8Array.from(ts.reviewed, (c) => (c >= 0 ? 1 : 0)) : undefined
     const result = clampKnown(
       await refineArrays(x, y, k, {

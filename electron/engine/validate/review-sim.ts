@@ -24,8 +24,8 @@
  * (most of them already right) teach it what it believes; on 20k Fashion-MNIST rows, seed 1, the
  * re-fits after answers taken most certain first moved labels correct by -0.9 to +0.8 points after
  * 2000 reviews. What the learning adds over the same queue without it depends on the method
- * (docs/ARCHITECTURE.md, "Review simulation": +4.0 points with PLL-GCE at symmetric 0.8, -0.3
- * with SD at symmetric 0.5 and pairwise swaps, after 2000 reviews).
+ * (docs/ARCHITECTURE.md, "Review simulation": +4.0 points with PLL-GCE at symmetric 0.8, -0.06
+ * and -0.02 with SD at symmetric 0.5 and pairwise swaps, after 2000 reviews).
  *
  * Two counts per point, over all n samples (reviewed ones carry the answer, i.e. the true label):
  * - `correct`: unreviewed samples take the current suggestion (the refined label; the export's
@@ -62,7 +62,7 @@ export interface ReviewSimOptions {
   feedbackOrder?: 'balanced' | 'rank'
   /** The feedback curve's queue (default 'uncertain', as the app's learning mode; module comment). */
   queueOrder?: QueueOrder
-  /** Students train on the answers' one-hot labels (RefineOptions.fixedRows; default true, as train/project.ts does). */
+  /** Pass the answers as RefineOptions.fixedRows (the PLL student trains on their one-hot label; default true, as train/project.ts does). */
   clampInTraining?: boolean
   /** Which curves (default all four). */
   strategies?: readonly ReviewStrategy[]
@@ -369,7 +369,7 @@ export async function simulateReview(
       step(`feedback: re-fit after ${reviews} reviews`)
       const next = await run(labels, {
         ...fixed,
-        // The answers are clamped in training too: students train on their one-hot label.
+        // The answers are clamped in training too (RefineOptions.fixedRows), as train/project.ts does.
         ...(opts.clampInTraining === false ? {} : { fixedRows: Uint8Array.from(reviewed) }),
         maxIter: opts.refitMaxIter ?? REFIT_MAX_ITER,
         ...(current.weights ? { warmStart: current.weights } : {}),

@@ -1,5 +1,5 @@
 /**
- * Review state: the filtered list of samples (flagged first, most certain first), the cursor,
+ * Review state: the filtered list of samples (flagged first, most or least certain first), the cursor,
  * the selection, the detail of the sample under the cursor, and the decisions. Every decision is
  * applied on screen at once and sent at once (optimistic); when the call fails the row goes back
  * to what it was and the error is shown. The feedback loop (issue 8): decisions saved since the
@@ -94,6 +94,8 @@ export const useReviewStore = defineStore('review', () => {
    * shown, and listed, until the cursor leaves it.
    */
   const pinnedId = ref<number | null>(null)
+  /** Set by an update in least-certain order: the next move goes to the queue's first unreviewed sample. */
+  const fromTop = ref(false)
   let generation = 0
   // Decisions go to the engine one after another, in the order they were made, so the review log
   // (and what Z undoes) matches what the reviewer did even when keys come faster than replies.
@@ -365,11 +367,13 @@ export const useReviewStore = defineStore('review', () => {
     cursor.value = Math.max(0, Math.min(n - 1, cursor.value + delta))
   }
 
-  /** Moves to the next unreviewed sample after the cursor (wrapping around). */
+  /** Moves to the next unreviewed sample after the cursor (wrapping around; from the top after a re-ranking update). */
   function nextUnreviewed(): boolean {
     const n = items.value.length
+    const from = fromTop.value ? -1 : cursor.value
+    fromTop.value = false
     for (let k = 1; k <= n; k++) {
-      const i = (cursor.value + k) % n
+      const i = (from + k) % n
       if (items.value[i]?.status === 'unreviewed') {
         cursor.value = i
         return true
@@ -419,6 +423,22 @@ export const useReviewStore = defineStore('review', () => {
     if (filters.value.runId !== undefined) filters.value = { ...filters.value, runId: newRunId }
     await enqueue(() => Promise.resolve())
     await load(false, keep)
+    // Least certain first: the update re-ranked the queue, and its new head (what the model is now
+    // least sure of) may sit above the sample in view; that one stays, and moving on goes to the head.
+    fromTop.value = filters.value.order === 'uncertain'
+  }
+
+  /** After a decision: the next sample, or the queue's first unreviewed one after a re-ranking update. */
+  function advance(): void {
+    if (fromTop.value) {
+      fromTop.value = false
+      const i = items.value.findIndex((r, j) => j !== cursor.value && r.status === 'unreviewed')
+      if (i >= 0) {
+        cursor.value = i
+        return
+      }
+    }
+    move(1)
   }
 
   function setFilters(f: Partial<ReviewFilters>, replace = false): void {
@@ -465,6 +485,7 @@ export const useReviewStore = defineStore('review', () => {
     bulkAccept,
     move,
     nextUnreviewed,
+    advance,
     click,
     setFilters,
     zoomTo,
