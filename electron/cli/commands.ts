@@ -270,8 +270,11 @@ const SWEEP_METHODS = ['teacher', 'sd', 'pll', 'cl'] as const
 function reviewPair(v: string): number[] {
   const parts = v.split(',').map((s) => s.trim())
   const [batch, budget] = parts.map(Number)
-  if (parts.length !== 2 || !Number.isInteger(batch) || !Number.isInteger(budget) || batch! < 1 || budget! < batch!)
-    throw new InvalidArgumentError('expected BATCH,BUDGET: two positive integers, the batch no larger than the budget (for example 25,200)')
+  const ok = (s: string | undefined) => s !== undefined && /^\d+$/.test(s)
+  if (parts.length !== 2 || !ok(parts[0]) || !ok(parts[1]) || batch! < 1 || budget! < batch! || budget! > 1_000_000)
+    throw new InvalidArgumentError(
+      'expected BATCH,BUDGET: two positive integers, the batch no larger than the budget, the budget at most 1000000 (for example 25,200)',
+    )
   return [batch!, budget!]
 }
 

@@ -235,6 +235,16 @@ test('a validation sweep with review runs one simulation per noise draw, summari
   const html = toHtml(r)
   assert.match(html, /How many images do we have to look at\?/)
   assert.match(html, /Labels correct, suggestions taken/)
+  assert.match(
+    html,
+    /Start run of every curve \(auto on each draw, at the sweep’s λ when it fixes one; the methods compared above do not apply here\): teacher, λ 0\.0010\./,
+  )
+  // The table's columns are where batches of 20 ended (a column at 10 would repeat the value at 0).
+  const head = /<table class="review"><thead><tr>(.*?)<\/tr>/.exec(html)![1]!
+  assert.deepEqual(
+    [...head.matchAll(/<th>(\d+)<\/th>/g)].map((m) => Number(m[1])),
+    [0, 20, 40, 60],
+  )
   // Resume with everything done: no refine call at all.
   let calls = 0
   const again = await runValidation(input, config, {

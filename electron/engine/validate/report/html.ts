@@ -4,6 +4,7 @@
  * on screen and on paper. Built with the escaping `safeHtml` template: every interpolated value is
  * escaped unless it is markup the template made or the chart kit's SVG, passed through `raw`.
  */
+import { reviewColumns } from '../../../../shared/review-columns.ts'
 import type { CellResult, MetricName, NoiseModel, ReviewSummaryRow, SummaryRow, ValidationNoise, ValidationResult } from '../validate.ts'
 import { barChart, COLORS, DASHES, heatmap, lineChart, type Series } from './charts.ts'
 import { checkResult, fmtValue, methodName, NOISE_NAMES, noiseLabel, pct, prob } from './format.ts'
@@ -56,7 +57,7 @@ export function identifiabilityNotes(model: NoiseModel, classNames: string[], gr
 
 const STRATEGY_NAMES: Record<string, string> = {
   feedback: 'with feedback (least certain first, re-fit after each batch)',
-  static: 'without feedback (most certain first, the default queue)',
+  static: 'without feedback, most certain first (the default queue)',
   uncertain: 'without feedback, least certain first',
   cl: 'confident-learning ranking',
 }
@@ -77,7 +78,7 @@ function reviewSection(result: ValidationResult): SafeHtml[] {
   const out: SafeHtml[] = [safeHtml`<h2>How many images do we have to look at?</h2>`]
   const cfg = result.config.review
   out.push(
-    safeHtml`<p>A simulated inspector reviews the flagged samples ${cfg ? `in batches of ${cfg.batch}, up to ${cfg.budget} reviews,` : ''} and answers with the true label. <strong>With feedback</strong> (the app's “Learn from my decisions”) the queue shows the least certain flags first, the refinement is re-fitted after every batch with the answers as clean labels (same method and regularisation as at the start) and the remaining flags are re-ranked. <strong>Without feedback</strong> the first ranking is walked in order: most certain first (the default queue), and least certain first (the same queue rule as with feedback, so the difference between those two is the learning); the <strong>confident-learning ranking</strong> is walked in order too. Left: unreviewed samples take the suggested label (as an export with “take the suggestion” does); right: they keep their given label (the default), so only reviews count there.</p>`,
+    safeHtml`<p>A simulated inspector reviews the flagged samples ${cfg ? `in batches of ${cfg.batch}, up to ${cfg.budget} reviews,` : ''} and answers with the true label. <strong>With feedback</strong> (the app's “Learn from my decisions”) the queue shows the least certain flags first, the refinement is re-fitted after every batch with the answers as clean labels (same method and regularisation as at the start) and the remaining flags are re-ranked. <strong>Without feedback</strong> the first ranking is walked in order: most certain first (the default queue), and least certain first (the same queue rule as with feedback, so the difference between “with feedback” and this curve is the learning itself); the <strong>confident-learning ranking</strong> is walked in order too. Left: unreviewed samples take the suggested label (as an export with “take the suggestion” does); right: they keep their given label (the default), so only reviews count there.</p>`,
   )
   const failed = sims.filter((s) => s.error)
   if (failed.length) {
@@ -102,18 +103,35 @@ function reviewSection(result: ValidationResult): SafeHtml[] {
     const last = Math.max(...group.map((r) => r.reviews[r.reviews.length - 1] ?? 0))
     const common = { yLabel: 'labels correct', xLabel: 'reviews', xTicks: reviewTicks(last), fitY: true }
     out.push(safeHtml`<h3>${noiseLabel(st.noiseType, st.rate)} (${st.n === 1 ? 'one seed' : `${st.n} seeds`})</h3>`)
+    // What every curve starts from: the refinement a user would run (auto unless the sweep fixed
+    // lambda), whatever methods the sweep compares.
+    const starts = [
+      ...new Set(
+        sims
+          .filter((s) => s.result && s.noiseType === st.noiseType && s.rate === st.rate)
+          .map((s) => {
+            const c = s.result!.chosen
+            const m =
+              c.method === 'sd' ? `SD${c.rounds ?? ''}` : c.method === 'pll' ? `PLL${c.pllLoss ? `-${c.pllLoss.toUpperCase()}` : ''}` : c.method
+            return `${m}, λ ${c.lambda.toPrecision(2)}`
+          }),
+      ),
+    ]
+    out.push(
+      safeHtml`<p class="small">Start run of every curve (auto on each draw, at the sweep’s λ when it fixes one; the methods compared above do not apply here): ${starts.join('; ')}.</p>`,
+    )
     const figs = [
       lineChart({ title: 'Labels correct, suggestions taken', series: seriesOf('correct'), ...common }),
       lineChart({ title: 'Labels correct, given labels kept', series: seriesOf('correctKept'), ...common }),
     ]
     out.push(safeHtml`<div class="figs">${figs.map(raw)}</div>`)
-    out.push(reviewTable(group, last))
+    out.push(reviewTable(group))
   }
   return out
 }
 
-function reviewTable(group: ReviewSummaryRow[], last: number): SafeHtml {
-  const marks = [...new Set([0, ...reviewTicks(last).filter((t) => t > 0 && t < last), last])]
+function reviewTable(group: ReviewSummaryRow[]): SafeHtml {
+  const marks = reviewColumns(group.flatMap((r) => r.reviews))
   const at = (r: ReviewSummaryRow, m: 'correct' | 'correctKept', x: number) => {
     let j = 0
     for (let i = 0; i < r.reviews.length; i++) if (r.reviews[i]! <= x) j = i
