@@ -163,10 +163,9 @@ export const useReviewStore = defineStore('review', () => {
    * hold it, it is kept in view (pinned at its place) until the cursor leaves it; the selection
    * keeps the samples still listed.
    */
-  async function load(resume = false, keep?: { id: number; at: number }): Promise<void> {
+  async function load(resume = false, keepCurrent = false): Promise<void> {
     const gen = ++generation
     loading.value = true
-    const keptSelection = keep ? selection.value : null
     const f = filters.value
     const query = {
       runId: f.runId,
@@ -181,12 +180,24 @@ export const useReviewStore = defineStore('review', () => {
     try {
       const first = await api.querySamples({ ...query, offset: 0, limit: PAGE })
       if (gen !== generation) return
+      // The sample in view as the new list arrives (not when the load started: a decision made
+      // meanwhile has moved the cursor on, and the reviewer must not be taken back to it).
+      const here = (): { id: number; at: number } | undefined =>
+        keepCurrent && current.value ? { id: current.value.id, at: cursor.value } : undefined
+      let keep = here()
+      const keptSelection = keep ? selection.value : null
       let pinned: SampleRow | null = null
-      if (keep && !first.items.some((r) => r.id === keep.id)) {
+      if (keep && !first.items.some((r) => r.id === keep!.id)) {
         // Not on the first page: the row as the new run sees it, shown where the reviewer was.
         const one = await api.querySamples({ runId: first.runId ?? undefined, ids: [keep.id], offset: 0, limit: 1 })
         if (gen !== generation) return
         pinned = one.items[0] ?? null
+        const now = here()
+        if (now && now.id !== keep.id) {
+          // The cursor moved on while that row was fetched: keep the sample in view now.
+          keep = now
+          pinned = first.items.some((r) => r.id === now.id) ? null : (current.value ?? null)
+        }
       }
       pinnedId.value = null
       if (pinned) {
@@ -418,11 +429,9 @@ export const useReviewStore = defineStore('review', () => {
    * first, so the new list shows them.
    */
   async function followRun(newRunId: number): Promise<void> {
-    const row = current.value
-    const keep = row ? { id: row.id, at: cursor.value } : undefined
     if (filters.value.runId !== undefined) filters.value = { ...filters.value, runId: newRunId }
     await enqueue(() => Promise.resolve())
-    await load(false, keep)
+    await load(false, true)
     // Least certain first: the update re-ranked the queue, and its new head (what the model is now
     // least sure of) may sit above the sample in view; that one stays, and moving on goes to the head.
     fromTop.value = filters.value.order === 'uncertain'
