@@ -146,7 +146,7 @@ test('review queue: flagged first in rank order, filters and paging agree with t
   const unsureFlagged = unsure.items.slice(0, flagged.length)
   assert.deepEqual(new Set(unsureFlagged.map((s) => s.id)), new Set(flagged.map((s) => s.id)))
   // Trusted labels the given one contradicts come first (clamped, as in rank order), then margins ascending.
-  const isTrusted = (s: any) => s.trusted !== null && s.refined === s.trusted
+  const isTrusted = (s: { trusted: number | null; refined: number | null }) => s.trusted !== null && s.refined === s.trusted
   const nTrusted = unsureFlagged.filter(isTrusted).length
   assert.ok(nTrusted > 0 && unsureFlagged.slice(0, nTrusted).every(isTrusted), `${nTrusted} trusted corrections, first`)
   const m = unsureFlagged.slice(nTrusted).map((s) => margins.get(s.id)!)
