@@ -412,7 +412,11 @@ async function run(engine: ComputeEngine, x: FeatureMatrix, y: Int32Array, k: nu
   }
   let stopper: ((phase: string) => EpochKeeper) | undefined
   if (sgdStop === 'validation') {
-    const { train, heldOut } = kFold(n, opts.folds ?? 5, seed)[0]!
+    const fold = kFold(n, opts.folds ?? 5, seed)[0]!
+    // Rows a person settled (fixedRows) are always trained on: the held-out fold only picks the epoch.
+    const settled = (i: number) => fixedFit![i] === 1
+    const train = fixedFit ? Int32Array.from([...fold.train, ...fold.heldOut.filter(settled)]) : fold.train
+    const heldOut = fixedFit ? fold.heldOut.filter((i) => !settled(i)) : fold.heldOut
     fitX = selectRows(wx, train)
     fitY = Int32Array.from(train, (i) => y[i]!)
     if (fixedFit) fixedFit = Uint8Array.from(train, (i) => opts.fixedRows![i]!)

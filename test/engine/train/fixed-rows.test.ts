@@ -78,3 +78,17 @@ test('cross-fitting with fixed rows: each fold gets the mask of its own rows (a 
     'the full fit saw every fixed row',
   )
 })
+
+test('with the SGD solver’s held-out stopping rule, fixed rows are always trained on (the held-out fold only picks the epoch)', async () => {
+  const y = Int32Array.from(noisy)
+  const fixedRows = new Uint8Array(x.n)
+  for (let i = 0; i < x.n; i += 5) {
+    y[i] = truth[i]!
+    fixedRows[i] = 1
+  }
+  const r = await refineArrays(x, y, K, { ...base, method: 'pll', solver: 'sgd', epochs: 3, fixedRows })
+  const all = fixedRows.reduce((a, b) => a + b, 0)
+  assert.equal(r.details.fixedRows, all, 'every fixed row is in the fit')
+  const stop = r.details.sgdStopping as { heldOut: number }
+  assert.ok(stop.heldOut > 0 && stop.heldOut < x.n / 5 + 1, `${stop.heldOut} held-out rows`)
+})
