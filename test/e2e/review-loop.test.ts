@@ -324,6 +324,8 @@ test(
       assert.equal(row.status, 'kept')
       assert.equal(Number(await cur.getAttribute('data-sample-id')), id)
       await page.getByTestId('pinned-note').waitFor()
+      // Its suggestion in the new run is the decision (clamped): the detail says so, no "100% confident".
+      await page.getByTestId('suggestion-source').filter({ hasText: 'from your team’s decision' }).waitFor()
       // Moving on lets it go: the list is the new run's flagged samples again.
       await page.keyboard.press('l')
       await page.getByTestId('pinned-note').waitFor({ state: 'detached' })
