@@ -403,6 +403,13 @@ test(
         (r) => r.status === 'unreviewed' && r.id !== inView,
       )!
       await until('the cursor at the head of the re-ranked queue', async () => Number(await cur.getAttribute('data-sample-id')) === head.id, 10_000)
+
+      // Export then says which final-label rule that order counts on, until the suggestion is taken.
+      await page.getByRole('link', { name: 'Export' }).click()
+      const hint = page.getByTestId('export-order-hint')
+      await hint.waitFor()
+      await page.getByLabel('Take the suggestion for flagged samples nobody reviewed').check()
+      await hint.waitFor({ state: 'detached' })
       assert.deepEqual(app.problems, [])
     }),
 )
