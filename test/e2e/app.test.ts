@@ -16,7 +16,7 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import Database from 'better-sqlite3'
 import sharp from 'sharp'
-import { skipReason, startApp, screenshot, lowContrast, ROOT, type App, apiCall } from './helpers.ts'
+import { skipReason, startApp, screenshot, lowContrast, ROOT, type App, apiCall, withEvidence } from './helpers.ts'
 import type { JobInfo, RunDetail, RunSummary, SampleRow, SelectionCandidate } from '../../shared/contract.ts'
 
 const skip = skipReason()
@@ -182,17 +182,7 @@ after(async () => {
   if (app) await app.close()
 })
 
-test('a reviewer cleans the demo project end to end', { skip: skip ?? false, timeout: 300_000 }, async () => {
-  try {
-    await journey()
-  } catch (e) {
-    // Leave evidence for CI logs: what the page showed when the step failed.
-    mkdirSync(join(ROOT, 'test-output'), { recursive: true })
-    await app.page.screenshot({ path: join(ROOT, 'test-output', 'e2e-failure.png') }).catch(() => {})
-    console.log(`# page problems: ${app.problems.join(' | ') || 'none'}`)
-    throw e
-  }
-})
+test('a reviewer cleans the demo project end to end', { skip: skip ?? false, timeout: 300_000 }, () => withEvidence(app, 'e2e', journey))
 
 async function journey(): Promise<void> {
   const { page } = app

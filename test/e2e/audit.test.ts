@@ -8,10 +8,9 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
 import Database from 'better-sqlite3'
-import { skipReason, startApp, screenshot, ROOT, type App, apiCall } from './helpers.ts'
+import { skipReason, startApp, screenshot, type App, apiCall, withEvidence } from './helpers.ts'
 import type { AuditPlan, JobInfo, JobRef } from '../../shared/contract.ts'
 
 const skip = skipReason()
@@ -81,16 +80,7 @@ after(async () => {
 test(
   'an inspector audits the demo project blind by keyboard and reads the accuracy of the final labels',
   { skip: skip ?? false, timeout: 300_000 },
-  async () => {
-    try {
-      await audit()
-    } catch (e) {
-      mkdirSync(join(ROOT, 'test-output'), { recursive: true })
-      await app.page.screenshot({ path: join(ROOT, 'test-output', 'e2e-audit-failure.png') }).catch(() => {})
-      console.log(`# page problems: ${app.problems.join(' | ') || 'none'}`)
-      throw e
-    }
-  },
+  () => withEvidence(app, 'e2e-audit', audit),
 )
 
 async function audit(): Promise<void> {

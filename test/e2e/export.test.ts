@@ -7,9 +7,9 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { skipReason, startApp, screenshot, ROOT, type App, apiCall } from './helpers.ts'
+import { skipReason, startApp, screenshot, type App, apiCall, withEvidence } from './helpers.ts'
 import type { JobInfo, SampleRow } from '../../shared/contract.ts'
 
 const skip = skipReason()
@@ -127,9 +127,9 @@ async function previewOnScreen(
   }
 }
 
-test('the preview equals what the file holds, for every option and format', { skip: skip ?? false, timeout: 300_000 }, async () => {
-  const { page } = app
-  try {
+test('the preview equals what the file holds, for every option and format', { skip: skip ?? false, timeout: 300_000 }, () =>
+  withEvidence(app, 'export', async () => {
+    const { page } = app
     await page.goto(app.url)
     await page.getByRole('link', { name: 'Export' }).click()
     const dest = page.getByLabel(/Destination file/)
@@ -193,12 +193,8 @@ test('the preview equals what the file holds, for every option and format', { sk
     await page.getByLabel(/Destination file/).waitFor()
     assert.equal(await page.getByLabel(/Destination file/).inputValue(), join(app.dataDir, 'out', 'export-6.csv'))
     await screenshot(page, 'export-preview')
-  } catch (e) {
-    mkdirSync(join(ROOT, 'test-output'), { recursive: true })
-    await page.screenshot({ path: join(ROOT, 'test-output', 'export-failure.png') }).catch(() => {})
-    throw e
-  }
-})
+  }),
+)
 
 test('web mode downloads the exported file through the server, under the token', { skip: skip ?? false, timeout: 120_000 }, async () => {
   const { page } = app

@@ -10,9 +10,7 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
-import { skipReason, startApp, screenshot, lowContrast, ROOT, type App, apiCall } from './helpers.ts'
+import { skipReason, startApp, screenshot, lowContrast, type App, apiCall, withEvidence } from './helpers.ts'
 import type { SampleRow } from '../../shared/contract.ts'
 
 const skip = skipReason()
@@ -31,16 +29,7 @@ after(async () => {
 })
 
 /** Runs a step; on failure keeps a screenshot of what the page showed. */
-async function evidence(name: string, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn()
-  } catch (e) {
-    mkdirSync(join(ROOT, 'test-output'), { recursive: true })
-    await app.page.screenshot({ path: join(ROOT, 'test-output', `first-hour-${name}-failure.png`) }).catch(() => {})
-    console.log(`# page problems: ${app.problems.join(' | ') || 'none'}`)
-    throw e
-  }
-}
+const evidence = (name: string, fn: () => Promise<void>): Promise<void> => withEvidence(app, `first-hour-${name}`, fn)
 
 const rgb = (c: string): number[] => (c.match(/[0-9.]+/g) ?? []).slice(0, 3).map(Number)
 

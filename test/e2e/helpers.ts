@@ -194,3 +194,18 @@ export async function apiCall<T>(app: Pick<App, 'origin' | 'token'>, method: str
   if (!res.ok) throw new Error(`${method}: ${JSON.stringify(body)}`)
   return body
 }
+
+/**
+ * Runs a browser test's body; when it fails, leaves evidence for the CI log: a screenshot of what
+ * the page showed (test-output/NAME-failure.png) and the page's console problems. Rethrows.
+ */
+export async function withEvidence(app: Pick<App, 'page' | 'problems'>, name: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn()
+  } catch (e) {
+    mkdirSync(join(ROOT, 'test-output'), { recursive: true })
+    await app.page.screenshot({ path: join(ROOT, 'test-output', `${name}-failure.png`) }).catch(() => {})
+    console.log(`# page problems: ${app.problems.join(' | ') || 'none'}`)
+    throw e
+  }
+}

@@ -8,10 +8,8 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import sharp from 'sharp'
-import { skipReason, startApp, screenshot, ROOT, type App, apiCall } from './helpers.ts'
+import { skipReason, startApp, screenshot, type App, apiCall, withEvidence } from './helpers.ts'
 import type { JobInfo, JobRef, OutputOf } from '../../shared/contract.ts'
 
 const skip = skipReason()
@@ -39,16 +37,7 @@ after(async () => {
   if (app) await app.close()
 })
 
-async function guarded(name: string, body: () => Promise<void>): Promise<void> {
-  try {
-    await body()
-  } catch (e) {
-    mkdirSync(join(ROOT, 'test-output'), { recursive: true })
-    await app.page.screenshot({ path: join(ROOT, 'test-output', `e2e-insights-${name}-failure.png`) }).catch(() => {})
-    console.log(`# page problems: ${app.problems.join(' | ') || 'none'}`)
-    throw e
-  }
-}
+const guarded = (name: string, body: () => Promise<void>): Promise<void> => withEvidence(app, `e2e-insights-${name}`, body)
 
 const insightsLink = (): ReturnType<App['page']['getByRole']> =>
   app.page.getByRole('navigation', { name: 'Screens' }).getByRole('link', { name: 'Insights' })

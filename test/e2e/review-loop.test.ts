@@ -9,10 +9,8 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { skipReason, startApp, screenshot, ROOT, type App, apiCall } from './helpers.ts'
+import { skipReason, startApp, screenshot, type App, apiCall, withEvidence } from './helpers.ts'
 import type { JobInfo, RefreshResult, SampleRow } from '../../shared/contract.ts'
 
 const skip = skipReason()
@@ -94,16 +92,7 @@ after(async () => {
   if (app) await app.close()
 })
 
-async function evidence(name: string, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn()
-  } catch (e) {
-    mkdirSync(join(ROOT, 'test-output'), { recursive: true })
-    await app.page.screenshot({ path: join(ROOT, 'test-output', `review-loop-${name}-failure.png`) }).catch(() => {})
-    console.log(`# page problems: ${app.problems.join(' | ') || 'none'}`)
-    throw e
-  }
-}
+const evidence = (name: string, fn: () => Promise<void>): Promise<void> => withEvidence(app, `review-loop-${name}`, fn)
 
 test(
   '30 decisions by keyboard with updates every 10: the list follows the new runs, decisions stand, the changes are counted',

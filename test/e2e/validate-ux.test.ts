@@ -7,9 +7,7 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
-import { skipReason, startApp, screenshot, ROOT, type App } from './helpers.ts'
+import { skipReason, startApp, screenshot, type App, withEvidence } from './helpers.ts'
 
 const skip = skipReason()
 if (skip) console.log(`# skipping browser tests: ${skip}`)
@@ -27,9 +25,9 @@ after(async () => {
 test(
   'Validate: an estimate before the sweep, the form kept, a winner after, identifiability explained',
   { skip: skip ?? false, timeout: 420_000 },
-  async () => {
-    const { page } = app
-    try {
+  () =>
+    withEvidence(app, 'validate-ux', async () => {
+      const { page } = app
       await page.goto(app.url)
       await page.getByRole('heading', { name: 'Welcome to Seed QC' }).waitFor()
       // The demo runs the whole pipeline, so the project has a timed refinement to estimate from.
@@ -83,11 +81,5 @@ test(
 
       // The next estimate comes from the sweep just timed.
       await estimate.filter({ hasText: /timings of sweep #\d+/ }).waitFor({ timeout: 10_000 })
-    } catch (e) {
-      mkdirSync(join(ROOT, 'test-output'), { recursive: true })
-      await page.screenshot({ path: join(ROOT, 'test-output', 'validate-ux-failure.png') }).catch(() => {})
-      console.log(`# page problems: ${app.problems.join(' | ') || 'none'}`)
-      throw e
-    }
-  },
+    }),
 )
