@@ -439,15 +439,9 @@ export const useReviewStore = defineStore('review', () => {
 
   /** After a decision: the next sample, or the queue's first unreviewed one after a re-ranking update. */
   function advance(): void {
-    if (fromTop.value) {
-      fromTop.value = false
-      const i = items.value.findIndex((r, j) => j !== cursor.value && r.status === 'unreviewed')
-      if (i >= 0) {
-        cursor.value = i
-        return
-      }
-    }
-    move(1)
+    // The decision is on screen already (decide() applies it at once), so the search from the top
+    // does not stop on the sample just decided.
+    if (!(fromTop.value && nextUnreviewed())) move(1)
   }
 
   function setFilters(f: Partial<ReviewFilters>, replace = false): void {
