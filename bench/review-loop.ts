@@ -22,13 +22,22 @@
  * (default 'symmetric 0.5,symmetric 0.8,pairwise 0.3'), --seeds N, --seed-start S,
  * --selection-rows N, --refit-max-iter N, --feedback-order rank|balanced, --queue uncertain|certain
  * (the feedback curve's queue), --json FILE. Benchmarks are not tests: nothing fails on a time.
+ *
+ * --split: instead of the curves, where a re-fit's gain goes. Per noise row, seed and checkpoint B
+ * (500, 2000): answer the start run's B least certain flags at once, re-fit once on the answers as
+ * the loop does (clamped, warm-started, --refit-max-iter), and compare the start run with the
+ * re-fit on the training rows left unreviewed (what an export takes) and on the official
+ * Fashion-MNIST test set (images neither model saw, not chosen by either model's certainty);
+ * where the two disagree on a row left, which is right, split at the median of the re-fit's margin.
  */
-import { simulateReview, valueAt, type ReviewSimResult, type ReviewStrategy } from '../electron/engine/validate/review-sim.ts'
+import { reviewQueue, simulateReview, valueAt, type ReviewSimResult, type ReviewStrategy } from '../electron/engine/validate/review-sim.ts'
+import { accuracy, topTwo } from '../electron/engine/train/fit.ts'
 import { refineArrays } from '../electron/engine/train/refine.ts'
-import type { RefineOptions } from '../electron/engine/train/types.ts'
+import type { FeatureMatrix, RefineOptions } from '../electron/engine/train/types.ts'
 import { K, loadFmnist, NoiseModels, parseNoiseRows, pct, reportingSeeds, seedsHeader, stats, subsample, table, writeJson } from './train.ts'
 
 const argv = process.argv.slice(2)
+const flag = (name: string) => argv.includes(`--${name}`)
 const opt = (name: string, dflt: string) => {
   const i = argv.indexOf(`--${name}`)
   return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt
@@ -82,6 +91,7 @@ async function main() {
     results: [],
   }
   const all: { noise: string; seed: number; sim: ReviewSimResult; selectSeconds?: number }[] = []
+  const splits: Split[] = []
   for (const row of noises) {
     let start: RefineOptions | undefined
     for (const seed of seeds) {
@@ -98,6 +108,10 @@ async function main() {
           ...(r.chosen.pllLoss !== undefined ? { pllLoss: r.chosen.pllLoss as 'gce' | 'ce' } : {}),
         }
         console.log(`\n${row.name}: auto chose ${JSON.stringify(start)} in ${selectSeconds.toFixed(1)} s`)
+      }
+      if (flag('split')) {
+        splits.push(...(await splitRefit({ data: x.data.slice(), n: x.n, d: x.d }, noisy, y, data, start!, row.name, seed)))
+        continue
       }
       // A fresh copy per seed: the start run pays for the basis (reduce.ts) as a user's run does; the re-fits reuse it.
       const sim = await simulateReview({ data: x.data.slice(), n: x.n, d: x.d }, noisy, y, K, {
@@ -118,6 +132,14 @@ async function main() {
       )
       ;(out.results as unknown[]).push({ noise: row.name, selectSeconds, ...sim })
     }
+  }
+
+  if (flag('split')) {
+    summariseSplits(splits)
+    out.splits = splits
+    out.finished = new Date().toISOString()
+    writeJson(out)
+    return
   }
 
   for (const metric of ['correct', 'correctKept'] as const) {
@@ -205,6 +227,129 @@ async function main() {
   table(['noise', `auto (seed ${seeds[0]})`, 'start fit', 'feedback re-fits', 'feedback / start', 'CL', 'CL / start'], tb)
   out.finished = new Date().toISOString()
   writeJson(out)
+}
+
+interface Split {
+  noise: string
+  seed: number
+  reviews: number
+  /** Share of the training rows left unreviewed whose suggestion is right: start run, re-fit. */
+  leftStart: number
+  leftRefit: number
+  /** Official test set accuracy: start run, re-fit. */
+  testStart: number
+  testRefit: number
+  /** Rows left where the two suggestions differ; of those, right by the re-fit / by the start, below and above the median re-fit margin. */
+  disagree: number
+  low: { refit: number; start: number }
+  high: { refit: number; start: number }
+}
+
+/** One noise draw: answer the B least certain flags, re-fit once, compare on the rows left and on the test set (--split). */
+async function splitRefit(
+  x: FeatureMatrix,
+  given: Int32Array,
+  truth: Int32Array,
+  data: ReturnType<typeof loadFmnist>,
+  start: RefineOptions,
+  noise: string,
+  seed: number,
+): Promise<Split[]> {
+  const first = await refineArrays(x, given, K, { ...start, seed })
+  const testStart = accuracy(await first.predict(data.test), data.ytest, K)
+  const none = new Uint8Array(x.n)
+  const out: Split[] = []
+  for (const reviews of CHECKPOINTS) {
+    const reviewed = new Uint8Array(x.n)
+    const labels = Int32Array.from(given)
+    for (const i of reviewQueue(first, none, 'uncertain').slice(0, reviews)) {
+      reviewed[i] = 1
+      labels[i] = truth[i]!
+    }
+    const refit = await refineArrays(x, labels, K, {
+      ...start,
+      seed,
+      fixedRows: reviewed,
+      maxIter: refitMaxIter,
+      ...(first.weights ? { warmStart: first.weights } : {}),
+    })
+    const { top1Prob, top2Prob } = topTwo(refit.probs, K)
+    let left = 0
+    let okStart = 0
+    let okRefit = 0
+    const dis: { m: number; refit: boolean; start: boolean }[] = []
+    for (let i = 0; i < x.n; i++) {
+      if (reviewed[i]) continue
+      left++
+      if (first.refined[i] === truth[i]) okStart++
+      if (refit.refined[i] === truth[i]) okRefit++
+      if (first.refined[i] !== refit.refined[i])
+        dis.push({ m: top1Prob[i]! - top2Prob[i]!, refit: refit.refined[i] === truth[i], start: first.refined[i] === truth[i] })
+    }
+    dis.sort((a, b) => a.m - b.m)
+    const half = (part: typeof dis) => ({ refit: part.filter((d) => d.refit).length, start: part.filter((d) => d.start).length })
+    const s: Split = {
+      noise,
+      seed,
+      reviews,
+      leftStart: okStart / left,
+      leftRefit: okRefit / left,
+      testStart,
+      testRefit: accuracy(await refit.predict(data.test), data.ytest, K),
+      disagree: dis.length,
+      low: half(dis.slice(0, dis.length >> 1)),
+      high: half(dis.slice(dis.length >> 1)),
+    }
+    console.log(
+      `  seed ${seed}, ${reviews} answers: rows left ${pct(s.leftStart)} -> ${pct(s.leftRefit)}; test ${pct(s.testStart)} -> ${pct(s.testRefit)}; ` +
+        `${s.disagree} rows left differ (re-fit right / start right: ${s.low.refit}/${s.low.start} below the median margin, ${s.high.refit}/${s.high.start} above)`,
+    )
+    out.push(s)
+  }
+  return out
+}
+
+function summariseSplits(splits: Split[]): void {
+  console.log(
+    "\n## Where a re-fit's gain goes: start run -> one re-fit on the B least certain answers (%, mean ± sd over seeds; differences per seed, seeds above 0)",
+  )
+  const diff = (v: number[]) => {
+    const st = stats(v)
+    return `${st.mean >= 0 ? '+' : ''}${(100 * st.mean).toFixed(2)} ± ${(100 * st.sd).toFixed(2)} (${v.filter((d) => d > 0).length}/${v.length})`
+  }
+  const body: string[][] = []
+  for (const row of noises) {
+    for (const c of CHECKPOINTS) {
+      const g = splits.filter((s) => s.noise === row.name && s.reviews === c)
+      if (g.length === 0) continue
+      const sum = (f: (s: Split) => number) => g.reduce((t, s) => t + f(s), 0)
+      body.push([
+        row.name,
+        String(c),
+        spread(g.map((s) => s.leftStart)),
+        spread(g.map((s) => s.leftRefit)),
+        diff(g.map((s) => s.leftRefit - s.leftStart)),
+        spread(g.map((s) => s.testStart)),
+        spread(g.map((s) => s.testRefit)),
+        diff(g.map((s) => s.testRefit - s.testStart)),
+        `${sum((s) => s.disagree)}: ${sum((s) => s.low.refit)}/${sum((s) => s.low.start)} | ${sum((s) => s.high.refit)}/${sum((s) => s.high.start)}`,
+      ])
+    }
+  }
+  table(
+    [
+      'noise',
+      'answers',
+      'rows left: start',
+      'rows left: re-fit',
+      'rows left: re-fit - start',
+      'test: start',
+      'test: re-fit',
+      'test: re-fit - start',
+      'rows left that differ (all seeds): re-fit/start right, low margin | high margin',
+    ],
+    body,
+  )
 }
 
 await main()
