@@ -997,8 +997,10 @@ export const RefreshResult = z.object({
   changed: z.number().int(),
   newlyFlagged: z.number().int(),
   unflagged: z.number().int(),
-  /** Samples with a standing review decision (trained on as clean labels, or left out when excluded). */
+  /** Samples with a standing review decision when the run started (trained on as clean labels, or left out when excluded). */
   reviewed: z.number().int(),
+  /** Decisions made or undone while the run trained: not in this run, they count in the next one. */
+  decidedDuring: z.number().int(),
 })
 export type RefreshResult = z.infer<typeof RefreshResult>
 

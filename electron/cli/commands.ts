@@ -293,11 +293,15 @@ const validate = defineCommand<{
   name: 'validate',
   summary: 'PoC sweep: inject label noise, refine, measure on the trusted split; JSON, CSV and HTML report',
   options: (cmd) =>
-    requiredOption(projectOption(cmd), '-o, --out <dir>', 'folder for validation.json, validation.csv and report.html')
+    requiredOption(
+      projectOption(cmd),
+      '-o, --out <dir>',
+      'folder for validation.json, validation.csv and report.html (replaces only files qc validate wrote there)',
+    )
       .addOption(
         new Option('--noise <types>', `noise models, comma-separated: ${NOISE.join(', ')} (default symmetric)`).argParser(list(oneOf(NOISE))),
       )
-      .addOption(new Option('--rates <list>', 'noise rates in [0, 1) (default 0.2,0.5,0.8)').argParser(list(rate)))
+      .addOption(new Option('--rates <list>', 'noise rates in [0, 0.95] (default 0.2,0.5,0.8)').argParser(list(rate)))
       .addOption(new Option('--seeds <list>', 'seeds (default 0,1,2)').argParser(list(integer(0))))
       .addOption(new Option('--methods <list>', `methods compared: ${SWEEP_METHODS.join(', ')} (default all)`).argParser(list(oneOf(SWEEP_METHODS))))
       .addOption(new Option('--rounds <t>', 'SD rounds reported, 1..t (default 3)').argParser(integer(1, 10)))

@@ -58,6 +58,14 @@ Examples:
 }
 
 /** Entry point; returns the process exit code. */
+/** What a cancel leaves, where it is not "run the same command again to resume" (import, extract and validate resume). */
+const AFTER_CANCEL: Record<string, string> = {
+  demo: 'the unfinished demo folder is left as it is; run qc demo with another --out folder (or remove that one) to start again',
+  run: 'finished import and extraction are kept and resume; the refinement starts again from the beginning',
+  refine: 'the run is recorded as cancelled and nothing else changed; running the command again starts a new run from the beginning',
+  export: 'nothing was written',
+}
+
 export async function main(argv: string[]): Promise<number> {
   let running: string | null = null
   let json = false
@@ -108,7 +116,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2
     }
     if (err instanceof CancelledError || err.name === 'CancelledError') {
-      console.error(`qc: ${err.message}; finished work is kept, run the same command again to resume`)
+      console.error(`qc: ${err.message}; ${AFTER_CANCEL[running ?? ''] ?? 'finished work is kept, run the same command again to resume'}`)
       return 130
     }
     if (err instanceof UsageError) {

@@ -31,7 +31,7 @@
  * it is the label CSV's first column (id or path).
  */
 import { copyFile, link, mkdir, rm, writeFile } from 'node:fs/promises'
-import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, type Stats } from 'node:fs'
+import { lstatSync, readdirSync, readFileSync, realpathSync, type Stats } from 'node:fs'
 import { extname, basename, dirname, join, resolve, sep } from 'node:path'
 import type { Db } from '../store/db.ts'
 import { listSources, sampleFile, sampleLocations, type SampleLocation } from '../store/samples.ts'
@@ -41,7 +41,7 @@ import { runProvenance } from '../store/runs.ts'
 import { currentLabels, type LabelRow } from '../review/review.ts'
 import { latestCompletedAudit } from '../usecases/audit.ts'
 import { formatCsv, parseCsv, unguardCell, type CsvValue } from '../util/csv.ts'
-import { commitDirAtomic, ExistsError, RefusedError, tempSibling, writeFileAtomic } from '../util/atomic.ts'
+import { commitDirAtomic, ExistsError, readHead, RefusedError, tempSibling, writeFileAtomic } from '../util/atomic.ts'
 import { CancelledError, type Progress } from '../jobs/progress.ts'
 
 /** The manifest columns, in order. Append only: the first five are a public contract. */
@@ -314,18 +314,6 @@ export function checkExportTarget(db: Db, out: string): void {
   }
 }
 
-/** The first `n` bytes of a file as text. */
-function head(file: string, n: number): string {
-  const fd = openSync(file, 'r')
-  try {
-    const buf = Buffer.alloc(n)
-    const got = readSync(fd, buf, 0, n, 0)
-    return buf.subarray(0, got).toString('utf8')
-  } finally {
-    closeSync(fd)
-  }
-}
-
 function startsWithCsvHeader(text: string): boolean {
   const t = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
   return t.startsWith(CSV_HEADER_PREFIX) && (t.length === CSV_HEADER_PREFIX.length || ',\r\n'.includes(t[CSV_HEADER_PREFIX.length]!))
@@ -339,7 +327,7 @@ const JSON_EXPORT_START = /^\uFEFF?\{\s*"provenance"\s*:\s*\{\s*"app"\s*:\s*"see
  */
 export function previousFileExportProblem(file: string, st: Stats): string | null {
   if (st.size === 0) return null
-  const text = head(file, 4096)
+  const text = readHead(file, 4096)
   if (startsWithCsvHeader(text) || JSON_EXPORT_START.test(text)) return null
   return `is not a previous seed-qc export (a CSV export starts with the line "${CSV_HEADER_PREFIX}...", a JSON export with its seed-qc provenance), not replaced`
 }

@@ -44,6 +44,11 @@ export function latestUndoableEvent(db: Db, reviewer: string): { id: number; sam
 }
 
 /** The events in log (id) order: all of them, or those of `sampleIds`. */
+/** The id of the newest review event (0 when there is none): what a run read of the log, for "decided since". */
+export function lastReviewEventId(db: Db): number {
+  return (db.prepare('SELECT coalesce(max(id), 0) AS id FROM review_events').get() as { id: number }).id
+}
+
 export function reviewEvents(db: Db, sampleIds?: number[]): ReviewEventRow[] {
   const where = sampleIds ? `WHERE sample_id IN (${sampleIds.filter(Number.isInteger).join(',') || 'NULL'})` : ''
   return db

@@ -122,6 +122,12 @@ export function flaggedSampleIds(db: Db, runId: number): number[] {
   return (db.prepare('SELECT sample_id AS id FROM predictions WHERE run_id = ? AND flagged = 1').all(runId) as { id: number }[]).map((r) => r.id)
 }
 
+/** A run's stored metrics ({} when it has none or does not exist). */
+export function runMetrics(db: Db, runId: number): Record<string, unknown> {
+  const r = db.prepare('SELECT metrics FROM runs WHERE id = ?').get(runId) as { metrics: string | null } | undefined
+  return r?.metrics ? (JSON.parse(r.metrics) as Record<string, unknown>) : {}
+}
+
 /** What a finished run chose (metrics.chosen) and ran with, for a re-run that keeps the choice; undefined when there is no such run. */
 export function runChoice(
   db: Db,

@@ -33,6 +33,7 @@ import { CancelledError } from '../jobs/progress.ts'
 import { defaultBackbone, loadFeatureMatrix } from '../extract/features.ts'
 import { reviewState } from '../review/review.ts'
 import { latestAuditAnswers, listAudits } from '../store/audits.ts'
+import { lastReviewEventId } from '../store/reviews.ts'
 import { listClasses, type Db } from '../store/db.ts'
 import { backboneExists, completeRun, failRun, insertRun, type PredictionRow } from '../store/runs.ts'
 import { selectRows } from './engine.ts'
@@ -70,6 +71,8 @@ export interface ProjectTrainingSet {
   reviewed: Int32Array
   /** Training-split samples left out because a reviewer excluded them (with `useReviews`). */
   excludedByReview: number
+  /** The newest review event this set reflects (store/reviews.ts `lastReviewEventId`; 0 without `useReviews`). */
+  reviewsUpTo: number
   /**
    * 1 where the row's label is an answer of an audit of the whole dataset (a random draw, checked
    * by a person) and no review decision disagrees (with `useReviews`): selection's clean rows.
@@ -92,6 +95,8 @@ export function projectTrainingSet(db: Db, backboneId?: number, opts: { useRevie
   const train = loadFeatureMatrix(db, id, { split: 'train' })
   // The review rule (module comment): -2 = excluded, -1 = no standing decision, else the class.
   const decided = new Int32Array(train.given.length).fill(-1)
+  // Read in one synchronous stretch with the state below: no decision can land in between.
+  const reviewsUpTo = opts.useReviews ? lastReviewEventId(db) : 0
   if (opts.useReviews) {
     const state = reviewState(db)
     for (let i = 0; i < decided.length; i++) {
@@ -160,6 +165,7 @@ export function projectTrainingSet(db: Db, backboneId?: number, opts: { useRevie
     trusted: Int32Array.from(labelled, (i) => train.trusted[i]!),
     reviewed: Int32Array.from(labelled, (i) => decided[i]!),
     excludedByReview,
+    reviewsUpTo,
     clean: Uint8Array.from(labelled, (i) => (answerOf(i) >= 0 && (decided[i]! < 0 || decided[i] === answerOf(i)) ? 1 : 0)),
     other,
   }
@@ -209,6 +215,7 @@ export async function refineProject(
       reviewedInTraining: ts.reviewed.reduce((a, t) => a + (t >= 0 ? 1 : 0), 0),
       auditedInTraining: ts.clean.reduce((a, t) => a + t, 0),
       excludedByReview: ts.excludedByReview,
+      reviewsUpTo: ts.reviewsUpTo,
       flaggedFraction: flaggedCount / result.n,
       givenAgreement: accuracy(result.probs, ts.given, k),
       chosen: result.chosen,

@@ -9,7 +9,8 @@
  */
 import { reviewState } from '../review/review.ts'
 import type { Db } from '../store/db.ts'
-import { latestDoneRunId, runChoice, runSuggestions } from '../store/runs.ts'
+import { reviewEvents } from '../store/reviews.ts'
+import { latestDoneRunId, runChoice, runMetrics, runSuggestions } from '../store/runs.ts'
 import type { Method, PllLoss } from '../train/types.ts'
 import { refine, type RefineOutcome, type UseCaseContext } from './refine.ts'
 
@@ -21,8 +22,10 @@ export interface RefreshOutcome extends RefineOutcome {
   /** Of those: newly flagged, and no longer flagged. */
   newlyFlagged: number
   unflagged: number
-  /** Standing review decisions the run trained on. */
+  /** Standing review decisions the run trained on (as clean labels, or left out when excluded). */
   reviewed: number
+  /** Samples decided (or undone) while the run trained: not in this run, they count in the next one. */
+  decidedDuring: number
 }
 
 export async function refreshSuggestions(db: Db, req: { fromRunId?: number } = {}, ctx: UseCaseContext = {}): Promise<RefreshOutcome> {
@@ -54,22 +57,29 @@ export async function refreshSuggestions(db: Db, req: { fromRunId?: number } = {
   )
   const before = runSuggestions(db, fromRunId)
   const after = runSuggestions(db, out.runId)
+  // What the run read (train/project.ts records it): the decisions standing then, and the newest
+  // review event it saw; anything newer was decided (or undone) while it trained.
+  const m = runMetrics(db, out.runId)
+  const reviewed = Number(m.reviewedInTraining ?? 0) + Number(m.excludedByReview ?? 0)
+  const upTo = Number(m.reviewsUpTo ?? 0)
   const state = reviewState(db)
+  const since = new Set(
+    reviewEvents(db)
+      .filter((e) => e.id > upTo)
+      .map((e) => e.sampleId),
+  )
+  const decidedDuring = since.size
   let changed = 0
   let newlyFlagged = 0
   let unflagged = 0
-  let reviewed = 0
   for (const [id, a] of after) {
-    const st = state.get(id)
-    if (st && st.status !== 'unreviewed') {
-      reviewed++
-      continue
-    }
+    // Counted on samples nobody has decided, then or since.
+    if ((state.get(id)?.status ?? 'unreviewed') !== 'unreviewed' || since.has(id)) continue
     const b = before.get(id)
     if (!b) continue
     if (b.refined !== a.refined || b.flagged !== a.flagged) changed++
     if (!b.flagged && a.flagged) newlyFlagged++
     if (b.flagged && !a.flagged) unflagged++
   }
-  return { ...out, fromRunId, changed, newlyFlagged, unflagged, reviewed }
+  return { ...out, fromRunId, changed, newlyFlagged, unflagged, reviewed, decidedDuring }
 }

@@ -7,7 +7,10 @@
 import { join, resolve } from 'node:path'
 import type { Db } from '../store/db.ts'
 import type { Method, PllLoss } from '../train/types.ts'
-import { writeFileAtomic } from '../util/atomic.ts'
+import { lstatOrNone, readHead, RefusedError, writeFileAtomic, type ReplaceableCheck } from '../util/atomic.ts'
+import { formatCsv } from '../util/csv.ts'
+import { CSV_HEADER } from '../validate/report/tabular.ts'
+import { REPORT_GENERATOR } from '../validate/report/html.ts'
 import type { ValidationNoise, ValidationResult } from '../validate/validate.ts'
 import type { UseCaseContext } from './refine.ts'
 
@@ -27,7 +30,11 @@ export interface ValidateRequest {
   pllLoss?: PllLoss | 'auto'
   /** Which backbone's features (default: the latest one with features). */
   backboneId?: number
-  /** Folder for validation.json, validation.csv and report.html (created; earlier files replaced). None: nothing written. */
+  /**
+   * Folder for validation.json, validation.csv and report.html (created when missing). Earlier
+   * files of those names are replaced only when seed-qc wrote them (`checkReportTarget`); anything
+   * else there is refused before the sweep starts. None: nothing written.
+   */
   outDir?: string
   /** Title of the HTML report. */
   title?: string
@@ -52,6 +59,9 @@ export const VALIDATE_DEFAULTS = {
 
 /** Runs the sweep (recorded in the project) and writes the report files. */
 export async function validateWithReport(db: Db, req: ValidateRequest = {}, ctx: UseCaseContext = {}): Promise<ValidateOutcome> {
+  // Checked before the sweep, so a refused folder costs nothing; checked again at each write.
+  const target = req.outDir !== undefined ? reportFiles(req.outDir) : undefined
+  if (target) checkReportTarget(req.outDir!)
   // Loaded on demand: the sweep brings the training engines.
   const { validateProject } = await import('../validate/validate.ts')
   const { validationId, result } = await validateProject(
@@ -69,13 +79,68 @@ export async function validateWithReport(db: Db, req: ValidateRequest = {}, ctx:
     ctx,
   )
   let files: ValidateOutcome['files'] = null
-  if (req.outDir !== undefined) {
+  if (target) {
     const report = await import('../validate/report.ts')
-    const dir = resolve(req.outDir)
-    files = { json: join(dir, 'validation.json'), csv: join(dir, 'validation.csv'), html: join(dir, 'report.html') }
-    writeFileAtomic(files.json, report.toJson(result), { force: true })
-    writeFileAtomic(files.csv, report.toCsv(result), { force: true })
-    writeFileAtomic(files.html, report.toHtml(result, { title: req.title ?? 'Label refinement PoC' }), { force: true })
+    files = target
+    writeFileAtomic(files.json, report.toJson(result), { force: true, replaceable: REPLACEABLE.json })
+    writeFileAtomic(files.csv, report.toCsv(result), { force: true, replaceable: REPLACEABLE.csv })
+    writeFileAtomic(files.html, report.toHtml(result, { title: req.title ?? 'Label refinement PoC' }), {
+      force: true,
+      replaceable: REPLACEABLE.html,
+    })
   }
   return { validationId, result, files }
+}
+
+function reportFiles(outDir: string): { json: string; csv: string; html: string } {
+  const dir = resolve(outDir)
+  return { json: join(dir, 'validation.json'), csv: join(dir, 'validation.csv'), html: join(dir, 'report.html') }
+}
+
+const NOT_OURS = 'exists and was not written by qc validate (move it, or choose another --out folder)'
+
+/** Which existing report files may be replaced: those an earlier `qc validate` wrote, recognised by their content. */
+const REPLACEABLE: Record<'json' | 'csv' | 'html', ReplaceableCheck> = {
+  json: (file) => {
+    try {
+      const v = JSON.parse(readHead(file, 64 << 20)) as Record<string, unknown> | null
+      return v && v.version === 1 && typeof v.config === 'object' && Array.isArray(v.cells) && Array.isArray(v.summary) ? null : NOT_OURS
+    } catch {
+      return NOT_OURS
+    }
+  },
+  csv: (file) => {
+    const first = formatCsv([[...CSV_HEADER]]).split(/\r?\n/)[0]!
+    const text = readHead(file, first.length + 8).replace(/^\uFEFF/, '')
+    return text.split(/\r?\n/)[0] === first ? null : NOT_OURS
+  },
+  html: (file) => {
+    const text = readHead(file, 4096)
+    // Reports from before the generator tag carry this exact policy line in their head.
+    const older = `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'"/>`
+    return text.startsWith('<!DOCTYPE html>') && (text.includes(`content="${REPORT_GENERATOR}"`) || text.includes(older)) ? null : NOT_OURS
+  },
+}
+
+/**
+ * Refuses (RefusedError, naming the file and why) an output folder where writing the report would
+ * replace something seed-qc did not write: a file that is not a folder at `outDir`, or a
+ * validation.json / validation.csv / report.html there that is a link, a folder or another
+ * program's file. Other files in the folder are never touched.
+ */
+export function checkReportTarget(outDir: string): void {
+  const dir = resolve(outDir)
+  const st = lstatOrNone(dir)
+  if (st && !st.isDirectory()) throw new RefusedError(dir, 'is not a folder')
+  if (!st) return
+  const files = reportFiles(dir)
+  for (const key of ['json', 'csv', 'html'] as const) {
+    const f = files[key]
+    const s = lstatOrNone(f)
+    if (!s) continue
+    if (s.isSymbolicLink()) throw new RefusedError(f, 'is a symbolic link, not replaced')
+    if (!s.isFile()) throw new RefusedError(f, 'is not a regular file, not replaced')
+    const why = REPLACEABLE[key](f, s)
+    if (why !== null) throw new RefusedError(f, why)
+  }
 }

@@ -4,7 +4,20 @@
  * and is renamed into place. Nothing is overwritten unless asked, and even with `force` only what
  * the caller's `replaceable` check accepts (or, for a folder, an empty folder) is replaced.
  */
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, writeSync, type Stats } from 'node:fs'
+import {
+  closeSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  writeSync,
+  type Stats,
+} from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 
@@ -39,12 +52,23 @@ export function tempSibling(target: string): string {
 }
 
 /** lstat, or undefined when nothing is there. */
-function lstatOrNone(p: string): Stats | undefined {
+export function lstatOrNone(p: string): Stats | undefined {
   try {
     return lstatSync(p)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw e
+  }
+}
+
+/** The first `n` bytes of a file as text (to recognise a file before replacing it). */
+export function readHead(file: string, n: number): string {
+  const fd = openSync(file, 'r')
+  try {
+    const buf = Buffer.alloc(n)
+    return buf.subarray(0, readSync(fd, buf, 0, n, 0)).toString('utf8')
+  } finally {
+    closeSync(fd)
   }
 }
 

@@ -4,7 +4,7 @@
  * tabular.ts (CSV, JSON), charts.ts (the SVG chart kit), template.ts (the escaping `html`
  * template) and html.ts (the page); this module is the stable entry point that callers import.
  */
-export { toCsv, toJson } from './report/tabular.ts'
-export { toHtml, identifiabilityNotes, type HtmlOptions } from './report/html.ts'
+export { CSV_HEADER, toCsv, toJson } from './report/tabular.ts'
+export { toHtml, identifiabilityNotes, REPORT_GENERATOR, type HtmlOptions } from './report/html.ts'
 export { escapeHtml } from './report/template.ts'
 export { methodName, pct } from './report/format.ts'

@@ -220,7 +220,15 @@ export function pipelineSection(ctx: ServiceContext) {
         const r = await refreshSuggestions(p.db, input, { progress, signal })
         const run = q.runSummary(p.db, r.runId)
         if (!run) throw new Error(`run ${r.runId} was not recorded`)
-        return { run, fromRunId: r.fromRunId, changed: r.changed, newlyFlagged: r.newlyFlagged, unflagged: r.unflagged, reviewed: r.reviewed }
+        return {
+          run,
+          fromRunId: r.fromRunId,
+          changed: r.changed,
+          newlyFlagged: r.newlyFlagged,
+          unflagged: r.unflagged,
+          reviewed: r.reviewed,
+          decidedDuring: r.decidedDuring,
+        }
       })
     },
     async listRuns() {

@@ -171,6 +171,47 @@ test('refreshSuggestions keeps the last run’s method and lambda, trains on the
     assert.equal(r.changed, changed)
     assert.ok(r.changed > 0, 'sixty corrected look-alike labels change some other suggestions')
     for (const id of decided) assert.deepEqual(second.get(id), { refined: truth.get(id), flagged: false })
+    assert.equal(r.decidedDuring, 0)
+
+    // Two decisions made while an update trains: not in that run (it read the decisions when it
+    // started), said so, and left out of its changed count; the next update trains on them.
+    const late = [...second]
+      .filter(([id, s]) => s.flagged && !decided.has(id))
+      .map(([id]) => id)
+      .slice(0, 2)
+    assert.equal(late.length, 2)
+    let made = false
+    const r2 = await refreshSuggestions(
+      db,
+      {},
+      {
+        // After 'prepare' the run has read its training set and is fitting.
+        progress: (p) => {
+          if (made || p.phase === 'prepare') return
+          made = true
+          for (const id of late) recordDecision(db, { sampleId: id, action: 'relabel', classIdx: truth.get(id)!, reviewer: 'ana' })
+        },
+      },
+    )
+    assert.equal(r2.reviewed, 60, 'the run trained on the 60 decisions standing when it started')
+    assert.equal(r2.decidedDuring, 2)
+    const m2 = JSON.parse((db.prepare('SELECT metrics FROM runs WHERE id = ?').get(r2.runId) as { metrics: string }).metrics) as {
+      reviewedInTraining: number
+      excludedByReview: number
+    }
+    assert.equal(m2.reviewedInTraining + m2.excludedByReview, 60, 'the run itself says it trained on 60 decisions')
+    const third = runSuggestions(db, r2.runId)
+    let changed2 = 0
+    for (const [id, s] of third) {
+      if (decided.has(id) || late.includes(id)) continue
+      const b = second.get(id)!
+      if (b.refined !== s.refined || b.flagged !== s.flagged) changed2++
+    }
+    assert.equal(r2.changed, changed2)
+    const r3 = await refreshSuggestions(db)
+    assert.equal(r3.reviewed, 62)
+    assert.equal(r3.decidedDuring, 0)
+    for (const id of late) assert.deepEqual(runSuggestions(db, r3.runId).get(id), { refined: truth.get(id), flagged: false })
   } finally {
     db.close()
   }

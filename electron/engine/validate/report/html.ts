@@ -10,6 +10,9 @@ import { barChart, COLORS, DASHES, heatmap, lineChart, type Series } from './cha
 import { checkResult, fmtValue, methodName, NOISE_NAMES, noiseLabel, pct, prob } from './format.ts'
 import { joinHtml, raw, safeHtml, type SafeHtml } from './template.ts'
 
+/** Names the report's maker in its head: `qc validate` replaces an earlier report only when it carries this (usecases/validate.ts). */
+export const REPORT_GENERATOR = 'seed-qc validation report'
+
 export interface HtmlOptions {
   title?: string
   /** Which cell's confusion matrices to show (default: the winning method at the highest
@@ -450,6 +453,7 @@ export function toHtml(result: ValidationResult, opts: HtmlOptions = {}): string
 <html lang="en">
 <head>
 <meta charset="utf-8"/>
+<meta name="generator" content="${REPORT_GENERATOR}"/>
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'"/>
 <meta name="viewport" content="width=device-width, initial-scale=1"/>
 <title>${title}</title>

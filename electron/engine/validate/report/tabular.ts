@@ -25,9 +25,21 @@ const CSV_METRICS: [MetricName, string][] = [
  * One row per noise type x rate x seed x method with every metric (fractions in [0, 1], empty
  * where a metric does not apply), identifiability, the chosen hyper-parameters (JSON) and any error.
  */
+/** validation.csv's header row (`qc validate` replaces an earlier validation.csv only when it starts with it). */
+export const CSV_HEADER: readonly string[] = [
+  'noise_type',
+  'rate',
+  'seed',
+  'method',
+  'identifiable',
+  ...CSV_METRICS.map(([, h]) => h),
+  'chosen',
+  'error',
+]
+
 export function toCsv(result: ValidationResult): string {
   checkResult(result)
-  const rows: CsvValue[][] = [['noise_type', 'rate', 'seed', 'method', 'identifiable', ...CSV_METRICS.map(([, h]) => h), 'chosen', 'error']]
+  const rows: CsvValue[][] = [[...CSV_HEADER]]
   for (const c of result.cells) {
     rows.push([
       c.noiseType,
