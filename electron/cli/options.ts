@@ -162,7 +162,7 @@ export function refineOptions(cmd: Command): Command {
     .addOption(new Option('--lambda <x>', "L2 regularisation: 'auto' (held-out selection) or a number >= 0").argParser(lambdaValue).default('auto'))
     .addOption(new Option('--solver <s>', 'optimiser of the linear probe').choices(['lbfgs', 'sgd']))
     .addOption(new Option('--engine <e>', 'training engine').choices(['ort', 'tfjs']))
-    .addOption(new Option('--ep <provider>', 'execution provider: cpu, cuda, dml, coreml'))
+    .addOption(new Option('--ep <provider>', 'execution provider: cpu, webgpu, cuda, dml, coreml'))
     .addOption(new Option('--seed <s>', 'random seed').argParser(integer(0)).default(0))
     .addOption(new Option('--folds <k>', 'folds of the held-out selection').argParser(integer(2)))
     .option('--bias', 'fit an intercept')
@@ -189,7 +189,7 @@ export function extractOptions(cmd: Command, withEp = true): Command {
     '--feature-layer <name>',
     "the model tensor to take features from: 'penultimate' (the input of the classifier head; the default where the model has one), 'output', or a tensor's name",
   )
-  if (withEp) cmd.option('--ep <provider>', 'execution provider: cpu, cuda, dml, coreml')
+  if (withEp) cmd.option('--ep <provider>', 'execution provider: cpu, webgpu, cuda, dml, coreml')
   return cmd.addOption(new Option('--batch <n>', 'images per inference call').argParser(integer(1, 4096)))
 }
 

@@ -2,6 +2,7 @@
  * Human-readable lines for the use cases' results (what `qc` prints without --json). Each takes a
  * `log` sink and prints; none computes anything the result does not hold.
  */
+import { dirname } from 'node:path'
 import type { DemoSummary } from '../engine/usecases/demo.ts'
 import type { ExtractOutcome } from '../engine/usecases/extract.ts'
 import type { ImportOutcome } from '../engine/usecases/import.ts'
@@ -69,7 +70,7 @@ export function printDemo(log: Log, s: DemoSummary, validationDir: string): void
   log(`  flagged for review (run ${s.runId}): ${s.flagged}`)
   log(`  project: ${s.project}`)
   if (s.refinedCsv) log(`  refined labels: ${s.refinedCsv}`)
-  log(`  review them in the app: npm run serve (or qc serve), then open the project`)
+  log(`  review them in the app: npx qc serve --root ${dirname(s.project)}  (then open the project on the Projects screen)`)
   log(`  PoC validation on the audited fifth: qc validate --project ${s.project} --out ${validationDir}`)
 }
 

@@ -345,7 +345,12 @@ export function sameFeatureLayer(row: BackboneRow, request: FeatureLayerRequest 
 /** Execution providers this onnxruntime-node build lists (always includes 'cpu'). */
 export function availableExecutionProviders(): string[] {
   try {
-    return ort.listSupportedBackends().map((b) => b.name)
+    // Only the providers a session can be asked for (EP_ALIASES): the runtime also lists ones, such
+    // as tensorrt, that this app does not configure.
+    return ort
+      .listSupportedBackends()
+      .map((b) => b.name)
+      .filter((name) => EP_ALIASES[name] !== undefined)
   } catch {
     return ['cpu']
   }

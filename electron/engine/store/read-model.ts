@@ -340,7 +340,9 @@ export function confusion(db: Db, runId: number | null): { classes: string[]; ma
 /**
  * Noise estimate: the fraction of the run's samples whose refined label differs from the given
  * one (the refinement's estimate of the label-noise rate), overall and per given class; and, where
- * trusted labels exist, the measured given-label error rate against them.
+ * trusted labels exist, the measured given-label error rate against them. Counted on the refined
+ * label, not the flag: a run that trained on review decisions clamps them (refined = the
+ * decision, never flagged), and a label the reviewer corrected is still a wrong given label.
  */
 export function noiseEstimate(
   db: Db,
@@ -364,7 +366,8 @@ export function noiseEstimate(
   const perClass = (
     db
       .prepare(
-        `SELECT c.idx AS idx, c.name AS name, count(p.sample_id) AS given, coalesce(sum(p.flagged), 0) AS flagged
+        `SELECT c.idx AS idx, c.name AS name, count(p.sample_id) AS given,
+                coalesce(sum(CASE WHEN p.refined_idx IS NOT NULL AND p.refined_idx <> c.idx THEN 1 ELSE 0 END), 0) AS flagged
          FROM classes c LEFT JOIN samples s ON s.given_class_id = c.id LEFT JOIN predictions p ON p.sample_id = s.id AND p.run_id = ?
          GROUP BY c.id ORDER BY c.idx`,
       )

@@ -7,6 +7,7 @@ import { recordDecision } from '../../../electron/engine/review/review.ts'
 import { openDb, type Db } from '../../../electron/engine/store/db.ts'
 import { reviewEvents } from '../../../electron/engine/store/reviews.ts'
 import { runSuggestions } from '../../../electron/engine/store/runs.ts'
+import { noiseEstimate } from '../../../electron/engine/store/read-model.ts'
 import { listSamples } from '../../../electron/engine/store/samples.ts'
 import { refineProject } from '../../../electron/engine/train/project.ts'
 import { refine } from '../../../electron/engine/usecases/refine.ts'
@@ -252,6 +253,33 @@ test('answers of an audit of the whole dataset are selection’s clean rows: fro
     assert.ok(best <= 1 && best > givenRight / items.length, `best held-out accuracy ${best}, given labels ${givenRight / items.length}`)
     // An audit never sets a final label: audited rows are not clamped, their refined label is the model's.
     assert.equal(run.metrics.reviewedInTraining, 0)
+  } finally {
+    db.close()
+  }
+})
+
+test('the noise estimate after an update counts the labels a reviewer corrected: refined differs from given, not the flag', async () => {
+  const { db, truth } = await project()
+  try {
+    const first = await refine(db, { method: 'auto', seed: 2 })
+    const givenOf = new Map(listSamples(db).map((s) => [s.id, s.givenIdx]))
+    // Relabel 40 flagged samples whose given label is wrong to their true class.
+    const wrong = [...runSuggestions(db, first.runId)].filter(([id, s]) => s.flagged && givenOf.get(id) !== truth.get(id)).map(([id]) => id)
+    for (const id of wrong.slice(0, 40)) recordDecision(db, { sampleId: id, action: 'relabel', classIdx: truth.get(id)!, reviewer: 'ana' })
+    const r = await refreshSuggestions(db)
+    const after = runSuggestions(db, r.runId)
+    let differs = 0
+    let flagged = 0
+    for (const [id, s] of after) {
+      if (s.refined !== givenOf.get(id)) differs++
+      if (s.flagged) flagged++
+    }
+    const est = noiseEstimate(db, r.runId)
+    assert.equal(
+      est.perClass.reduce((a, c) => a + c.flagged, 0),
+      differs,
+    )
+    assert.ok(differs >= flagged + 40, `the 40 corrected labels are clamped (not flagged) and still counted: ${differs} vs ${flagged} flagged`)
   } finally {
     db.close()
   }
