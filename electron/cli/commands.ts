@@ -94,6 +94,24 @@ function importSource(o: SourceFlags): ImportSource {
   throw new UsageError('name what to import: --images DIR, --csv FILE [--images DIR], or --features NPY --labels CSV')
 }
 
+/** Refuses (UsageError, naming the path) a source whose folder or files are not there. */
+function checkSourcePaths(source: ImportSource): void {
+  const need = (path: string, folder: boolean) => {
+    const st = statSync(path, { throwIfNoEntry: false })
+    if (!st) throw new UsageError(`${resolve(path)}: no such ${folder ? 'folder' : 'file'}`)
+    if (folder && !st.isDirectory()) throw new UsageError(`${resolve(path)}: not a folder`)
+    if (!folder && !st.isFile()) throw new UsageError(`${resolve(path)}: not a file`)
+  }
+  if (source.kind === 'folder') need(source.root, true)
+  else if (source.kind === 'csv') {
+    need(source.csvFile, false)
+    if (source.imagesRoot !== undefined) need(source.imagesRoot, true)
+  } else {
+    need(source.npyFile, false)
+    need(source.labelsCsv, false)
+  }
+}
+
 /** Prints the import summary of an import that took nothing before its error goes out. */
 async function showingImportSummary<T>(ctx: CommandContext, body: () => Promise<T>): Promise<T> {
   try {
@@ -221,6 +239,8 @@ const importCommand = defineCommand<SourceFlags & { project: string; split?: 'tr
       .addOption(sourceOptions.split()),
   async run(o, ctx) {
     const source = importSource(o)
+    // Checked before the project file is opened: a mistyped source leaves no new empty project behind.
+    checkSourcePaths(source)
     const { importIntoProject } = await usecases.importer()
     const s = await withProject(
       o.project,
