@@ -139,16 +139,26 @@ const demo = defineCommand<{ out?: string; perClass?: number; seed: number }>({
       .addOption(new Option('--per-class <n>', 'images per class (default 100)').argParser(integer(1)))
       .addOption(new Option('--seed <s>', 'random seed').argParser(integer(0)).default(0)),
   async run(o, ctx) {
-    // Without --out: ./qc-demo, or a fresh timestamped folder when an earlier demo is there (its
-    // project may hold review work). An explicit --out that already holds a project is refused.
+    // Without --out: ./qc-demo (finishing the unfinished demo a cancel left there), or a fresh
+    // timestamped folder when it holds anything else (a finished demo may hold review work). An
+    // explicit --out is used as it is: runDemo refuses a folder holding anything but its own
+    // unfinished demo.
+    const { runDemo, demoFolderState } = await usecases.demo()
     let outOpt = o.out
     if (outOpt === undefined) {
       outOpt = 'qc-demo'
-      if (existsSync(join(outOpt, 'project.qcdb'))) outOpt = `qc-demo-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}`
+      if (!['new', 'unfinished'].includes(demoFolderState(resolve(outOpt))))
+        outOpt = `qc-demo-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}`
     }
+    const state = demoFolderState(resolve(outOpt))
     const out = ensureDir(outOpt)
-    ctx.log(`generating synthetic inspection images in ${out}/data (synthetic, for trying the tool)`)
-    const { runDemo } = await usecases.demo()
+    // A folder runDemo refuses gets its one-line refusal only.
+    if (state === 'new' || state === 'unfinished')
+      ctx.log(
+        state === 'unfinished'
+          ? `finishing the unfinished demo in ${out} (synthetic images, for trying the tool)`
+          : `generating synthetic inspection images in ${out}/data (synthetic, for trying the tool)`,
+      )
     const s = await runDemo(out, { ...(o.perClass !== undefined ? { perClass: o.perClass } : {}), seed: o.seed }, ctx)
     printDemo(ctx.log, s, join(out, 'validation'))
     const { refine: r, ...rest } = s

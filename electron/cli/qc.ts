@@ -60,7 +60,7 @@ Examples:
 /** Entry point; returns the process exit code. */
 /** What a cancel leaves, where it is not "run the same command again to resume" (import, extract and validate resume). */
 const AFTER_CANCEL: Record<string, string> = {
-  demo: 'the unfinished demo folder is left as it is; run qc demo with another --out folder (or remove that one) to start again',
+  demo: 'finished work is kept; run qc demo --out with the folder named above to finish it',
   run: 'finished import and extraction are kept and resume; the refinement starts again from the beginning',
   refine: 'the run is recorded as cancelled and nothing else changed; running the command again starts a new run from the beginning',
   export: 'nothing was written',

@@ -5,7 +5,7 @@
  * built-in backbone, refine with 'auto', write refined.csv, and measure the given labels, the
  * teacher, the PLL student and the chosen method against the hidden truth.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { staged, type Stage } from '../jobs/progress.ts'
 import { ensureBackbone } from '../backbone/backbone.ts'
@@ -13,7 +13,7 @@ import { generateDemo, writeAuditedManifest } from '../demo/synth.ts'
 import { exportLabels } from '../export/export.ts'
 import { extractFeatures } from '../extract/extract.ts'
 import { importCsv } from '../import/csv-manifest.ts'
-import { listClasses, openDb, setMeta } from '../store/db.ts'
+import { getMeta, listClasses, openDb, setMeta, type Db } from '../store/db.ts'
 import { runLabels } from '../store/runs.ts'
 import { samplePathsByIds } from '../store/samples.ts'
 import { projectTrainingSet } from '../train/project.ts'
@@ -79,14 +79,73 @@ export const DEMO_STAGES: readonly Stage[] = [
   { key: 'export', phases: ['export'], weight: 0.2 },
 ]
 
+/** What a folder holds for `runDemo`: nothing (new or empty), an unfinished demo, a finished one, or something else. */
+export type DemoFolderState = 'new' | 'unfinished' | 'finished' | 'other'
+
+export function demoFolderState(outDir: string): DemoFolderState {
+  const projectFile = join(outDir, 'project.qcdb')
+  if (!existsSync(projectFile)) return existsSync(outDir) && readdirSync(outDir).length > 0 ? 'other' : 'new'
+  const db = openDb(projectFile)
+  try {
+    if (getMeta(db, 'demo') !== 'true') return 'other'
+    // The summary is the last thing a demo writes.
+    return getMeta(db, 'demo_summary') === undefined ? 'unfinished' : 'finished'
+  } finally {
+    db.close()
+  }
+}
+
 /**
- * Runs the demo into `outDir` (`data/`, `project.qcdb`, `refined.csv`). Refuses a folder that
- * already holds a project: a demo never overwrites earlier work.
+ * Opens the demo's project: a new one in a new or empty folder (marked as a demo, with its
+ * settings, before any image is drawn), or the unfinished demo an earlier run left there (cancelled
+ * or crashed) when its settings are the same. Refuses anything else: a demo never writes over work
+ * it did not make, and never over a finished demo (its project may hold review work).
+ */
+function openDemoProject(outDir: string, params: string): Db {
+  const projectFile = join(outDir, 'project.qcdb')
+  const state = demoFolderState(outDir)
+  if (state === 'other')
+    throw new Error(
+      existsSync(projectFile)
+        ? `${projectFile} is a project that is not a demo: choose a new or empty folder for the demo`
+        : `${outDir} is not empty and holds no seed-qc demo: choose a new or empty folder (the demo writes data/, project.qcdb and refined.csv there)`,
+    )
+  if (state === 'finished')
+    throw new Error(`${outDir} holds a finished demo: open it (qc serve --root ${outDir}) or choose another folder for a new one`)
+  if (state === 'unfinished') {
+    const db = openDb(projectFile)
+    const was = getMeta(db, 'demo_params')
+    if (was !== params) {
+      db.close()
+      throw new Error(`${outDir} holds an unfinished demo made with other settings (${was ?? 'not recorded'}): choose another folder`)
+    }
+    return db
+  }
+  mkdirSync(outDir, { recursive: true })
+  const db = openDb(projectFile, { create: true })
+  setMeta(db, 'demo', 'true')
+  setMeta(db, 'demo_params', params)
+  return db
+}
+
+/**
+ * Runs the demo into `outDir` (`data/`, `project.qcdb`, `refined.csv`), or finishes the unfinished
+ * demo there (same settings; import and extraction resume, the images are drawn again, the same).
+ * Refuses a folder holding anything else (see `openDemoProject`).
  */
 export async function runDemo(outDir: string, opts: DemoOptions = {}, ctx: UseCaseContext = {}): Promise<DemoSummary> {
   const t0 = Date.now()
   const projectFile = join(outDir, 'project.qcdb')
-  if (existsSync(projectFile)) throw new Error(`${projectFile} already exists: choose another folder for the demo`)
+  const params = JSON.stringify({ perClass: opts.perClass ?? 100, seed: opts.seed ?? 0, noiseRate: opts.noiseRate ?? 0.25 })
+  const db = openDemoProject(outDir, params)
+  try {
+    return await demoInto(db, outDir, projectFile, opts, ctx, t0)
+  } finally {
+    db.close()
+  }
+}
+
+async function demoInto(db: Db, outDir: string, projectFile: string, opts: DemoOptions, ctx: UseCaseContext, t0: number): Promise<DemoSummary> {
   const { signal } = ctx
   const progress = ctx.progress ? staged(ctx.progress, DEMO_STAGES) : undefined
   const demo = await generateDemo(join(outDir, 'data'), {
@@ -99,94 +158,88 @@ export async function runDemo(outDir: string, opts: DemoOptions = {}, ctx: UseCa
   // Every fifth image carries its true class as trusted_label (an audited subset): refinement
   // never trains on it, and the run and the Validate screen measure against it.
   const manifest = writeAuditedManifest(demo)
-  const db = openDb(projectFile, { create: true })
-  try {
-    setMeta(db, 'demo', 'true')
-    setMeta(db, 'demo_truth_csv', demo.truthCsv)
-    await importCsv(db, manifest, { imagesRoot: demo.imagesRoot, progress, signal })
-    const backbone = await ensureBackbone(db, 'builtin')
-    await extractFeatures(db, { backbone: backbone.id, progress, signal })
-    progress?.({ phase: 'prepare', done: 0, total: 1 })
-    const ts = projectTrainingSet(db, backbone.id)
-    const outcome = await refine(
-      db,
-      { method: 'auto', backboneId: backbone.id, seed: opts.seed ?? 0, trainingSet: ts },
-      { ...(signal ? { signal } : {}), ...(progress ? { progress } : {}) },
-    )
+  setMeta(db, 'demo_truth_csv', demo.truthCsv)
+  await importCsv(db, manifest, { imagesRoot: demo.imagesRoot, progress, signal })
+  const backbone = await ensureBackbone(db, 'builtin')
+  await extractFeatures(db, { backbone: backbone.id, progress, signal })
+  progress?.({ phase: 'prepare', done: 0, total: 1 })
+  const ts = projectTrainingSet(db, backbone.id)
+  const outcome = await refine(
+    db,
+    { method: 'auto', backboneId: backbone.id, seed: opts.seed ?? 0, trainingSet: ts },
+    { ...(signal ? { signal } : {}), ...(progress ? { progress } : {}) },
+  )
 
-    // Accuracy against the hidden truth over the images the tool decided (no audited label).
-    const classes = listClasses(db)
-    const truth = readTruth(demo.truthCsv)
-    const ids = [...ts.sampleIds].filter((_, r) => ts.trusted[r]! < 0)
-    const paths = samplePathsByIds(db, ids)
-    const truthAccuracy = (labels: Map<number, number>): number => {
-      let ok = 0
-      let n = 0
-      for (const id of ids) {
-        const t = truth.get(paths.get(id) ?? '')
-        const l = labels.get(id)
-        if (t === undefined || l === undefined) continue
-        n++
-        if (classes[l]?.name === t) ok++
-      }
-      return n ? ok / n : NaN
+  // Accuracy against the hidden truth over the images the tool decided (no audited label).
+  const classes = listClasses(db)
+  const truth = readTruth(demo.truthCsv)
+  const ids = [...ts.sampleIds].filter((_, r) => ts.trusted[r]! < 0)
+  const paths = samplePathsByIds(db, ids)
+  const truthAccuracy = (labels: Map<number, number>): number => {
+    let ok = 0
+    let n = 0
+    for (const id of ids) {
+      const t = truth.get(paths.get(id) ?? '')
+      const l = labels.get(id)
+      if (t === undefined || l === undefined) continue
+      n++
+      if (classes[l]?.name === t) ok++
     }
-    const given = new Map<number, number>()
-    ts.sampleIds.forEach((id, r) => given.set(id, ts.given[r]!))
+    return n ? ok / n : NaN
+  }
+  const given = new Map<number, number>()
+  ts.sampleIds.forEach((id, r) => given.set(id, ts.given[r]!))
 
-    // The teacher and the PLL student at the lambdas selection found for them (fixed-lambda fits:
-    // no second selection), trained on the same rows as the run.
-    const compareAt = async (method: 'teacher' | 'pll', candidate: string): Promise<number | null> => {
-      const cand = outcome.selection?.candidates.find((c) => c.candidate === candidate)
-      if (!cand) return null
-      const r = await refineArrays(ts.x, ts.y, ts.k, { method, lambda: cand.lambda, pllLoss: 'gce', signal })
-      const labels = new Map<number, number>()
-      ts.sampleIds.forEach((id, i) => labels.set(id, r.refined[i]!))
-      return truthAccuracy(labels)
-    }
-    const compare = opts.compare ?? true
-    if (compare) progress?.({ phase: 'compare', done: 0, total: 2 })
-    const teacherAccuracy = compare ? await compareAt('teacher', 'teacher') : null
-    if (compare) progress?.({ phase: 'compare', done: 1, total: 2 })
-    const pllAccuracy = compare ? await compareAt('pll', 'pll-gce') : null
-    if (compare) progress?.({ phase: 'compare', done: 2, total: 2 })
+  // The teacher and the PLL student at the lambdas selection found for them (fixed-lambda fits:
+  // no second selection), trained on the same rows as the run.
+  const compareAt = async (method: 'teacher' | 'pll', candidate: string): Promise<number | null> => {
+    const cand = outcome.selection?.candidates.find((c) => c.candidate === candidate)
+    if (!cand) return null
+    const r = await refineArrays(ts.x, ts.y, ts.k, { method, lambda: cand.lambda, pllLoss: 'gce', signal })
+    const labels = new Map<number, number>()
+    ts.sampleIds.forEach((id, i) => labels.set(id, r.refined[i]!))
+    return truthAccuracy(labels)
+  }
+  const compare = opts.compare ?? true
+  if (compare) progress?.({ phase: 'compare', done: 0, total: 2 })
+  const teacherAccuracy = compare ? await compareAt('teacher', 'teacher') : null
+  if (compare) progress?.({ phase: 'compare', done: 1, total: 2 })
+  const pllAccuracy = compare ? await compareAt('pll', 'pll-gce') : null
+  if (compare) progress?.({ phase: 'compare', done: 2, total: 2 })
 
-    let refinedCsv: string | null = null
-    if (opts.exportCsv ?? true) {
-      refinedCsv = join(outDir, 'refined.csv')
-      await exportLabels(db, { format: 'csv', out: refinedCsv, runId: outcome.runId, signal, ...(progress ? { progress } : {}) })
-    }
-    const summary: DemoSummary = {
-      project: projectFile,
-      refinedCsv,
-      dataDir: demo.imagesRoot,
-      samples: demo.n,
-      decided: ids.length,
-      classes: demo.classes,
-      givenLabelAccuracy: truthAccuracy(given),
+  let refinedCsv: string | null = null
+  if (opts.exportCsv ?? true) {
+    refinedCsv = join(outDir, 'refined.csv')
+    await exportLabels(db, { format: 'csv', out: refinedCsv, runId: outcome.runId, signal, ...(progress ? { progress } : {}) })
+  }
+  const summary: DemoSummary = {
+    project: projectFile,
+    refinedCsv,
+    dataDir: demo.imagesRoot,
+    samples: demo.n,
+    decided: ids.length,
+    classes: demo.classes,
+    givenLabelAccuracy: truthAccuracy(given),
+    teacherAccuracy,
+    pllAccuracy,
+    chosenMethod: outcome.method,
+    chosenAccuracy: truthAccuracy(runLabels(db, outcome.runId)),
+    flagged: outcome.flagged,
+    runId: outcome.runId,
+    refine: outcome,
+    seconds: (Date.now() - t0) / 1000,
+  }
+  setMeta(
+    db,
+    'demo_summary',
+    JSON.stringify({
+      givenLabelAccuracy: summary.givenLabelAccuracy,
       teacherAccuracy,
       pllAccuracy,
-      chosenMethod: outcome.method,
-      chosenAccuracy: truthAccuracy(runLabels(db, outcome.runId)),
-      flagged: outcome.flagged,
-      runId: outcome.runId,
-      refine: outcome,
-      seconds: (Date.now() - t0) / 1000,
-    }
-    setMeta(
-      db,
-      'demo_summary',
-      JSON.stringify({
-        givenLabelAccuracy: summary.givenLabelAccuracy,
-        teacherAccuracy,
-        pllAccuracy,
-        chosenMethod: summary.chosenMethod,
-        chosenAccuracy: summary.chosenAccuracy,
-        runId: summary.runId,
-      }),
-    )
-    return summary
-  } finally {
-    db.close()
-  }
+      chosenMethod: summary.chosenMethod,
+      chosenAccuracy: summary.chosenAccuracy,
+      runId: summary.runId,
+    }),
+  )
+  return summary
 }
