@@ -127,6 +127,8 @@ export const ImportResult = z.object({
   importId: z.number().int(),
   added: z.number().int(),
   existing: z.number().int(),
+  /** Samples already in the project whose content, label, trusted label or split the source changed (never a field it does not state). */
+  updated: z.array(z.object({ path: z.string(), what: z.string() })),
   skipped: z.array(Skipped),
   classes: z.array(z.string()),
 })

@@ -16,8 +16,12 @@ type Log = (line: string) => void
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`
 
 export function printImport(log: Log, s: ImportOutcome): void {
-  log(`imported: ${s.added} new, ${s.existing} already in the project, ${s.skipped.length} skipped`)
+  log(
+    `imported: ${s.added} new, ${s.existing} already in the project${s.updated.length ? `, ${s.updated.length} updated` : ''}, ${s.skipped.length} skipped`,
+  )
   for (const note of s.notes) log(`  note: ${note}`)
+  for (const x of s.updated.slice(0, 10)) log(`  updated ${x.path}: ${x.what}`)
+  if (s.updated.length > 10) log(`  ... and ${s.updated.length - 10} more updated (--json lists them)`)
   for (const x of s.skipped.slice(0, 10)) log(`  skipped ${x.path}: ${x.reason}`)
   if (s.skipped.length > 10) log(`  ... and ${s.skipped.length - 10} more (qc info lists them)`)
 }

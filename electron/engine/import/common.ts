@@ -47,7 +47,15 @@ export interface Candidate {
   /** For embeddings: content hash computed by the caller. */
   hash?: string
   split: Split
+  /**
+   * Whether the source names the split (a CSV split cell, the train/test folder layout); when it
+   * does not, `split` is the default for new samples and a sample already in the project keeps its
+   * own. Default true.
+   */
+  splitStated?: boolean
+  /** null: the source gives no label; a sample already in the project keeps its own (never cleared by a re-import). */
   given: string | null
+  /** null: the source gives no trusted label (no column, or an empty cell); an existing one is kept. */
   trusted: string | null
 }
 
@@ -90,6 +98,12 @@ export class ImportRun {
       this.classIds.set(name, id)
     }
     return id
+  }
+
+  /** A class's name by id, for the summary ('none' for no label). */
+  private className(id: number | null): string {
+    if (id === null) return 'none'
+    return (this.db.prepare('SELECT name FROM classes WHERE id = ?').get(id) as { name: string } | undefined)?.name ?? `class ${id}`
   }
 
   private existing(sourceId: number): Map<string, StoredSampleKey> {
@@ -186,14 +200,22 @@ export class ImportRun {
           added++
           continue
         }
+        // What the source does not state, the sample keeps: a re-import never clears a label, a
+        // trusted (audited) label or a split it has no word on.
+        const split = c.splitStated === false ? old.split : c.split
+        const newGiven = given ?? old.givenClassId
+        const newTrusted = trusted ?? old.trustedClassId
         const what: string[] = []
         if (old.hash !== o.hash) {
           updateSampleContent(db, old.id, { hash: o.hash, size: o.size, width: o.width, height: o.height })
           what.push('content changed')
         }
-        if (old.split !== c.split || old.givenClassId !== given || old.trustedClassId !== trusted) {
-          updateSampleLabels(db, old.id, { split: c.split, givenClassId: given, trustedClassId: trusted })
-          what.push(old.split !== c.split ? 'split changed' : 'label changed')
+        if (old.split !== split || old.givenClassId !== newGiven || old.trustedClassId !== newTrusted) {
+          updateSampleLabels(db, old.id, { split, givenClassId: newGiven, trustedClassId: newTrusted })
+          if (old.givenClassId !== newGiven) what.push(`label changed (${this.className(old.givenClassId)} -> ${this.className(newGiven)})`)
+          if (old.trustedClassId !== newTrusted)
+            what.push(`trusted label changed (${this.className(old.trustedClassId)} -> ${this.className(newTrusted)})`)
+          if (old.split !== split) what.push(`split changed (${old.split} -> ${split})`)
         }
         map.set(c.path, {
           id: old.id,
@@ -201,9 +223,9 @@ export class ImportRun {
           size: o.size,
           width: o.width,
           height: o.height,
-          split: c.split,
-          givenClassId: given,
-          trustedClassId: trusted,
+          split,
+          givenClassId: newGiven,
+          trustedClassId: newTrusted,
         })
         if (what.length) s.updated.push({ path: c.path, what: what.join(', ') })
         else existing++

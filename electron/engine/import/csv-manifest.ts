@@ -91,7 +91,8 @@ export async function importCsv(db: Db, csvFile: string, opts: CsvImportOptions 
     }
     const given = unguardCell(r.cells[iLabel]!.trim())
     const trusted = iTrusted >= 0 ? unguardCell(r.cells[iTrusted]!.trim()) : ''
-    candidates.push({ sourceId, path, file, split, given: given || null, trusted: trusted || null })
+    const splitStated = iSplit >= 0 && r.cells[iSplit]!.trim() !== ''
+    candidates.push({ sourceId, path, file, split, splitStated, given: given || null, trusted: trusted || null })
   }
   const run = new ImportRun(db, 'csv', csvAbs, rootSource, opts)
   const names = new Set<string>()

@@ -133,7 +133,8 @@ export async function importEmbeddings(
     }
     const given = unguardCell(r.cells[iLabel]!.trim())
     const trusted = iTrusted >= 0 ? unguardCell(r.cells[iTrusted]!.trim()) : ''
-    candidates.push({ sourceId, path: id, hash: sha256Bytes(v), split, given: given || null, trusted: trusted || null })
+    const splitStated = iSplit >= 0 && r.cells[iSplit]!.trim() !== ''
+    candidates.push({ sourceId, path: id, hash: sha256Bytes(v), split, splitStated, given: given || null, trusted: trusted || null })
     vecs.push(v)
   }
   const run = new ImportRun(db, 'embeddings', npyAbs, sourceId, { batchSize: 2000, ...opts })

@@ -179,7 +179,8 @@ export async function importImageFolder(db: Db, root: string, opts: FolderImport
   const lister = new Lister(abs, opts.signal, opts.confinement)
   await lister.enter('')
   const others: Listed['skips'] = []
-  if (await hasSplitLayout(abs)) {
+  const splitLayout = await hasSplitLayout(abs)
+  if (splitLayout) {
     await lister.tree('train', 'train')
     await lister.tree('test', 'test')
     for (const e of await readdir(abs, { withFileTypes: true })) {
@@ -200,6 +201,9 @@ export async function importImageFolder(db: Db, root: string, opts: FolderImport
     path: f.rel,
     file: join(abs, ...f.rel.split('/')),
     split: f.split,
+    // Without train/ and test/ the folder says nothing about the split: a re-import keeps each
+    // sample's own (a sample moved to the test split stays there).
+    splitStated: splitLayout,
     given: f.cls,
     trusted: null,
   }))

@@ -22,10 +22,11 @@ function toImportResult(s: {
   importId: number
   added: number
   existing: number
+  updated: { path: string; what: string }[]
   skipped: { path: string; reason: string }[]
   classes: string[]
 }): ImportResult {
-  return { importId: s.importId, added: s.added, existing: s.existing, skipped: s.skipped, classes: s.classes }
+  return { importId: s.importId, added: s.added, existing: s.existing, updated: s.updated, skipped: s.skipped, classes: s.classes }
 }
 
 export function pipelineSection(ctx: ServiceContext) {

@@ -64,7 +64,7 @@ test('imagesRoot, absolute paths, files outside the root, re-import with changed
   const again = await importCsv(db, csv, { imagesRoot: root })
   assert.equal(again.added, 0)
   assert.equal(again.existing, 1)
-  assert.deepEqual(again.updated, [{ path: 'x/1.png', what: 'label changed' }])
+  assert.deepEqual(again.updated, [{ path: 'x/1.png', what: 'label changed (ok -> scratch)' }])
   assert.equal(listSamples(db).find((r) => r.path === 'x/1.png')?.givenLabel, 'scratch')
   await assert.rejects(importCsv(db, csv, { imagesRoot: join(dir, 'nope') }), /nope: images folder not found/)
   db.close()
@@ -91,4 +91,36 @@ test('a label spelled in NFD and in NFC is one class', async () => {
   const s = await importCsv(db, csv)
   assert.deepEqual(s.classes, ['défaut'])
   db.close()
+})
+
+test('a re-import never clears what its source does not state: trusted labels, splits and labels stay; what changed is reported', async () => {
+  const dir = tempDir()
+  const root = join(dir, 'images')
+  for (let i = 1; i <= 3; i++) await writeImage(join(root, `${i}.png`), i)
+  const csv = join(dir, 'audited.csv')
+  writeFileSync(csv, 'path,label,split,trusted_label\n1.png,ok,train,scratch\n2.png,dent,test,dent\n3.png,ok,train,\n')
+  const db = openDb(join(dir, 'p.qcdb'))
+  try {
+    await importCsv(db, csv, { imagesRoot: root })
+    const state = () => Object.fromEntries(listSamples(db).map((r) => [r.path, `${r.givenLabel ?? '-'}/${r.trustedLabel ?? '-'}/${r.split}`]))
+    const before = state()
+    assert.deepEqual(before, { '1.png': 'ok/scratch/train', '2.png': 'dent/dent/test', '3.png': 'ok/-/train' })
+    // The plain labels file (no split, no trusted_label column; an empty label) changes nothing.
+    const plain = join(dir, 'labels.csv')
+    writeFileSync(plain, 'path,label\n1.png,ok\n2.png,dent\n3.png,\n')
+    const again = await importCsv(db, plain, { imagesRoot: root })
+    assert.deepEqual(again.updated, [])
+    assert.equal(again.existing, 3)
+    assert.deepEqual(state(), before)
+    // What a file does state is applied and reported, old -> new.
+    writeFileSync(plain, 'path,label,split,trusted_label\n1.png,crack,,\n2.png,dent,train,ok\n')
+    const changed = await importCsv(db, plain, { imagesRoot: root })
+    assert.deepEqual(changed.updated, [
+      { path: '1.png', what: 'label changed (ok -> crack)' },
+      { path: '2.png', what: 'trusted label changed (dent -> ok), split changed (test -> train)' },
+    ])
+    assert.deepEqual(state(), { '1.png': 'crack/scratch/train', '2.png': 'dent/ok/train', '3.png': 'ok/-/train' })
+  } finally {
+    db.close()
+  }
 })
