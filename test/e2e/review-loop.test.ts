@@ -402,3 +402,46 @@ test(
       assert.deepEqual(app.problems, [])
     }),
 )
+
+test(
+  'after a decision the queue moves to the next sample nobody has decided, never onto a decided one (a key there would replace its decision)',
+  { skip: skip ?? false, timeout: 120_000 },
+  () =>
+    evidence('advance', async () => {
+      const { page } = app
+      await page.getByRole('link', { name: 'Review' }).click()
+      await page.getByLabel('Status', { exact: true }).selectOption('')
+      await page.getByLabel('Flagged', { exact: true }).selectOption('yes')
+      const cur = page.locator('.tile.cur')
+      await cur.waitFor()
+      const tiles = page.locator('[data-sample-id]')
+      const shown = async (): Promise<number[]> =>
+        (await tiles.evaluateAll((els) => els.map((e) => [Number(e.getAttribute('data-index')), Number(e.getAttribute('data-sample-id'))])))
+          .sort((a, b) => a[0]! - b[0]!)
+          .map((p) => p[1]!)
+      const ids = await shown()
+      const rows = (await call<{ items: SampleRow[] }>('querySamples', { ids, limit: ids.length })).items
+      const open = new Set(rows.filter((r) => r.status === 'unreviewed').map((r) => r.id))
+      const at = ids.findIndex((_, j) => [0, 1, 2].every((k) => open.has(ids[j + k]!)))
+      assert.ok(at >= 0, 'three undecided samples side by side in the grid')
+      const [a, b, c] = ids.slice(at, at + 3) as [number, number, number]
+      const project = (await call<{ project: { path: string } }>('currentProject')).project.path
+      const decidedCount = () => reviewEvents(project).filter((e) => e.sample_id === b).length
+      // Decide the middle one first, then the one before it: the cursor skips the decided middle.
+      await page.locator(`[data-sample-id="${b}"]`).click()
+      await page.locator('body').click({ position: { x: 5, y: 300 } })
+      await page.keyboard.press('k')
+      await until('the decision on the middle sample saved', () => decidedCount() === 1)
+      await page.locator(`[data-sample-id="${a}"]`).click()
+      await page.locator('body').click({ position: { x: 5, y: 300 } })
+      await page.keyboard.press('k')
+      await until('the cursor past the decided sample', async () => Number(await cur.getAttribute('data-sample-id')) === c, 10_000)
+      // Walking decided samples on purpose (Status: kept) moves to the next row, decided or not.
+      await page.getByLabel('Status', { exact: true }).selectOption('kept')
+      await cur.waitFor()
+      const keptIds = await shown()
+      assert.ok(keptIds.includes(a) && keptIds.includes(b))
+      assert.equal(decidedCount(), 1, 'the middle sample was decided once')
+      assert.deepEqual(app.problems, [])
+    }),
+)

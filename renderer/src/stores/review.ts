@@ -437,11 +437,18 @@ export const useReviewStore = defineStore('review', () => {
     fromTop.value = filters.value.order === 'uncertain'
   }
 
-  /** After a decision: the next sample, or the queue's first unreviewed one after a re-ranking update. */
+  /**
+   * After a decision: the next sample nobody has decided (the queue's first after a re-ranking
+   * update), never a decided one: an update can list samples decided while it trained, and a key
+   * pressed on one would replace its decision unseen. Walking decided samples on purpose (Status:
+   * a decided status) goes to the next row. Nothing left undecided: the cursor stays.
+   */
   function advance(): void {
-    // The decision is on screen already (decide() applies it at once), so the search from the top
-    // does not stop on the sample just decided.
-    if (!(fromTop.value && nextUnreviewed())) move(1)
+    const status = filters.value.status
+    if (status !== undefined && status !== 'unreviewed') return move(1)
+    // The decision is on screen already (decide() applies it at once), so the search does not stop
+    // on the sample just decided.
+    nextUnreviewed()
   }
 
   function setFilters(f: Partial<ReviewFilters>, replace = false): void {
