@@ -400,7 +400,13 @@ const exportCommand = defineCommand<{
       force: o.force === true,
     }
     const res = await withProject(o.project, (db) => exportProject(db, req, ctx))
-    ctx.log(`exported ${res.format} to ${res.out}`)
+    ctx.log(`exported ${res.format} to ${res.out}: ${res.written} samples`)
+    const unreadable = res.skipped.filter((x) => x.reason.startsWith('cannot read '))
+    if (unreadable.length > 0) {
+      ctx.log(`warning: ${unreadable.length} image(s) could not be read and are not in the export (listed in its provenance.json):`)
+      for (const x of unreadable.slice(0, 5)) ctx.log(`  ${x.path}: ${x.reason}`)
+      if (unreadable.length > 5) ctx.log(`  ... and ${unreadable.length - 5} more`)
+    }
     return res
   },
 })

@@ -491,10 +491,19 @@ async function exportImageFolder(
       exportedAs.push(`${dir}/${fileName}`)
       opts.progress?.({ phase: 'export', done: i + 1, total })
     }
+    // Images that could not be read (a moved or deleted folder): none at all is refused, nothing
+    // written; some are listed in the provenance and the result, which the CLI and the app show.
+    const unreadable = skipped.filter((x) => x.reason.startsWith('cannot read '))
+    if (unreadable.length > 0 && written.length === 0)
+      throw new Error(
+        `${out}: none of the ${unreadable.length} images could be read (first: ${unreadable[0]!.reason}); nothing was written. ` +
+          'Were the image folders moved or deleted since the import?',
+      )
     await writeFile(resolve(tmp, 'manifest.csv'), csvText(written, { name: 'exported_as', values: exportedAs }))
     const prov = {
       ...p.provenance,
-      counts: { ...(p.provenance.counts as object), samples: written.length, skipped: skipped.length },
+      counts: { ...(p.provenance.counts as object), samples: written.length, skipped: skipped.length, unreadable: unreadable.length },
+      ...(unreadable.length ? { unreadable } : {}),
       link: opts.link ?? 'copy',
     }
     await writeFile(resolve(tmp, 'provenance.json'), JSON.stringify(prov, null, 1) + '\n')

@@ -4,9 +4,11 @@
  * OUT/refined.csv, whose header starts with path,given_label,refined_label,confidence,flagged (a
  * stable contract for scripts). Running it again on the same folder reuses what is stored.
  */
+import { lstatSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import type { ExportResult } from '../export/export.ts'
+import { previousFileExportProblem, type ExportResult } from '../export/export.ts'
 import { openDb } from '../store/db.ts'
+import { RefusedError } from '../util/atomic.ts'
 import type { Split } from '../store/samples.ts'
 import { exportProject } from './export.ts'
 import { extractProjectFeatures, type ExtractContext, type ExtractOutcome, type ExtractRequest } from './extract.ts'
@@ -46,6 +48,15 @@ export interface PipelineContext extends ExtractContext {
 export async function runPipeline(req: PipelineRequest, ctx: PipelineContext = {}): Promise<PipelineOutcome> {
   const out = resolve(req.outDir)
   const project = join(out, 'project.qcdb')
+  // refined.csv is replaced only when an earlier export wrote it: checked before hours of import,
+  // extraction and refinement, not after them (the export checks again when it writes).
+  const refinedCsv = join(out, 'refined.csv')
+  const st = lstatSync(refinedCsv, { throwIfNoEntry: false })
+  if (st) {
+    if (st.isSymbolicLink() || !st.isFile()) throw new RefusedError(refinedCsv, 'is not a regular file, not replaced')
+    const why = previousFileExportProblem(refinedCsv, st)
+    if (why !== null) throw new RefusedError(refinedCsv, `${why} (choose another --out folder, or move it)`)
+  }
   const db = openDb(project)
   try {
     const { progress, signal } = ctx
@@ -55,7 +66,6 @@ export async function runPipeline(req: PipelineRequest, ctx: PipelineContext = {
     ctx.onStep?.({ step: 'extracted', outcome: extracted })
     const refined = await refine(db, { ...req.refine, backboneId: extracted.backboneId }, { progress, signal })
     ctx.onStep?.({ step: 'refined', outcome: refined })
-    const refinedCsv = join(out, 'refined.csv')
     const exported = await exportProject(db, { format: 'csv', out: refinedCsv, runId: refined.runId, force: true }, { progress, signal })
     ctx.onStep?.({ step: 'exported', outcome: exported })
     return { project, refinedCsv, imported, extracted, refined, exported }

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { now, openDb, type Db } from '../../../electron/engine/store/db.ts'
 import { listSamples } from '../../../electron/engine/store/samples.ts'
@@ -166,6 +166,38 @@ test('ImageFolder export: tree of final labels, collisions resolved, manifest an
   )
   db.close()
   db2.close()
+})
+
+test('ImageFolder export with images gone since the import: some missing are written down, all missing is refused', async () => {
+  const { db, dir, root } = await project()
+  try {
+    rmSync(join(root, 'ok', 'b.png'))
+    const out = join(dir, 'partial')
+    const res = await exportLabels(db, { format: 'imagefolder', out })
+    assert.equal(res.written, 5)
+    assert.deepEqual(
+      res.skipped.map((x) => x.path),
+      ['ok/b.png'],
+    )
+    assert.match(res.skipped[0]!.reason, /^cannot read .*b\.png \(ENOENT\)/)
+    const prov = JSON.parse(readFileSync(join(out, 'provenance.json'), 'utf8')) as { counts: { unreadable: number }; unreadable: { path: string }[] }
+    assert.equal(prov.counts.unreadable, 1)
+    assert.deepEqual(
+      prov.unreadable.map((x) => x.path),
+      ['ok/b.png'],
+    )
+    // The whole folder moved: refused, nothing written, no temporary folder left.
+    renameSync(root, join(dir, 'moved'))
+    const none = join(dir, 'none')
+    await assert.rejects(exportLabels(db, { format: 'imagefolder', out: none }), /none: none of the 6 images could be read .*nothing was written/)
+    assert.equal(existsSync(none), false)
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.endsWith('.tmp')),
+      [],
+    )
+  } finally {
+    db.close()
+  }
 })
 
 test('embeddings projects export the label CSV first column as path; ImageFolder is refused', async () => {

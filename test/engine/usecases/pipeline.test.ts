@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runPipeline, type PipelineStep } from '../../../electron/engine/usecases/pipeline.ts'
 import { tempDir, writeEmbeddings } from './helpers.ts'
@@ -32,4 +32,23 @@ test('runPipeline imports, uses the own embeddings, refines and writes refined.c
   })
   assert.deepEqual([again.imported.added, again.imported.existing], [0, 90])
   assert.notEqual(again.refined.runId, p.refined.runId)
+})
+
+test('runPipeline refuses a refined.csv it did not write before it imports anything', async () => {
+  const dir = tempDir()
+  const emb = writeEmbeddings(dir, { n: 30, noise: 0.2 })
+  const out = join(dir, 'out')
+  mkdirSync(out)
+  writeFileSync(join(out, 'refined.csv'), 'my notes, not an export\n')
+  const steps: string[] = []
+  await assert.rejects(
+    runPipeline(
+      { outDir: out, source: { kind: 'embeddings', npyFile: emb.npy, labelsCsv: emb.csv }, refine: { method: 'teacher', lambda: 0.01 } },
+      { onStep: (s) => steps.push(s.step) },
+    ),
+    /refined\.csv: .*not replaced|refined\.csv: .*not a previous/,
+  )
+  assert.deepEqual(steps, [], 'nothing ran')
+  assert.equal(existsSync(join(out, 'project.qcdb')), false, 'no project created')
+  assert.equal(readFileSync(join(out, 'refined.csv'), 'utf8'), 'my notes, not an export\n')
 })
