@@ -54,7 +54,11 @@ export function printRefine(log: Log, out: RefineOutcome): void {
     .map(([k, v]) => `${k}=${String(v)}`)
     .join(' ')
   log(
-    `run ${out.runId} (${out.method}${chosen ? ', ' + chosen : ''}): ${out.flagged} of ${out.n} training samples flagged, ${((out.timings.total ?? 0) / 1000).toFixed(1)} s`,
+    `run ${out.runId} (${out.method}${chosen ? ', ' + chosen : ''}): ${out.flagged} of ${out.n} training samples flagged` +
+      (out.flaggedOther > 0
+        ? ` (and ${out.flaggedOther} test or excluded samples, predicted out of sample: ${out.flagged + out.flaggedOther} to review)`
+        : '') +
+      `, ${((out.timings.total ?? 0) / 1000).toFixed(1)} s`,
   )
   if (out.trusted)
     log(`  audit: on the ${out.trusted.samples} samples with a trusted label, ${pct(out.trusted.givenAccuracy)} of the given labels are right`)

@@ -62,6 +62,8 @@ export interface SettingWinner {
   trustedAccuracy: number
   tieWith: string | null
   notIdentifiable: boolean
+  /** Training labels right before cleaning and after the best method, when it leaves fewer right (keep the given labels there). */
+  worseThanGiven: { before: number; after: number } | null
 }
 
 /** A finished sweep's winner: per setting, and methods ranked by the settings they win. */
@@ -73,7 +75,8 @@ export interface SweepWinner {
 /**
  * The HTML report's rule: the engine's best method per (noise type, rate) by mean trusted
  * accuracy; a win by no more than the larger standard deviation over seeds of the best and the
- * runner-up is a tie; methods ranked by the number of settings they win.
+ * runner-up is a tie; methods ranked by the number of settings they win; a setting where even the
+ * winner leaves fewer training labels right than the given ones says so (keep the given labels).
  */
 export function sweepWinner(v: ValidationDetail): SweepWinner | null {
   if (!v.best.length) return null
@@ -93,6 +96,10 @@ export function sweepWinner(v: ValidationDetail): SweepWinner | null {
       trustedAccuracy: b.trustedAccuracy,
       tieWith: clear ? null : runnerUp!.method,
       notIdentifiable: b.noiseType !== 'none' && !!model && !model.identifiable,
+      worseThanGiven:
+        bestRow?.mean.givenAccuracy !== undefined && bestRow.mean.recovery !== undefined && bestRow.mean.recovery < bestRow.mean.givenAccuracy
+          ? { before: bestRow.mean.givenAccuracy, after: bestRow.mean.recovery }
+          : null,
     }
   })
   const wins = new Map<string, number>()

@@ -83,4 +83,16 @@ test('the winner: a win within the seeds’ spread is a tie; methods ranked by s
     { method: 'pll', wins: 1 },
   ])
   assert.equal(sweepWinner(sweep({})), null)
+  // No training-label figures: nothing said about them.
+  assert.deepEqual(
+    w.settings.map((s) => s.worseThanGiven),
+    [null, null],
+  )
+  // The winner at 0.2 leaves fewer training labels right than the given ones (82.8% -> 69.8%).
+  Object.assign(v.summary[0]!.mean, { givenAccuracy: 0.828, recovery: 0.698 })
+  Object.assign(v.summary[3]!.mean, { givenAccuracy: 0.2, recovery: 0.6 })
+  assert.deepEqual(
+    sweepWinner(v)!.settings.map((s) => s.worseThanGiven),
+    [{ before: 0.828, after: 0.698 }, null],
+  )
 })

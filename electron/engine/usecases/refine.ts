@@ -28,8 +28,11 @@ export interface RefineOutcome {
   method: Method
   requested: RefineMethod
   chosen: Record<string, unknown>
+  /** Training samples flagged (of `n`). */
   flagged: number
   n: number
+  /** Other samples the run flagged for review (the test split, review-excluded training samples), predicted out of sample. */
+  flaggedOther: number
   timings: Record<string, number>
   selection: SelectionView | null
   /** Plain-words warnings (indistinguishable scores, lambda at the edge of its grid, unidentifiable noise, n <= d). */
@@ -65,6 +68,7 @@ export async function refine(db: Db, req: RefineRequest, ctx: UseCaseContext = {
   const classes = listClasses(db).map((c) => c.name)
   const warnings = runWarnings(metrics, classes, backboneDim(db, metrics.backboneId))
   const flagged = result.flagged.reduce((a, b) => a + b, 0)
+  const all = (db.prepare('SELECT count(*) AS c FROM predictions WHERE run_id = ? AND flagged = 1').get(runId) as { c: number }).c
   return {
     runId,
     method: result.method,
@@ -72,6 +76,7 @@ export async function refine(db: Db, req: RefineRequest, ctx: UseCaseContext = {
     chosen: result.chosen,
     flagged,
     n: result.n,
+    flaggedOther: all - flagged,
     timings: result.timings,
     selection: selectionView(metrics, metrics.trainClassCounts),
     warnings,

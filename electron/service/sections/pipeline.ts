@@ -198,7 +198,7 @@ export function pipelineSection(ctx: ServiceContext) {
       return {
         recommended: 'auto' as const,
         reason:
-          'Which refinement helps depends on your data: PLL wins at high uniform noise, the teacher or SD when an inspector confuses pairs of classes. Auto scores them on held-out parts of your given labels (the trusted labels are never used) and takes the best; the run shows the scores and why.',
+          'Which refinement helps depends on your data: PLL wins at high uniform noise, the teacher or SD when an inspector confuses pairs of classes. Auto scores them on held-out parts of your labels (a sample’s trusted label where it has one, else its given label) and takes the best; the run shows the scores and why. To check the tool on labels it never saw, use Validate, which holds the trusted samples out.',
         defaults: { method: 'auto' as const, backboneId, lambda: 'auto' as const, pllLoss: 'auto' as const, seed: 0 },
       }
     },

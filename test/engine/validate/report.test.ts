@@ -224,3 +224,23 @@ test('the template escapes method names and titles once, and inserts the chart S
   assert.ok(html.includes('<text x="52" y="18" class="ct">Accuracy on the trusted split</text>'))
   assert.ok(html.includes('"Segoe UI"'), 'the CSS is inserted as written')
 })
+
+test('where even the best method leaves fewer training labels right than the given ones, the report says to keep the given labels', async () => {
+  const r = await sweep()
+  const b = r.best.find((x) => x.noiseType === 'symmetric' && x.rate === 0.2)!
+  const best = r.summary.find((s) => s.noiseType === 'symmetric' && s.rate === 0.2 && s.method === b.method)!
+  for (const row of r.summary) if (row !== best) row.mean.recovery = Math.max(row.mean.recovery ?? 0, (row.mean.givenAccuracy ?? 0) + 0.01)
+  best.mean.givenAccuracy = 0.828
+  best.mean.recovery = 0.698
+  const html = toHtml(r)
+  checkWellFormed(html)
+  const callout = html.split('data-testid="worse-than-given"')[1]
+  assert.ok(callout, 'the callout is there')
+  assert.match(
+    callout,
+    /At symmetric 0\.2 the best method(&#39;|&#x27;|')s labels are right for 69\.8% of the training samples, against 82\.8% for the given labels/,
+  )
+  // Better than the given labels everywhere: no callout.
+  best.mean.recovery = 0.9
+  assert.doesNotMatch(toHtml(r), /worse-than-given/)
+})

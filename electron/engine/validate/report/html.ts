@@ -281,6 +281,24 @@ export function toHtml(result: ValidationResult, opts: HtmlOptions = {}): string
     body.push(
       safeHtml`<table class="glance"><thead><tr><th class="l">Noise</th><th class="l">Best method</th><th>Trusted accuracy %</th><th>vs teacher</th><th>Training labels correct before %</th><th>after %</th></tr></thead><tbody>${rows}</tbody></table>`,
     )
+    // Where even the best method leaves fewer training labels right than the given ones had, the
+    // honest advice is not to take its suggestions there: say so beside the winner's name.
+    const worse = result.best.flatMap((b) => {
+      const row = result.summary.find((s) => s.noiseType === b.noiseType && s.rate === b.rate && s.method === b.method)
+      const before = row?.mean.givenAccuracy
+      const after = row?.mean.recovery
+      return before !== undefined && after !== undefined && after < before ? [{ b, before, after }] : []
+    })
+    if (worse.length)
+      body.push(
+        safeHtml`<div class="callout" data-testid="worse-than-given"><p><strong>Cleaning makes the labels worse here.</strong> ${joinHtml(
+          worse.map(
+            (w) =>
+              safeHtml`At ${noiseLabel(w.b.noiseType, w.b.rate)} the best method's labels are right for ${pct(w.after)}% of the training samples, against ${pct(w.before)}% for the given labels.`,
+          ),
+          ' ',
+        )} There, keep the given labels (export without taking the suggestions) and use the flags only to choose what to review.</p></div>`,
+      )
     const wins = new Map<string, number>()
     for (const b of result.best) wins.set(b.method, (wins.get(b.method) ?? 0) + 1)
     const ranked = [...wins.entries()].sort((a, b) => b[1] - a[1])
