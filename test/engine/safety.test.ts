@@ -140,6 +140,13 @@ test('forced CSV/JSON export over a file that is not an export of ours, or over 
   // A CSV whose header only starts like ours is not ours either.
   writeFileSync(notes, 'path,given_label,refined_label,confidence,flaggedX\n')
   await assertRefused(f, 'csv', notes, /is not a previous seed-qc export/)
+  // An export of ours that someone added a column to is their work now.
+  const edited = join(f.dir, 'edited.csv')
+  await exportLabels(f.db, { format: 'csv', out: edited })
+  const lines = readFileSync(edited, 'utf8').split('\n')
+  lines[0] = `${lines[0]!.replace(/\r$/, '')},inspector_note\r`
+  writeFileSync(edited, lines.join('\n'))
+  await assertRefused(f, 'csv', edited, /has columns seed-qc does not write \(inspector_note\): edited since the export/)
   f.db.close()
 })
 

@@ -328,7 +328,15 @@ const JSON_EXPORT_START = /^\uFEFF?\{\s*"provenance"\s*:\s*\{\s*"app"\s*:\s*"see
 export function previousFileExportProblem(file: string, st: Stats): string | null {
   if (st.size === 0) return null
   const text = readHead(file, 4096)
-  if (startsWithCsvHeader(text) || JSON_EXPORT_START.test(text)) return null
+  if (startsWithCsvHeader(text)) {
+    // A column we never write means someone added to the file: their work, not replaced.
+    const header = (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).split(/\r?\n/)[0]!.split(',')
+    const own = new Set<string>(EXPORT_COLUMNS)
+    const added = header.filter((c) => !own.has(c))
+    if (added.length) return `has columns seed-qc does not write (${added.slice(0, 3).join(', ')}): edited since the export, not replaced`
+    return null
+  }
+  if (JSON_EXPORT_START.test(text)) return null
   return `is not a previous seed-qc export (a CSV export starts with the line "${CSV_HEADER_PREFIX}...", a JSON export with its seed-qc provenance), not replaced`
 }
 
