@@ -3,7 +3,7 @@
  * written in one transaction per batch (a crash keeps the batches already written and the
  * `imports` row shows how far it got), `skipped` rows with reasons, progress and cancellation.
  */
-import { ensureClass, listClasses, type Db } from '../store/db.ts'
+import { classNameById, ensureClass, listClasses, type Db } from '../store/db.ts'
 import { addImportCounts, finishImport, insertImport, skippedWriter } from '../store/imports.ts'
 import { insertSample, samplesByPath, updateSampleContent, updateSampleLabels, type Split, type StoredSampleKey } from '../store/samples.ts'
 import { CancelledError, type Progress } from '../jobs/progress.ts'
@@ -103,7 +103,7 @@ export class ImportRun {
   /** A class's name by id, for the summary ('none' for no label). */
   private className(id: number | null): string {
     if (id === null) return 'none'
-    return (this.db.prepare('SELECT name FROM classes WHERE id = ?').get(id) as { name: string } | undefined)?.name ?? `class ${id}`
+    return classNameById(this.db, id) ?? `class ${id}`
   }
 
   private existing(sourceId: number): Map<string, StoredSampleKey> {

@@ -471,6 +471,11 @@ export function listClasses(db: Db): ClassRow[] {
   return db.prepare('SELECT id, name, idx FROM classes ORDER BY idx').all() as ClassRow[]
 }
 
+/** A class's name by its id (undefined when there is no such class). */
+export function classNameById(db: Db, id: number): string | undefined {
+  return (db.prepare('SELECT name FROM classes WHERE id = ?').get(id) as { name: string } | undefined)?.name
+}
+
 /** Returns the class id for a name, creating it with the next free idx. Call inside a transaction. */
 export function ensureClass(db: Db, name: string): number {
   const trimmed = name.trim()

@@ -122,6 +122,11 @@ export function flaggedSampleIds(db: Db, runId: number): number[] {
   return (db.prepare('SELECT sample_id AS id FROM predictions WHERE run_id = ? AND flagged = 1').all(runId) as { id: number }[]).map((r) => r.id)
 }
 
+/** How many samples a run flagged (training and other samples alike). */
+export function flaggedCount(db: Db, runId: number): number {
+  return (db.prepare('SELECT count(*) AS c FROM predictions WHERE run_id = ? AND flagged = 1').get(runId) as { c: number }).c
+}
+
 /** A run's stored metrics ({} when it has none or does not exist). */
 export function runMetrics(db: Db, runId: number): Record<string, unknown> {
   const r = db.prepare('SELECT metrics FROM runs WHERE id = ?').get(runId) as { metrics: string | null } | undefined

@@ -7,7 +7,7 @@
  */
 import { staged, type Progress, type Stage } from '../jobs/progress.ts'
 import { listClasses, type Db } from '../store/db.ts'
-import { backboneDim } from '../store/runs.ts'
+import { backboneDim, flaggedCount } from '../store/runs.ts'
 import { refineProject, type ProjectRefineOptions } from '../train/project.ts'
 import { runWarnings, selectionView, type SelectionView } from '../train/run-report.ts'
 import type { Method, RefineMethod } from '../train/types.ts'
@@ -68,7 +68,7 @@ export async function refine(db: Db, req: RefineRequest, ctx: UseCaseContext = {
   const classes = listClasses(db).map((c) => c.name)
   const warnings = runWarnings(metrics, classes, backboneDim(db, metrics.backboneId))
   const flagged = result.flagged.reduce((a, b) => a + b, 0)
-  const all = (db.prepare('SELECT count(*) AS c FROM predictions WHERE run_id = ? AND flagged = 1').get(runId) as { c: number }).c
+  const all = flaggedCount(db, runId)
   return {
     runId,
     method: result.method,
