@@ -102,5 +102,13 @@ export async function importCsv(db: Db, csvFile: string, opts: CsvImportOptions 
   }
   run.declareClasses([...names].sort())
   if (outside) run.summary.notes.push(`${outside} file(s) lie outside ${root}; each is stored under a source rooted at its own folder`)
+  // A validation split has no place of its own here: said, not done silently.
+  if (iSplit >= 0) {
+    const vals = table.rows.filter((r) => ['val', 'valid', 'validation'].includes(r.cells[iSplit]!.trim().toLowerCase())).length
+    if (vals)
+      run.summary.notes.push(
+        `${vals} row(s) with split val/valid/validation were imported as test (held out from training, used to measure): the tool has train and test only`,
+      )
+  }
   return run.run(candidates, skips)
 }

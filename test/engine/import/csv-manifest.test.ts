@@ -124,3 +124,25 @@ test('a re-import never clears what its source does not state: trusted labels, s
     db.close()
   }
 })
+
+test('a validation split is imported as test, and the summary says so', async () => {
+  const dir = tempDir()
+  for (let i = 1; i <= 3; i++) await writeImage(join(dir, `${i}.png`), i)
+  const csv = join(dir, 'm.csv')
+  writeFileSync(csv, 'path,label,split\n1.png,ok,train\n2.png,ok,val\n3.png,dent,Validation\n')
+  const db = openDb(join(dir, 'p.qcdb'))
+  try {
+    const s = await importCsv(db, csv)
+    assert.equal(s.added, 3)
+    assert.deepEqual(
+      listSamples(db).map((r) => r.split),
+      ['train', 'test', 'test'],
+    )
+    assert.ok(
+      s.notes.some((n) => /^2 row\(s\) with split val\/valid\/validation were imported as test/.test(n)),
+      s.notes.join('; '),
+    )
+  } finally {
+    db.close()
+  }
+})
