@@ -445,3 +445,39 @@ test(
       assert.deepEqual(app.problems, [])
     }),
 )
+
+test(
+  'undo of a decision the last update trained on brings the sample back into view, and says its suggestion is that decision until the next update',
+  { skip: skip ?? false, timeout: 120_000 },
+  () =>
+    evidence('undo', async () => {
+      const { page } = app
+      await page.getByLabel('Status', { exact: true }).selectOption('')
+      await page.getByLabel('Flagged', { exact: true }).selectOption('yes')
+      const cur = page.locator('.tile.cur')
+      await cur.waitFor()
+      await page.locator('body').click({ position: { x: 5, y: 300 } })
+      // Decide the sample in view (keep its given label), then update.
+      const id = Number(await cur.getAttribute('data-sample-id'))
+      const project = (await call<{ project: { path: string } }>('currentProject')).project.path
+      const events = () => reviewEvents(project).filter((e) => e.sample_id === id)
+      await page.keyboard.press('k')
+      await until('the decision saved', () => events().length === 1)
+      const n = refreshes.length
+      await page.getByRole('button', { name: 'Learn from my decisions' }).click()
+      await until('the update', () => refreshes.length === n + 1)
+      const run = refreshes.at(-1)!.run.id
+      await page
+        .getByTestId('feedback-result')
+        .filter({ hasText: `run ${run}` })
+        .waitFor()
+      // The new run trained on it: not flagged there, so not in the flagged list once the cursor moves on.
+      await page.keyboard.press('l')
+      await until('the decided sample off the list', async () => (await page.locator(`[data-sample-id="${id}"]`).count()) === 0, 10_000)
+      await page.keyboard.press('z')
+      await until('the undo saved', () => events().at(-1)?.action === 'undo')
+      await until('the undone sample in view', async () => Number(await cur.getAttribute('data-sample-id')) === id, 10_000)
+      await page.getByTestId('pinned-note').filter({ hasText: 'You undid a decision the last update trained on' }).waitFor()
+      assert.deepEqual(app.problems, [])
+    }),
+)

@@ -341,6 +341,15 @@ export const useReviewStore = defineStore('review', () => {
       replaceRow(r.sample)
       const i = indexById.value.get(r.sample.id)
       if (i !== undefined) cursor.value = i
+      else {
+        // Not in the list: an update that trained on the decision took it off the flagged queue.
+        // It comes into view where the reviewer is, pinned as a sample an update took away is,
+        // until the cursor leaves it (the next update gives its suggestion back to the model).
+        const at = Math.min(cursor.value + 1, items.value.length)
+        items.value = [...items.value.slice(0, at), r.sample, ...items.value.slice(at)]
+        pinnedId.value = r.sample.id
+        cursor.value = at
+      }
       void loadProgress()
       void loadDetail()
       toasts.info(`Undone your last decision on ${r.sample.path}`)
