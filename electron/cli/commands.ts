@@ -144,14 +144,16 @@ const demo = defineCommand<{ out?: string; perClass?: number; seed: number }>({
     // explicit --out is used as it is: runDemo refuses a folder holding anything but its own
     // unfinished demo.
     const { runDemo, demoFolderState } = await usecases.demo()
+    const demoOpts = { ...(o.perClass !== undefined ? { perClass: o.perClass } : {}), seed: o.seed }
     let outOpt = o.out
     if (outOpt === undefined) {
       outOpt = 'qc-demo'
-      if (!['new', 'unfinished'].includes(demoFolderState(resolve(outOpt))))
+      if (!['new', 'unfinished'].includes(demoFolderState(resolve(outOpt), demoOpts)))
         outOpt = `qc-demo-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}`
     }
-    const state = demoFolderState(resolve(outOpt))
-    const out = ensureDir(outOpt)
+    const state = demoFolderState(resolve(outOpt), demoOpts)
+    // runDemo creates the folder, or refuses one it may not write into.
+    const out = resolve(outOpt)
     // A folder runDemo refuses gets its one-line refusal only.
     if (state === 'new' || state === 'unfinished')
       ctx.log(
@@ -159,7 +161,7 @@ const demo = defineCommand<{ out?: string; perClass?: number; seed: number }>({
           ? `finishing the unfinished demo in ${out} (synthetic images, for trying the tool)`
           : `generating synthetic inspection images in ${out}/data (synthetic, for trying the tool)`,
       )
-    const s = await runDemo(out, { ...(o.perClass !== undefined ? { perClass: o.perClass } : {}), seed: o.seed }, ctx)
+    const s = await runDemo(out, demoOpts, ctx)
     printDemo(ctx.log, s, join(out, 'validation'))
     const { refine: r, ...rest } = s
     return { ...rest, selection: r.selection, warnings: r.warnings, runIds: { chosen: s.runId } }

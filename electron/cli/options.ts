@@ -3,7 +3,7 @@
  * value parsers (commander calls them while parsing, so a bad value fails before any work
  * starts), and the options several commands take.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { InvalidArgumentError, Option, type Command, type OptionValues } from 'commander'
 import type { Progress } from '../engine/jobs/progress.ts'
@@ -197,6 +197,7 @@ export function extractOptions(cmd: Command, withEp = true): Command {
 
 export function ensureDir(dir: string): string {
   const abs = resolve(dir)
+  if (statSync(abs, { throwIfNoEntry: false })?.isDirectory() === false) throw new UsageError(`${abs}: is a file, not a folder`)
   mkdirSync(abs, { recursive: true })
   return abs
 }

@@ -5,7 +5,7 @@
  * built-in backbone, refine with 'auto', write refined.csv, and measure the given labels, the
  * teacher, the PLL student and the chosen method against the hidden truth.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { staged, type Stage } from '../jobs/progress.ts'
 import { ensureBackbone } from '../backbone/backbone.ts'
@@ -82,17 +82,30 @@ export const DEMO_STAGES: readonly Stage[] = [
 /** What a folder holds for `runDemo`: nothing (new or empty), an unfinished demo, a finished one, or something else. */
 export type DemoFolderState = 'new' | 'unfinished' | 'finished' | 'other'
 
-export function demoFolderState(outDir: string): DemoFolderState {
+/**
+ * `opts`: the settings of the demo to run; an unfinished demo made with other settings is then
+ * 'other' (it cannot be finished with these).
+ */
+export function demoFolderState(outDir: string, opts?: DemoOptions): DemoFolderState {
+  const st = statSync(outDir, { throwIfNoEntry: false })
+  if (!st) return 'new'
+  if (!st.isDirectory()) return 'other'
   const projectFile = join(outDir, 'project.qcdb')
-  if (!existsSync(projectFile)) return existsSync(outDir) && readdirSync(outDir).length > 0 ? 'other' : 'new'
+  if (!existsSync(projectFile)) return readdirSync(outDir).length > 0 ? 'other' : 'new'
   const db = openDb(projectFile)
   try {
     if (getMeta(db, 'demo') !== 'true') return 'other'
     // The summary is the last thing a demo writes.
-    return getMeta(db, 'demo_summary') === undefined ? 'unfinished' : 'finished'
+    if (getMeta(db, 'demo_summary') !== undefined) return 'finished'
+    return opts && getMeta(db, 'demo_params') !== demoParams(opts) ? 'other' : 'unfinished'
   } finally {
     db.close()
   }
+}
+
+/** The settings that make a demo (recorded in its project; finishing one needs the same). */
+function demoParams(opts: DemoOptions): string {
+  return JSON.stringify({ perClass: opts.perClass ?? 100, seed: opts.seed ?? 0, noiseRate: opts.noiseRate ?? 0.25 })
 }
 
 /**
@@ -106,9 +119,11 @@ function openDemoProject(outDir: string, params: string): Db {
   const state = demoFolderState(outDir)
   if (state === 'other')
     throw new Error(
-      existsSync(projectFile)
-        ? `${projectFile} is a project that is not a demo: choose a new or empty folder for the demo`
-        : `${outDir} is not empty and holds no seed-qc demo: choose a new or empty folder (the demo writes data/, project.qcdb and refined.csv there)`,
+      statSync(outDir, { throwIfNoEntry: false })?.isDirectory() === false
+        ? `${outDir} is a file, not a folder: choose a new or empty folder for the demo`
+        : existsSync(projectFile)
+          ? `${projectFile} is a project that is not a demo: choose a new or empty folder for the demo`
+          : `${outDir} is not empty and holds no seed-qc demo: choose a new or empty folder (the demo writes data/, project.qcdb and refined.csv there)`,
     )
   if (state === 'finished')
     throw new Error(`${outDir} holds a finished demo: open it (qc serve --root ${outDir}) or choose another folder for a new one`)
@@ -136,7 +151,7 @@ function openDemoProject(outDir: string, params: string): Db {
 export async function runDemo(outDir: string, opts: DemoOptions = {}, ctx: UseCaseContext = {}): Promise<DemoSummary> {
   const t0 = Date.now()
   const projectFile = join(outDir, 'project.qcdb')
-  const params = JSON.stringify({ perClass: opts.perClass ?? 100, seed: opts.seed ?? 0, noiseRate: opts.noiseRate ?? 0.25 })
+  const params = demoParams(opts)
   const db = openDemoProject(outDir, params)
   try {
     return await demoInto(db, outDir, projectFile, opts, ctx, t0)
@@ -210,7 +225,9 @@ async function demoInto(db: Db, outDir: string, projectFile: string, opts: DemoO
   let refinedCsv: string | null = null
   if (opts.exportCsv ?? true) {
     refinedCsv = join(outDir, 'refined.csv')
-    await exportLabels(db, { format: 'csv', out: refinedCsv, runId: outcome.runId, signal, ...(progress ? { progress } : {}) })
+    // The folder is this demo's own: a refined.csv an interrupted finish of it wrote is replaced
+    // (force still replaces only a previous export of ours).
+    await exportLabels(db, { format: 'csv', out: refinedCsv, runId: outcome.runId, force: true, signal, ...(progress ? { progress } : {}) })
   }
   const summary: DemoSummary = {
     project: projectFile,

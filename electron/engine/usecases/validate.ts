@@ -4,6 +4,7 @@
  * method, and measure against the trusted split; the sweep is stored in the project and, when an
  * output folder is named, written as validation.json, validation.csv and report.html.
  */
+import { statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Db } from '../store/db.ts'
 import type { Method, PllLoss } from '../train/types.ts'
@@ -130,7 +131,8 @@ const REPLACEABLE: Record<'json' | 'csv' | 'html', ReplaceableCheck> = {
  */
 export function checkReportTarget(outDir: string): void {
   const dir = resolve(outDir)
-  const st = lstatOrNone(dir)
+  // The folder itself may be a link to a folder (followed); the report files may not be links.
+  const st = statSync(dir, { throwIfNoEntry: false })
   if (st && !st.isDirectory()) throw new RefusedError(dir, 'is not a folder')
   if (!st) return
   const files = reportFiles(dir)

@@ -28,8 +28,10 @@ test('a cancelled demo is finished by running it again into the same folder: sam
     /cancelled/,
   )
   assert.equal(demoFolderState(twice), 'unfinished')
-  // Other settings do not finish it.
+  // Other settings do not finish it (and the folder is not theirs to use).
   await assert.rejects(runDemo(twice, { ...OPTS, seed: 5 }), /unfinished demo made with other settings/)
+  assert.equal(demoFolderState(twice, { ...OPTS, seed: 5 }), 'other')
+  assert.equal(demoFolderState(twice, OPTS), 'unfinished')
   const resumed = await runDemo(twice, OPTS)
   assert.equal(demoFolderState(twice), 'finished')
   assert.equal(resumed.samples, whole.samples)
@@ -68,6 +70,19 @@ test('a demo never writes into a folder holding anything but its own unfinished 
   const before = readFileSync(join(done, 'refined.csv'), 'utf8')
   await assert.rejects(runDemo(done, OPTS), /holds a finished demo/)
   assert.equal(readFileSync(join(done, 'refined.csv'), 'utf8'), before)
+  // A file where the folder should be.
+  writeFileSync(join(dir, 'afile'), 'x')
+  assert.equal(demoFolderState(join(dir, 'afile')), 'other')
+  await assert.rejects(runDemo(join(dir, 'afile'), OPTS), /afile is a file, not a folder/)
+  // A demo stopped after writing refined.csv and before its summary is finished, replacing its own file.
+  const late = join(dir, 'late')
+  await runDemo(late, OPTS)
+  const db = openDb(join(late, 'project.qcdb'))
+  db.prepare("DELETE FROM meta WHERE key = 'demo_summary'").run()
+  db.close()
+  assert.equal(demoFolderState(late), 'unfinished')
+  const finished = await runDemo(late, OPTS)
+  assert.equal(readFileSync(finished.refinedCsv!, 'utf8'), before)
   // A new or empty folder is fine.
   const empty = join(dir, 'empty')
   mkdirSync(empty)

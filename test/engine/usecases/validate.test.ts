@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { openDb } from '../../../electron/engine/store/db.ts'
 import { importIntoProject } from '../../../electron/engine/usecases/import.ts'
@@ -60,6 +60,17 @@ test('validateWithReport never replaces a file it did not write: refused before 
       assert.equal(count(), before, `no sweep ran for ${name}`)
       assert.deepEqual(readdirSync(out), [name], 'nothing written beside it')
     }
+    // A link to a folder is a folder; a link where a report file would go is refused.
+    const real = join(dir, 'real')
+    mkdirSync(real)
+    symlinkSync(real, join(dir, 'linked'))
+    const viaLink = await validateWithReport(db, { ...req, outDir: join(dir, 'linked') })
+    assert.ok(viaLink.files)
+    assert.deepEqual(readdirSync(real).sort(), ['report.html', 'validation.csv', 'validation.json'])
+    const linkedFile = join(dir, 'linked-file')
+    mkdirSync(linkedFile)
+    symlinkSync(join(real, 'validation.csv'), join(linkedFile, 'validation.csv'))
+    await assert.rejects(validateWithReport(db, { ...req, outDir: linkedFile }), /validation\.csv: is a symbolic link, not replaced/)
     // A file where the folder should be is refused too.
     writeFileSync(join(dir, 'afile'), 'x')
     await assert.rejects(validateWithReport(db, { ...req, outDir: join(dir, 'afile') }), /afile: is not a folder/)
