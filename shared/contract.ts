@@ -496,6 +496,12 @@ export const ValidationDetail = ValidationInfo.extend({
   noiseModels: z.array(z.object({ noiseType: ValidationNoise, rate: z.number(), identifiable: z.boolean() })),
   /** The review simulation's curves (config.review), summarised over seeds; absent without one. */
   review: z.array(ValidationReviewRow).optional(),
+  /**
+   * Whether the training samples' true classes are known (a demo's hidden truth): only then do
+   * "training labels correct" figures measure correctness; otherwise they are agreement with the
+   * given labels, which a method that corrects wrong labels lowers.
+   */
+  truthKnown: z.boolean().default(false),
 })
 export type ValidationDetail = z.infer<typeof ValidationDetail>
 

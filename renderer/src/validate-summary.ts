@@ -96,8 +96,13 @@ export function sweepWinner(v: ValidationDetail): SweepWinner | null {
       trustedAccuracy: b.trustedAccuracy,
       tieWith: clear ? null : runnerUp!.method,
       notIdentifiable: b.noiseType !== 'none' && !!model && !model.identifiable,
+      // Only against a known truth: otherwise "labels correct" is agreement with the given labels,
+      // which a method that corrects wrong labels lowers.
       worseThanGiven:
-        bestRow?.mean.givenAccuracy !== undefined && bestRow.mean.recovery !== undefined && bestRow.mean.recovery < bestRow.mean.givenAccuracy
+        v.truthKnown === true &&
+        bestRow?.mean.givenAccuracy !== undefined &&
+        bestRow.mean.recovery !== undefined &&
+        bestRow.mean.recovery < bestRow.mean.givenAccuracy
           ? { before: bestRow.mean.givenAccuracy, after: bestRow.mean.recovery }
           : null,
     }

@@ -91,6 +91,12 @@ test('the winner: a win within the seeds’ spread is a tie; methods ranked by s
   // The winner at 0.2 leaves fewer training labels right than the given ones (82.8% -> 69.8%).
   Object.assign(v.summary[0]!.mean, { givenAccuracy: 0.828, recovery: 0.698 })
   Object.assign(v.summary[3]!.mean, { givenAccuracy: 0.2, recovery: 0.6 })
+  // Only against a known truth (otherwise those figures are agreement with the given labels).
+  assert.deepEqual(
+    sweepWinner(v)!.settings.map((s) => s.worseThanGiven),
+    [null, null],
+  )
+  v.truthKnown = true
   assert.deepEqual(
     sweepWinner(v)!.settings.map((s) => s.worseThanGiven),
     [{ before: 0.828, after: 0.698 }, null],

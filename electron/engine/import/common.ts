@@ -69,6 +69,8 @@ export class ImportRun {
   readonly summary: ImportSummary
   private known = new Map<number, Map<string, StoredSampleKey>>()
   private classIds = new Map<string, number>()
+  /** Existing samples whose split was kept although --split named another (it applies to new samples). */
+  private keptSplit = 0
 
   constructor(
     private db: Db,
@@ -203,6 +205,7 @@ export class ImportRun {
         // What the source does not state, the sample keeps: a re-import never clears a label, a
         // trusted (audited) label or a split it has no word on.
         const split = c.splitStated === false ? old.split : c.split
+        if (c.splitStated === false && c.split !== old.split) this.keptSplit++
         const newGiven = given ?? old.givenClassId
         const newTrusted = trusted ?? old.trustedClassId
         const what: string[] = []
@@ -232,6 +235,12 @@ export class ImportRun {
       }
       addImportCounts(db, this.importId, { added, existing, skipped })
     })()
+    const note = (n: number) =>
+      `${n} sample(s) already in the project kept their split: --split applies to new samples only (a split column or the train/test folder layout changes it)`
+    if (this.opts.split !== undefined && this.keptSplit > 0) {
+      s.notes = s.notes.filter((x) => !x.endsWith('(a split column or the train/test folder layout changes it)'))
+      s.notes.push(note(this.keptSplit))
+    }
     s.added += added
     s.existing += existing
   }

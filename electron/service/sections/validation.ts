@@ -97,6 +97,7 @@ export function validationSection(ctx: ServiceContext) {
         best: stored.best ?? [],
         noiseModels: (stored.noiseModels ?? []).map((m) => ({ noiseType: m.noiseType, rate: m.rate, identifiable: m.identifiable })),
         ...(stored.reviewSummary ? { review: stored.reviewSummary } : {}),
+        truthKnown: stored.meta?.truthKnown === true,
       }
     },
     async validationReport(input) {

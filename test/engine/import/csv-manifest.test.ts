@@ -112,6 +112,13 @@ test('a re-import never clears what its source does not state: trusted labels, s
     assert.deepEqual(again.updated, [])
     assert.equal(again.existing, 3)
     assert.deepEqual(state(), before)
+    // --split names the split of new samples only, and the summary says so when it differs.
+    const withSplit = await importCsv(db, plain, { imagesRoot: root, split: 'test' })
+    assert.deepEqual(state(), before)
+    assert.ok(
+      withSplit.notes.some((n) => n.startsWith('2 sample(s) already in the project kept their split: --split applies to new samples only')),
+      withSplit.notes.join('; '),
+    )
     // What a file does state is applied and reported, old -> new.
     writeFileSync(plain, 'path,label,split,trusted_label\n1.png,crack,,\n2.png,dent,train,ok\n')
     const changed = await importCsv(db, plain, { imagesRoot: root })

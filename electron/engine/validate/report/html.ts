@@ -283,7 +283,9 @@ export function toHtml(result: ValidationResult, opts: HtmlOptions = {}): string
     )
     // Where even the best method leaves fewer training labels right than the given ones had, the
     // honest advice is not to take its suggestions there: say so beside the winner's name.
-    const worse = result.best.flatMap((b) => {
+    // Only against a known truth (meta.truthKnown): otherwise "labels correct" is agreement with
+    // the given labels, which a method that corrects wrong labels lowers.
+    const worse = (result.meta.truthKnown ? result.best : []).flatMap((b) => {
       const row = result.summary.find((s) => s.noiseType === b.noiseType && s.rate === b.rate && s.method === b.method)
       const before = row?.mean.givenAccuracy
       const after = row?.mean.recovery
