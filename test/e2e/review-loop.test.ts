@@ -481,3 +481,37 @@ test(
       assert.deepEqual(app.problems, [])
     }),
 )
+
+test(
+  'a very fast inspector (a key every 40 ms) with an update every 2 decisions never decides a sample twice: a reloaded list keeps the decisions made while it loaded',
+  { skip: skip ?? false, timeout: 180_000 },
+  () =>
+    evidence('fast', async () => {
+      const { page } = app
+      await page.getByRole('link', { name: 'Review' }).click()
+      await page.getByLabel('Status', { exact: true }).selectOption('')
+      await page.getByLabel('Flagged', { exact: true }).selectOption('yes')
+      await page.getByTestId('queue-order').selectOption('uncertain')
+      const every = page.getByLabel('Update suggestions every N decisions (0 = off)')
+      await every.fill('2')
+      await every.press('Enter')
+      const cur = page.locator('.tile.cur')
+      await cur.waitFor()
+      await page.locator('body').click({ position: { x: 5, y: 300 } })
+      const project = (await call<{ project: { path: string } }>('currentProject')).project.path
+      const before = reviewEvents(project).length
+      const n = refreshes.length
+      for (let i = 0; i < 30; i++) {
+        await page.keyboard.press(i % 2 ? 'k' : 'a')
+        await page.waitForTimeout(40)
+      }
+      await until('the 30 decisions saved', () => reviewEvents(project).length === before + 30)
+      await until('the updates done', () => refreshes.length > n)
+      const mine = reviewEvents(project).slice(before)
+      const twice = [...new Set(mine.map((e) => e.sample_id))].filter((id) => mine.filter((e) => e.sample_id === id).length > 1)
+      assert.deepEqual(twice, [], `no sample decided twice: ${JSON.stringify(mine.filter((e) => twice.includes(e.sample_id)))} of ${JSON.stringify(mine.map((e) => [e.sample_id, e.action, e.undoes]))}`)
+      await every.fill('0')
+      await every.press('Enter')
+      assert.deepEqual(app.problems, [])
+    }),
+)

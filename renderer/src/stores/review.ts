@@ -94,6 +94,19 @@ export const useReviewStore = defineStore('review', () => {
    * shown, and listed, until the cursor leaves it.
    */
   const pinnedId = ref<number | null>(null)
+  /**
+   * Decisions (and undos) made on this screen, and when the engine confirmed each (null while on
+   * its way): a list queried before one was saved shows that sample as it was, so a reload
+   * re-applies those (no decided sample comes back as "not reviewed", where the queue would offer
+   * it again). One saved before the query went out is in the answer already.
+   */
+  const localDecisions = new Map<number, { savedAt: number | null; row: Pick<SampleRow, 'status' | 'final'> }>()
+  const patchDecided = (rows: SampleRow[], queriedAt: number): SampleRow[] =>
+    rows.map((r) => {
+      const d = localDecisions.get(r.id)
+      const stale = d && (d.savedAt === null || d.savedAt >= queriedAt)
+      return stale && (d.row.status !== r.status || d.row.final !== r.final) ? { ...r, ...d.row } : r
+    })
   /** Set by an update in least-certain order: the next move goes to the queue's first unreviewed sample. */
   const fromTop = ref(false)
   let generation = 0
@@ -178,8 +191,10 @@ export const useReviewStore = defineStore('review', () => {
       sort: f.order === 'uncertain' ? ('uncertain' as const) : ('rank' as const),
     }
     try {
-      const first = await api.querySamples({ ...query, offset: 0, limit: PAGE })
+      const since = Date.now()
+      const answer = await api.querySamples({ ...query, offset: 0, limit: PAGE })
       if (gen !== generation) return
+      const first = { ...answer, items: patchDecided(answer.items, since) }
       // The sample in view as the new list arrives (not when the load started: a decision made
       // meanwhile has moved the cursor on, and the reviewer must not be taken back to it).
       const here = (): { id: number; at: number } | undefined =>
@@ -224,8 +239,10 @@ export const useReviewStore = defineStore('review', () => {
       void loadProgress()
       let offset = first.items.length
       while (offset < first.total) {
-        const page = await api.querySamples({ ...query, offset, limit: PAGE })
+        const pageSince = Date.now()
+        const answer = await api.querySamples({ ...query, offset, limit: PAGE })
         if (gen !== generation) return
+        const page = { ...answer, items: patchDecided(answer.items, pageSince) }
         if (page.items.length === 0) break
         // The pinned sample is listed after all (a later page): its own place replaces the pin.
         const pin = pinnedId.value
@@ -308,12 +325,16 @@ export const useReviewStore = defineStore('review', () => {
     }
     if (action === 'relabel' && classIdx === undefined) return false
     const before = row
-    replaceRow({ ...row, status: statusOf(action), final: finalOf(row, action, classIdx) })
+    const shown = { status: statusOf(action), final: finalOf(row, action, classIdx) }
+    replaceRow({ ...row, ...shown })
+    const mine = { savedAt: null as number | null, row: shown }
+    localDecisions.set(row.id, mine)
     pending.value++
     try {
       const who = reviewer.value
       const run = runId.value ?? undefined
       const r = await enqueue(() => api.review({ sampleId: row.id, action, classIdx, runId: run, reviewer: who }))
+      mine.savedAt = Date.now()
       replaceRow(r.sample)
       sinceRefresh.value++
       void loadProgress()
@@ -321,6 +342,8 @@ export const useReviewStore = defineStore('review', () => {
       return true
     } catch (e) {
       replaceRow(before)
+      // Never saved: the engine's rows are right about it.
+      if (localDecisions.get(before.id) === mine) localDecisions.delete(before.id)
       toasts.error(e, `Decision on ${before.path} not saved, undone on screen`)
       return false
     } finally {
@@ -339,6 +362,7 @@ export const useReviewStore = defineStore('review', () => {
         return
       }
       replaceRow(r.sample)
+      localDecisions.set(r.sample.id, { savedAt: Date.now(), row: { status: r.sample.status, final: r.sample.final } })
       const i = indexById.value.get(r.sample.id)
       if (i !== undefined) cursor.value = i
       else {
