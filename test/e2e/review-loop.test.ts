@@ -94,6 +94,16 @@ after(async () => {
 
 const evidence = (name: string, fn: () => Promise<void>): Promise<void> => withEvidence(app, `review-loop-${name}`, fn)
 
+/** The Review list filtered to the run's flagged samples (any status); returns the cursor tile. */
+async function flaggedList() {
+  const { page } = app
+  await page.getByLabel('Status', { exact: true }).selectOption('')
+  await page.getByLabel('Flagged', { exact: true }).selectOption('yes')
+  const cur = page.locator('.tile.cur')
+  await cur.waitFor()
+  return cur
+}
+
 test(
   '30 decisions by keyboard with updates every 10: the list follows the new runs, decisions stand, the changes are counted',
   { skip: skip ?? false, timeout: 300_000 },
@@ -286,10 +296,7 @@ test(
       await page.getByText('automatic updates off').waitFor()
       // The flagged list; a sample decided now stays listed (as flagged by the run in view), and the
       // next update does not flag it again: the cursor goes back to it before the update.
-      await page.getByLabel('Status', { exact: true }).selectOption('')
-      await page.getByLabel('Flagged', { exact: true }).selectOption('yes')
-      const cur = page.locator('.tile.cur')
-      await cur.waitFor()
+      const cur = await flaggedList()
       await page.locator('body').click({ position: { x: 5, y: 300 } })
       const id = Number(await cur.getAttribute('data-sample-id'))
       await page.keyboard.press('k')
@@ -410,10 +417,7 @@ test(
     evidence('advance', async () => {
       const { page } = app
       await page.getByRole('link', { name: 'Review' }).click()
-      await page.getByLabel('Status', { exact: true }).selectOption('')
-      await page.getByLabel('Flagged', { exact: true }).selectOption('yes')
-      const cur = page.locator('.tile.cur')
-      await cur.waitFor()
+      const cur = await flaggedList()
       const tiles = page.locator('[data-sample-id]')
       const shown = async (): Promise<number[]> =>
         (await tiles.evaluateAll((els) => els.map((e) => [Number(e.getAttribute('data-index')), Number(e.getAttribute('data-sample-id'))])))
@@ -452,10 +456,7 @@ test(
   () =>
     evidence('undo', async () => {
       const { page } = app
-      await page.getByLabel('Status', { exact: true }).selectOption('')
-      await page.getByLabel('Flagged', { exact: true }).selectOption('yes')
-      const cur = page.locator('.tile.cur')
-      await cur.waitFor()
+      const cur = await flaggedList()
       await page.locator('body').click({ position: { x: 5, y: 300 } })
       // Decide the sample in view (keep its given label), then update.
       const id = Number(await cur.getAttribute('data-sample-id'))
@@ -489,13 +490,11 @@ test(
     evidence('fast', async () => {
       const { page } = app
       await page.getByRole('link', { name: 'Review' }).click()
-      await page.getByLabel('Status', { exact: true }).selectOption('')
-      await page.getByLabel('Flagged', { exact: true }).selectOption('yes')
+      const cur = await flaggedList()
       await page.getByTestId('queue-order').selectOption('uncertain')
       const every = page.getByLabel('Update suggestions every N decisions (0 = off)')
       await every.fill('2')
       await every.press('Enter')
-      const cur = page.locator('.tile.cur')
       await cur.waitFor()
       await page.locator('body').click({ position: { x: 5, y: 300 } })
       const project = (await call<{ project: { path: string } }>('currentProject')).project.path
@@ -509,7 +508,11 @@ test(
       await until('the updates done', () => refreshes.length > n)
       const mine = reviewEvents(project).slice(before)
       const twice = [...new Set(mine.map((e) => e.sample_id))].filter((id) => mine.filter((e) => e.sample_id === id).length > 1)
-      assert.deepEqual(twice, [], `no sample decided twice: ${JSON.stringify(mine.filter((e) => twice.includes(e.sample_id)))} of ${JSON.stringify(mine.map((e) => [e.sample_id, e.action, e.undoes]))}`)
+      assert.deepEqual(
+        twice,
+        [],
+        `no sample decided twice: ${JSON.stringify(mine.filter((e) => twice.includes(e.sample_id)))} of ${JSON.stringify(mine.map((e) => [e.sample_id, e.action, e.undoes]))}`,
+      )
       await every.fill('0')
       await every.press('Enter')
       assert.deepEqual(app.problems, [])
