@@ -8,7 +8,7 @@ import { lstatSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { previousFileExportProblem, type ExportResult } from '../export/export.ts'
 import { openDb } from '../store/db.ts'
-import { RefusedError } from '../util/atomic.ts'
+import { checkReplaceFile } from '../util/atomic.ts'
 import type { Split } from '../store/samples.ts'
 import { exportProject } from './export.ts'
 import { extractProjectFeatures, type ExtractContext, type ExtractOutcome, type ExtractRequest } from './extract.ts'
@@ -52,11 +52,11 @@ export async function runPipeline(req: PipelineRequest, ctx: PipelineContext = {
   // extraction and refinement, not after them (the export checks again when it writes).
   const refinedCsv = join(out, 'refined.csv')
   const st = lstatSync(refinedCsv, { throwIfNoEntry: false })
-  if (st) {
-    if (st.isSymbolicLink() || !st.isFile()) throw new RefusedError(refinedCsv, 'is not a regular file, not replaced')
-    const why = previousFileExportProblem(refinedCsv, st)
-    if (why !== null) throw new RefusedError(refinedCsv, `${why} (choose another --out folder, or move it)`)
-  }
+  if (st)
+    checkReplaceFile(refinedCsv, st, (f, s) => {
+      const why = previousFileExportProblem(f, s)
+      return why === null ? null : `${why} (choose another --out folder, or move it)`
+    })
   const db = openDb(project)
   try {
     const { progress, signal } = ctx

@@ -8,7 +8,7 @@ import { statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Db } from '../store/db.ts'
 import type { Method, PllLoss } from '../train/types.ts'
-import { lstatOrNone, readHead, RefusedError, writeFileAtomic, type ReplaceableCheck } from '../util/atomic.ts'
+import { checkReplaceFile, lstatOrNone, readHead, RefusedError, writeFileAtomic, type ReplaceableCheck } from '../util/atomic.ts'
 import { formatCsv } from '../util/csv.ts'
 import { CSV_HEADER } from '../validate/report/tabular.ts'
 import { REPORT_GENERATOR } from '../validate/report/html.ts'
@@ -139,10 +139,6 @@ export function checkReportTarget(outDir: string): void {
   for (const key of ['json', 'csv', 'html'] as const) {
     const f = files[key]
     const s = lstatOrNone(f)
-    if (!s) continue
-    if (s.isSymbolicLink()) throw new RefusedError(f, 'is a symbolic link, not replaced')
-    if (!s.isFile()) throw new RefusedError(f, 'is not a regular file, not replaced')
-    const why = REPLACEABLE[key](f, s)
-    if (why !== null) throw new RefusedError(f, why)
+    if (s) checkReplaceFile(f, s, REPLACEABLE[key])
   }
 }

@@ -78,7 +78,7 @@ const sameFile = (a: Stats, b: Stats | undefined) => b !== undefined && a.dev ==
  * Refuses (throws) unless an existing `file` may be replaced: it must be a regular file (never a
  * symbolic link or a folder) and pass `replaceable` when given.
  */
-function checkReplaceFile(file: string, st: Stats, replaceable?: ReplaceableCheck): void {
+export function checkReplaceFile(file: string, st: Stats, replaceable?: ReplaceableCheck): void {
   if (st.isSymbolicLink()) throw new RefusedError(file, 'is a symbolic link, not replaced')
   if (!st.isFile()) throw new RefusedError(file, st.isDirectory() ? 'is a folder, not replaced by a file' : 'is not a regular file, not replaced')
   const why = replaceable?.(file, st) ?? null
