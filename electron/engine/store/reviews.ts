@@ -49,11 +49,15 @@ export function lastReviewEventId(db: Db): number {
   return (db.prepare('SELECT coalesce(max(id), 0) AS id FROM review_events').get() as { id: number }).id
 }
 
-export function reviewEvents(db: Db, sampleIds?: number[]): ReviewEventRow[] {
-  const where = sampleIds ? `WHERE sample_id IN (${sampleIds.filter(Number.isInteger).join(',') || 'NULL'})` : ''
+/** Review events in log order: of some samples only, and/or only those after event `afterId`. */
+export function reviewEvents(db: Db, sampleIds?: number[], opts: { afterId?: number } = {}): ReviewEventRow[] {
+  const conds: string[] = []
+  if (sampleIds) conds.push(`sample_id IN (${sampleIds.filter(Number.isInteger).join(',') || 'NULL'})`)
+  if (opts.afterId !== undefined) conds.push('id > @afterId')
+  const where = conds.length ? `WHERE ${conds.join(' AND ')}` : ''
   return db
     .prepare(
       `SELECT id, sample_id AS sampleId, run_id AS runId, action, class_idx AS classIdx, undoes, reviewer, at FROM review_events ${where} ORDER BY id`,
     )
-    .all() as ReviewEventRow[]
+    .all(opts.afterId !== undefined ? { afterId: opts.afterId } : {}) as ReviewEventRow[]
 }

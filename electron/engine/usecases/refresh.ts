@@ -63,11 +63,7 @@ export async function refreshSuggestions(db: Db, req: { fromRunId?: number } = {
   const reviewed = Number(m.reviewedInTraining ?? 0) + Number(m.excludedByReview ?? 0)
   const upTo = Number(m.reviewsUpTo ?? 0)
   const state = reviewState(db)
-  const since = new Set(
-    reviewEvents(db)
-      .filter((e) => e.id > upTo)
-      .map((e) => e.sampleId),
-  )
+  const since = new Set(reviewEvents(db, undefined, { afterId: upTo }).map((e) => e.sampleId))
   const decidedDuring = since.size
   let changed = 0
   let newlyFlagged = 0
