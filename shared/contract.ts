@@ -542,6 +542,8 @@ export const ExportResult = z.object({
   changed: z.number().int().default(0),
   /** Samples that could not be written (imagefolder: no final label, file missing). */
   skipped: z.array(Skipped).default([]),
+  /** Of those, the images that could not be read (moved or deleted since the import). */
+  unreadable: z.array(Skipped).default([]),
 })
 export type ExportResult = z.infer<typeof ExportResult>
 

@@ -403,7 +403,7 @@ const exportCommand = defineCommand<{
     }
     const res = await withProject(o.project, (db) => exportProject(db, req, ctx))
     ctx.log(`exported ${res.format} to ${res.out}: ${res.written} samples`)
-    const unreadable = res.skipped.filter((x) => x.reason.startsWith('cannot read '))
+    const unreadable = res.unreadable
     if (unreadable.length > 0) {
       ctx.log(`warning: ${unreadable.length} image(s) could not be read and are not in the export (listed in its provenance.json):`)
       for (const x of unreadable.slice(0, 5)) ctx.log(`  ${x.path}: ${x.reason}`)

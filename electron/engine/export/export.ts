@@ -99,6 +99,8 @@ export interface ExportResult {
   changed: number
   /** Samples that could not be written (imagefolder: no final label, file missing). */
   skipped: { path: string; reason: string }[]
+  /** Of those, the images that could not be read (moved or deleted since the import); imagefolder only. */
+  unreadable: { path: string; reason: string }[]
   /** imagefolder with hardlink: how many fell back to a copy. */
   copiedInsteadOfLinked?: number
 }
@@ -415,12 +417,12 @@ export async function exportLabels(db: Db, opts: ExportOptions): Promise<ExportR
   const replaceable = (f: string, st: Stats) => previousFileExportProblem(f, st)
   if (opts.format === 'csv') {
     writeFileAtomic(out, csvText(p.records), { force: opts.force, replaceable })
-    return { ...base, written: p.records.length, skipped: [] }
+    return { ...base, written: p.records.length, skipped: [], unreadable: [] }
   }
   if (opts.format === 'json') {
     const doc = { provenance: p.provenance, columns: EXPORT_COLUMNS, samples: p.records }
     writeFileAtomic(out, JSON.stringify(doc, null, 1) + '\n', { force: opts.force, replaceable })
-    return { ...base, written: p.records.length, skipped: [] }
+    return { ...base, written: p.records.length, skipped: [], unreadable: [] }
   }
   return exportImageFolder(p, out, opts, base)
 }
@@ -429,7 +431,7 @@ async function exportImageFolder(
   p: Prepared,
   out: string,
   opts: ExportOptions,
-  base: Omit<ExportResult, 'written' | 'skipped'>,
+  base: Omit<ExportResult, 'written' | 'skipped' | 'unreadable'>,
 ): Promise<ExportResult> {
   if (p.rows.some((r) => p.sources.get(r.sampleId)!.kind === 'embeddings')) {
     throw new Error(`${out}: an ImageFolder export needs images; this project's samples are embeddings (export csv or json)`)
@@ -438,6 +440,7 @@ async function exportImageFolder(
   const tmp = tempSibling(out)
   await mkdir(tmp)
   const skipped: ExportResult['skipped'] = []
+  const unreadable: ExportResult['unreadable'] = []
   const written: ExportRecord[] = []
   const exportedAs: string[] = []
   let copies = 0
@@ -491,7 +494,9 @@ async function exportImageFolder(
           await copyFile(src, dst)
         }
       } catch (e) {
-        skipped.push({ path: String(rec.path), reason: `cannot read ${src} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` })
+        const x = { path: String(rec.path), reason: `cannot read ${src} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` }
+        skipped.push(x)
+        unreadable.push(x)
         continue
       }
       taken.add(fileName.toLowerCase())
@@ -501,7 +506,6 @@ async function exportImageFolder(
     }
     // Images that could not be read (a moved or deleted folder): none at all is refused, nothing
     // written; some are listed in the provenance and the result, which the CLI and the app show.
-    const unreadable = skipped.filter((x) => x.reason.startsWith('cannot read '))
     if (unreadable.length > 0 && written.length === 0)
       throw new Error(
         `${out}: none of the ${unreadable.length} images could be read (first: ${unreadable[0]!.reason}); nothing was written. ` +
@@ -520,5 +524,5 @@ async function exportImageFolder(
     await rm(tmp, { recursive: true, force: true })
     throw e
   }
-  return { ...base, written: written.length, skipped, ...(opts.link === 'hardlink' ? { copiedInsteadOfLinked: copies } : {}) }
+  return { ...base, written: written.length, skipped, unreadable, ...(opts.link === 'hardlink' ? { copiedInsteadOfLinked: copies } : {}) }
 }

@@ -56,7 +56,15 @@ export function exportSection(ctx: ServiceContext) {
           progress,
           signal,
         })
-        return { out: r.out, written: r.written, format: r.format, excluded: r.excluded, changed: r.changed, skipped: r.skipped }
+        return {
+          out: r.out,
+          written: r.written,
+          format: r.format,
+          excluded: r.excluded,
+          changed: r.changed,
+          skipped: r.skipped,
+          unreadable: r.unreadable,
+        }
       })
     },
   } satisfies Partial<Handlers>

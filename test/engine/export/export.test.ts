@@ -180,6 +180,7 @@ test('ImageFolder export with images gone since the import: some missing are wri
       ['ok/b.png'],
     )
     assert.match(res.skipped[0]!.reason, /^cannot read .*b\.png \(ENOENT\)/)
+    assert.deepEqual(res.unreadable, res.skipped)
     const prov = JSON.parse(readFileSync(join(out, 'provenance.json'), 'utf8')) as { counts: { unreadable: number }; unreadable: { path: string }[] }
     assert.equal(prov.counts.unreadable, 1)
     assert.deepEqual(
