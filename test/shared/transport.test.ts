@@ -90,7 +90,7 @@ test('a completed job reaches listeners only with a result of its kind; a malfor
   )
   const [exported, wrongKind, partial, validated] = got as [ClientEvent, ClientEvent, ClientEvent, ClientEvent]
   assert.ok(exported.type === 'job:completed' && exported.job.kind === 'export')
-  assert.deepEqual(exported.result, { out: '/o.csv', written: 3, format: 'csv', excluded: 0, changed: 0, skipped: [] })
+  assert.deepEqual(exported.result, { out: '/o.csv', written: 3, format: 'csv', excluded: 0, changed: 0, skipped: [], unreadable: [] })
   for (const e of [wrongKind, partial]) {
     assert.ok(e.type === 'job:failed')
     assert.equal(e.job.status, 'failed')
